@@ -1,0 +1,51 @@
+"""The six rooms of the escape room, played in this order.
+
+Built-ins are listed explicitly (no discovery magic); each module registers its room with
+``@register_room`` when imported. ``load_rooms()`` imports them once.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from rooms.base import Puzzle, Room, Verdict, get_room, register_room, registered_rooms
+
+BUILTIN_MODULES: tuple[str, ...] = (
+    "rooms.cipher",
+    "rooms.map",
+    "rooms.mechanism",
+    "rooms.archive",
+    "rooms.paradox",
+    "rooms.warden",
+)
+"""Modules holding the built-in rooms."""
+
+ROOM_ORDER: tuple[str, ...] = (
+    "cipher-v1",
+    "map-v1",
+    "mechanism-v1",
+    "archive-v1",
+    "paradox-v1",
+    "warden-v1",
+)
+"""Versioned ids of the six rooms of a match, in play order (the Warden is last)."""
+
+
+def load_rooms() -> dict[str, Room]:
+    """Import the built-in room modules (idempotent) and return the rooms of a match, in order."""
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    return {room_id: get_room(room_id) for room_id in ROOM_ORDER}
+
+
+__all__ = [
+    "BUILTIN_MODULES",
+    "ROOM_ORDER",
+    "Puzzle",
+    "Room",
+    "Verdict",
+    "get_room",
+    "load_rooms",
+    "register_room",
+    "registered_rooms",
+]

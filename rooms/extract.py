@@ -1,0 +1,81 @@
+"""Answer extraction: forgiving about formatting, strict about content.
+
+Models wrap answers in code fences, ``ANSWER:`` prefixes, bold markers, quotes and trailing
+punctuation. These helpers peel that off; the rooms then compare the content exactly.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_ANSWER_LINE = re.compile(r"(?im)^[ \t>*_#-]*(?:final[ \t]+)?answer[ \t*_]*[:=\-][ \t]*(.*)$")
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_WRAPPERS = "`*_\"'“”‘’«»[](){}<> \t"
+
+
+def normalize(text: str) -> str:
+    """NFKC, collapse whitespace, strip wrappers and trailing punctuation, casefold."""
+    text = unicodedata.normalize("NFKC", text)
+    text = " ".join(text.split())
+    return strip_decoration(text).casefold()
+
+
+def strip_decoration(text: str) -> str:
+    """Remove surrounding quotes/brackets/markdown and trailing sentence punctuation."""
+    previous = None
+    while previous != text:
+        previous = text
+        text = text.strip().strip(_WRAPPERS).rstrip(".!?;:,").strip()
+    return text
+
+
+def answer_text(reply: str) -> str:
+    """The part of a reply that holds the answer.
+
+    Priority: the last ``ANSWER:`` line (its rest of line, or the following block if empty),
+    else the last fenced block, else the last non-empty line.
+    """
+    reply = reply.replace("\r\n", "\n")
+    matches = list(_ANSWER_LINE.finditer(reply))
+    if matches:
+        last = matches[-1]
+        rest = last.group(1).strip()
+        if rest:
+            return rest
+        tail = reply[last.end() :].strip()
+        if tail:
+            fenced = last_fenced_block(tail)
+            return fenced if fenced is not None else tail.split("\n", 1)[0]
+    fenced = last_fenced_block(reply)
+    if fenced is not None and fenced.strip():
+        return fenced.strip()
+    lines = [line for line in reply.split("\n") if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def last_fenced_block(text: str) -> str | None:
+    blocks = _FENCE.findall(text)
+    return blocks[-1][1] if blocks else None
+
+
+def code_text(reply: str) -> str:
+    """Code from a reply: the last fenced block (preferring python-tagged ones), else the reply."""
+    blocks = _FENCE.findall(reply.replace("\r\n", "\n"))
+    tagged = [body for lang, body in blocks if lang.lower() in {"python", "py", "python3"}]
+    if tagged:
+        return tagged[-1]
+    if blocks:
+        return blocks[-1][1]
+    matches = list(_ANSWER_LINE.finditer(reply))
+    if matches:
+        return reply[matches[-1].start(1) :].strip("\n")
+    return reply.strip("\n")
+
+
+def single_token(reply: str) -> str:
+    """A one-word/one-value answer: the answer text, normalized, first token if it is a sentence.
+
+    ``"ANSWER: **Apple**."`` -> ``"apple"``; ``"The word is apple"`` stays as is (strict content).
+    """
+    return normalize(answer_text(reply))
