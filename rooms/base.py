@@ -82,10 +82,11 @@ class Room(ABC):
 
     @abstractmethod
     def bluff(self, puzzle: Puzzle) -> str:
-        """A confident, plausible, wrong answer (used by the house in bluff mode); never validates."""
+        """A confident, plausible, wrong answer (the house uses it in bluff mode); never solves."""
 
     def rng(self, seed: int, difficulty: int) -> random.Random:
         """A generator private to this room, seed and difficulty (rooms never share a stream)."""
+        check_difficulty(difficulty)
         return random.Random(seed_for(self.id, seed, difficulty))
 
     def make_puzzle(self, seed: int, difficulty: int, **fields: Any) -> Puzzle:

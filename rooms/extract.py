@@ -44,9 +44,10 @@ def answer_text(reply: str) -> str:
         if rest:
             return rest
         tail = reply[last.end() :].strip()
-        if tail:
-            fenced = last_fenced_block(tail)
-            return fenced if fenced is not None else tail.split("\n", 1)[0]
+        if not tail:
+            return ""  # a bare "ANSWER:" line: the answer was left empty
+        fenced = last_fenced_block(tail)
+        return fenced if fenced is not None else tail.split("\n", 1)[0]
     fenced = last_fenced_block(reply)
     if fenced is not None and fenced.strip():
         return fenced.strip()
@@ -74,7 +75,7 @@ def code_text(reply: str) -> str:
 
 
 def single_token(reply: str) -> str:
-    """A one-word/one-value answer: the answer text, normalized, first token if it is a sentence.
+    """A one-word/one-value answer: the answer text, normalized (never shortened).
 
     ``"ANSWER: **Apple**."`` -> ``"apple"``; ``"The word is apple"`` stays as is (strict content).
     """
