@@ -1,0 +1,1 @@
+"""The arena: endpoints, matches, scoring and storage. Never imports gradio."""

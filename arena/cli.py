@@ -1,0 +1,246 @@
+"""``python -m arena match ...``: play one match from the command line and store it.
+
+Loopback and private endpoints are allowed here: the CLI runs on the owner's own machine. API keys
+are read from environment variables named on the command line (never passed as arguments, which
+would land in shell history and process listings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from arena.match import MatchEvent, play_match
+from arena.models import (
+    AdversarialMode,
+    ContestantSpec,
+    MatchResult,
+    MatchSettings,
+    MatchSpec,
+    RoomResult,
+    Sampling,
+)
+from arena.store import Store
+
+DEFAULT_DB = Path(os.environ.get("QER_DB", "data/arena.sqlite3"))
+BADGES = {
+    "held_ground": "Held Ground",
+    "manipulated": "MANIPULATED",
+    "self_corrected": "Self-Corrected",
+    "trapped": "Trapped",
+    "unchallenged": "-",
+    "forfeit": "FORFEIT",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m arena", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    match = commands.add_parser("match", help="play one match (solo with --a only)")
+    for slot in ("a", "b"):
+        group = match.add_argument_group(f"contestant {slot}")
+        group.add_argument(
+            f"--{slot}",
+            dest=f"{slot}_url",
+            metavar="URL",
+            required=slot == "a",
+            help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1",
+        )
+        group.add_argument(
+            f"--{slot}-model",
+            dest=f"{slot}_model",
+            metavar="NAME",
+            help="served model id (default: the first id from GET /v1/models)",
+        )
+        group.add_argument(
+            f"--{slot}-base",
+            dest=f"{slot}_base",
+            default=None,
+            help="base model label, e.g. SmolLM2-135M-Instruct",
+        )
+        group.add_argument(
+            f"--{slot}-quant", dest=f"{slot}_quant", default=None, help="quant label, e.g. Q4_K_M"
+        )
+        group.add_argument(
+            f"--{slot}-bpw", dest=f"{slot}_bpw", type=float, default=None, help="bits per weight"
+        )
+        group.add_argument(
+            f"--{slot}-key-env",
+            dest=f"{slot}_key_env",
+            metavar="VAR",
+            help="name of an environment variable holding the API key",
+        )
+    match.add_argument("--seed", type=int, default=0)
+    match.add_argument("--difficulty", type=int, default=1, choices=range(1, 6))
+    match.add_argument(
+        "--adversarial",
+        choices=[m.value for m in AdversarialMode],
+        default=None,
+        help="default: opponent with two contestants, bluff when solo",
+    )
+    match.add_argument("--retries", type=int, default=1)
+    sampling = match.add_argument_group("sampling (the same for both: comparable runs)")
+    sampling.add_argument("--temperature", type=float, default=0.0)
+    sampling.add_argument("--top-p", type=float, default=None)
+    sampling.add_argument("--top-k", type=int, default=None)
+    sampling.add_argument("--max-tokens", type=int, default=512)
+    sampling.add_argument("--sampling-seed", type=int, default=None)
+    sampling.add_argument("--thinking", choices=["on", "off"], default=None)
+    match.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
+    )
+    match.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    match.add_argument("--quiet", action="store_true", help="no room-by-room progress")
+    return parser
+
+
+def contestant(args: argparse.Namespace, slot: str, sampling: Sampling) -> ContestantSpec | None:
+    url = getattr(args, f"{slot}_url")
+    if not url:
+        return None
+    key_env = getattr(args, f"{slot}_key_env")
+    key = None
+    if key_env:
+        value = os.environ.get(key_env)
+        if not value:
+            raise SystemExit(f"error: environment variable {key_env} (API key for {slot}) is empty")
+        key = SecretStr(value)
+    model = getattr(args, f"{slot}_model") or discover_model(url, key)
+    return ContestantSpec(
+        base_url=url,
+        model=model,
+        api_key=key,
+        base_model=getattr(args, f"{slot}_base") or model,
+        quant=getattr(args, f"{slot}_quant") or "unknown",
+        bits_per_weight=getattr(args, f"{slot}_bpw"),
+        sampling=sampling,
+    )
+
+
+def discover_model(url: str, key: SecretStr | None) -> str:
+    from arena.client import ChatClient, EndpointError
+
+    async def first_model() -> str:
+        async with ChatClient(url, api_key=key.get_secret_value() if key else None) as client:
+            models = await client.list_models()
+        if not models:
+            raise SystemExit(f"error: {url} lists no models; pass --a-model/--b-model")
+        return models[0]
+
+    try:
+        return asyncio.run(first_model())
+    except EndpointError as exc:
+        raise SystemExit(f"error: could not list models at {url}: {exc}") from None
+
+
+class Progress:
+    """Prints one line per room once both contestants have finished it."""
+
+    def __init__(self, names: dict[str, str], quiet: bool) -> None:
+        self.names = names
+        self.quiet = quiet
+        self.pending: dict[int, dict[str, RoomResult]] = {}
+
+    def __call__(self, event: MatchEvent) -> None:
+        if self.quiet:
+            return
+        if event.kind == "match_start":
+            print(f"match {event.match_id}: {' vs '.join(self.names.values())}", flush=True)
+        elif event.kind == "room_done" and event.slot is not None:
+            done = self.pending.setdefault(event.room_index or 0, {})
+            done[event.slot] = event.data["result"]
+            if len(done) == len(self.names):
+                parts = [f"{self.names[s]}: {cell(r)}" for s, r in sorted(done.items())]
+                print(
+                    f"  room {(event.room_index or 0) + 1} {event.room_name:<9} "
+                    + " | ".join(parts),
+                    flush=True,
+                )
+
+
+def cell(result: RoomResult) -> str:
+    state = "escaped" if result.escaped else "stuck"
+    tts = f", {result.time_to_solution_s:.1f}s" if result.time_to_solution_s is not None else ""
+    return f"{state} ({BADGES[result.outcome.value]}, {result.points:+d}{tts})"
+
+
+def outcome_table(result: MatchResult, names: dict[str, str]) -> str:
+    slots = sorted(names)
+    header = ["room"] + [names[s] for s in slots]
+    rows = [header]
+    for index, room_id in enumerate(result.room_ids):
+        row = [f"{index + 1} {room_id}"]
+        for slot in slots:
+            found = [r for r in result.rooms if r.slot == slot and r.room_index == index]
+            row.append(cell(found[0]) if found else "not played")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run_match(args: argparse.Namespace) -> int:
+    try:
+        sampling = Sampling(
+            temperature=args.temperature,
+            top_p=args.top_p,
+            top_k=args.top_k,
+            max_tokens=args.max_tokens,
+            seed=args.sampling_seed,
+            thinking=None if args.thinking is None else args.thinking == "on",
+        )
+        a = contestant(args, "a", sampling)
+        b = contestant(args, "b", sampling)
+        mode = args.adversarial or ("opponent" if b is not None else "bluff")
+        settings = MatchSettings(
+            seed=args.seed,
+            difficulty=args.difficulty,
+            retries=args.retries,
+            adversarial=AdversarialMode(mode),
+        )
+        assert a is not None
+        spec = MatchSpec(a=a, b=b, settings=settings)
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    names = {slot: c.display_name for slot, c in spec.contestants().items()}
+    if len(set(names.values())) < len(names):
+        names = {slot: f"{name} [{slot}]" for slot, name in names.items()}
+    with Store(args.db) as store:
+        result = asyncio.run(play_match(spec, store, observer=Progress(names, args.quiet)))
+    print()
+    print(outcome_table(result, names))
+    print()
+    for slot in sorted(result.summaries):
+        summary = result.summaries[slot]
+        summary.display_name = names[slot]
+        print(summary.line())
+    print(f"\nstored as match {result.match_id} in {args.db} ({result.wall_seconds:.1f} s)")
+    if args.json:
+        payload: dict[str, Any] = result.model_dump(mode="json")
+        payload["contestants"] = {
+            s: c.model_dump(mode="json") for s, c in spec.contestants().items()
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return 0 if result.status == "done" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("QER_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args = build_parser().parse_args(argv)
+    if args.command == "match":
+        return run_match(args)
+    return 2

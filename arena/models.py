@@ -1,0 +1,242 @@
+"""Typed boundaries of the arena: contestants, match settings, per-call records and results."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from arena.scoring import SCORING_VERSION
+from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
+
+Slot = Literal["a", "b"]
+
+
+class Sampling(BaseModel):
+    """Sampling settings sent with every request of a contestant."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    """Sampling temperature (0 = greedy where the server honours it)."""
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    """Nucleus sampling; omitted from requests when None."""
+    top_k: int | None = Field(None, ge=1)
+    """Top-k (a vLLM / llama.cpp extension); omitted when None."""
+    max_tokens: int = Field(512, ge=1, le=262_144)
+    """Cap on generated tokens per call; hitting it shows as finish_reason ``length``."""
+    seed: int | None = None
+    """Sampling seed sent to the server; omitted when None."""
+    thinking: bool | None = None
+    """Reasoning on/off via ``chat_template_kwargs.enable_thinking``; omitted when None."""
+
+    def request_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        if self.top_p is not None:
+            params["top_p"] = self.top_p
+        if self.top_k is not None:
+            params["top_k"] = self.top_k
+        if self.seed is not None:
+            params["seed"] = self.seed
+        if self.thinking is not None:
+            params["chat_template_kwargs"] = {"enable_thinking": self.thinking}
+        return params
+
+
+class ContestantSpec(BaseModel):
+    """An OpenAI-compatible chat endpoint plus its labels and sampling settings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str = Field(min_length=1)
+    """OpenAI root of the server, e.g. ``http://127.0.0.1:8080/v1``."""
+    model: str = Field(min_length=1)
+    """Served model id sent as ``model``."""
+    api_key: SecretStr | None = Field(None, exclude=True, repr=False)
+    """Bearer token; never stored, logged or exported (excluded from dumps)."""
+    base_model: str = "unknown"
+    """The model before quantization, e.g. ``SmolLM2-135M-Instruct``."""
+    quant: str = "unknown"
+    """Quant label, e.g. ``Q4_K_M``."""
+    bits_per_weight: float | None = Field(None, gt=0, le=64)
+    """Average bits per weight of the quant, when known."""
+    sampling: Sampling = Sampling()
+    """Sampling settings."""
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.base_model} {self.quant}"
+
+
+class AdversarialMode(StrEnum):
+    """Who pressures a contestant after its first answer in each room."""
+
+    OPPONENT = "opponent"
+    """The other contestant's real answer."""
+    BLUFF = "bluff"
+    """A confident wrong answer made by the house (allows solo runs)."""
+    NONE = "none"
+    """No adversarial turn."""
+
+
+class MatchSettings(BaseModel):
+    """Everything that defines a match besides the contestants."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed: int = Field(0, ge=0, lt=2**63)
+    """Seed shared by both contestants: same puzzles for both."""
+    difficulty: int = Field(1, ge=MIN_DIFFICULTY, le=MAX_DIFFICULTY)
+    """Room difficulty, 1-5."""
+    retries: int = Field(1, ge=0, le=5)
+    """Solo retries after a wrong final answer (-2 each)."""
+    adversarial: AdversarialMode = AdversarialMode.OPPONENT
+    """Adversarial mode."""
+    scoring_version: str = SCORING_VERSION
+    """Scoring table the points were computed with."""
+
+    @field_validator("scoring_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        if value != SCORING_VERSION:
+            raise ValueError(f"unknown scoring version {value!r} (this build: {SCORING_VERSION})")
+        return value
+
+
+class MatchSpec(BaseModel):
+    """A match to play: one or two contestants and the settings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    a: ContestantSpec
+    b: ContestantSpec | None = None
+    settings: MatchSettings = MatchSettings()
+
+    @model_validator(mode="after")
+    def _opponent_needs_two(self) -> MatchSpec:
+        if self.b is None and self.settings.adversarial == AdversarialMode.OPPONENT:
+            raise ValueError(
+                "adversarial mode 'opponent' needs two contestants; use 'bluff' or 'none'"
+            )
+        return self
+
+    def contestants(self) -> dict[Slot, ContestantSpec]:
+        found: dict[Slot, ContestantSpec] = {"a": self.a}
+        if self.b is not None:
+            found["b"] = self.b
+        return found
+
+
+class Outcome(StrEnum):
+    """How a contestant's answer fared under the adversarial turn."""
+
+    HELD_GROUND = "held_ground"
+    """Right, and stayed right."""
+    MANIPULATED = "manipulated"
+    """Right, switched to wrong: the key degradation signal."""
+    SELF_CORRECTED = "self_corrected"
+    """Wrong, became right."""
+    TRAPPED = "trapped"
+    """Wrong, stayed wrong."""
+    UNCHALLENGED = "unchallenged"
+    """No adversarial turn (mode ``none``)."""
+    FORFEIT = "forfeit"
+    """The endpoint failed on the first answer or the adversarial turn."""
+
+
+class CallRecord(BaseModel):
+    """One request to a contestant and what came back (a turn)."""
+
+    match_id: str
+    room_index: int
+    slot: Slot
+    phase: str
+    """``initial``, ``adversarial`` or ``retry-N``."""
+    seq: int
+    """Position of this call in the contestant's conversation (0-based)."""
+    context_messages: int
+    """Messages already in the conversation before this call's new ones."""
+    request_messages: list[dict[str, Any]]
+    """Only the messages this call added (the full request = all earlier calls' + these)."""
+    response_text: str = ""
+    reasoning_text: str | None = None
+    parsed_answer: str | None = None
+    solved: bool = False
+    verdict_reason: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    usage_source: str | None = None
+    """``server`` (from ``usage``) or ``estimated`` (counted)."""
+    finish_reason: str | None = None
+    ttft_s: float | None = None
+    latency_s: float | None = None
+    decode_tps: float | None = None
+    attempts: int = 0
+    error_kind: str | None = None
+    error: str | None = None
+    started_at: str = ""
+
+
+class RoomResult(BaseModel):
+    """One contestant's result in one room."""
+
+    match_id: str
+    room_index: int
+    room_id: str
+    slot: Slot
+    initial_solved: bool
+    final_solved: bool
+    """Solved after the adversarial turn (before retries)."""
+    escaped: bool
+    """Solved at any point (first answer, adversarial turn or a retry)."""
+    outcome: Outcome
+    retries_used: int
+    points: int
+    breakdown: dict[str, int]
+    time_to_solution_s: float | None
+    """Sum of this contestant's call latencies in the room up to its first solving call."""
+    tokens_to_solution: int | None
+    """Completion (+ reasoning) tokens up to the first solving call."""
+
+
+class ContestantSummary(BaseModel):
+    """Per-contestant totals of a match."""
+
+    slot: Slot
+    display_name: str
+    escaped: int
+    rooms: int
+    score: int
+    decode_tps: float | None
+    """Completion tokens / decode seconds over all successful calls."""
+    completion_tokens: int
+    cap_hits: int
+    """Calls that ended with finish_reason ``length``."""
+    errors: int
+    outcomes: dict[str, int]
+    share_of_opponent: float | None = None
+    """This score / the opponent's score, in percent (None when solo or opponent <= 0)."""
+
+    def line(self) -> str:
+        tps = f"{self.decode_tps:.1f} tok/s" if self.decode_tps else "tok/s n/a"
+        text = (
+            f"{self.display_name}: Escaped {self.escaped}/{self.rooms}, score {self.score}, {tps}"
+        )
+        if self.share_of_opponent is not None:
+            text += f", {self.share_of_opponent:.1f} % of opponent's score"
+        return text
+
+
+class MatchResult(BaseModel):
+    """A finished (or failed) match."""
+
+    match_id: str
+    status: Literal["done", "failed"]
+    settings: MatchSettings
+    room_ids: list[str]
+    rooms: list[RoomResult]
+    summaries: dict[Slot, ContestantSummary]
+    wall_seconds: float
+    error: str | None = None

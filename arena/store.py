@@ -1,0 +1,411 @@
+"""SQLite storage: named migrations, WAL mode, every write through one writer thread.
+
+Each turn is written as soon as it completes, so a killed process leaves every finished turn on
+disk; a match still ``running`` when a store opens is marked ``interrupted``. API keys are never
+written: contestants only record whether one was used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from arena.models import (
+    CallRecord,
+    ContestantSpec,
+    MatchResult,
+    MatchSettings,
+    RoomResult,
+    Slot,
+)
+from rooms.base import Puzzle
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def run_script(db: sqlite3.Connection, script: str) -> None:
+    """Execute statements one by one inside the caller's transaction (``executescript`` would
+    commit first, making a migration non-atomic)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:80]!r}")
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        CREATE TABLE contestants (
+            id INTEGER PRIMARY KEY,
+            base_url TEXT NOT NULL,
+            model TEXT NOT NULL,
+            base_model TEXT NOT NULL,
+            quant TEXT NOT NULL,
+            bits_per_weight REAL,
+            sampling TEXT NOT NULL,
+            has_api_key INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE matches (
+            id TEXT PRIMARY KEY,
+            seed INTEGER NOT NULL,
+            difficulty INTEGER NOT NULL,
+            adversarial TEXT NOT NULL,
+            retries INTEGER NOT NULL,
+            scoring_version TEXT NOT NULL,
+            room_ids TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            contestant_a INTEGER NOT NULL REFERENCES contestants(id),
+            contestant_b INTEGER REFERENCES contestants(id),
+            status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            wall_seconds REAL,
+            error TEXT,
+            summary TEXT
+        );
+        CREATE INDEX matches_status ON matches(status);
+        CREATE TABLE puzzles (
+            match_id TEXT NOT NULL REFERENCES matches(id),
+            room_index INTEGER NOT NULL,
+            room_id TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            difficulty INTEGER NOT NULL,
+            prompt TEXT NOT NULL,
+            solution TEXT NOT NULL,
+            key TEXT NOT NULL,
+            par_seconds REAL NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (match_id, room_index)
+        );
+        CREATE TABLE rooms_played (
+            match_id TEXT NOT NULL REFERENCES matches(id),
+            room_index INTEGER NOT NULL,
+            slot TEXT NOT NULL CHECK (slot IN ('a', 'b')),
+            room_id TEXT NOT NULL,
+            initial_solved INTEGER NOT NULL,
+            final_solved INTEGER NOT NULL,
+            escaped INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            retries_used INTEGER NOT NULL,
+            points INTEGER NOT NULL,
+            breakdown TEXT NOT NULL,
+            time_to_solution_s REAL,
+            tokens_to_solution INTEGER,
+            PRIMARY KEY (match_id, room_index, slot)
+        );
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            match_id TEXT NOT NULL REFERENCES matches(id),
+            room_index INTEGER NOT NULL,
+            slot TEXT NOT NULL CHECK (slot IN ('a', 'b')),
+            phase TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            context_messages INTEGER NOT NULL,
+            request_messages TEXT NOT NULL,
+            response_text TEXT NOT NULL,
+            reasoning_text TEXT,
+            parsed_answer TEXT,
+            solved INTEGER NOT NULL,
+            verdict_reason TEXT NOT NULL,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            reasoning_tokens INTEGER,
+            usage_source TEXT,
+            finish_reason TEXT,
+            ttft_s REAL,
+            latency_s REAL,
+            decode_tps REAL,
+            attempts INTEGER NOT NULL,
+            error_kind TEXT,
+            error TEXT,
+            started_at TEXT NOT NULL,
+            UNIQUE (match_id, slot, seq)
+        );
+        CREATE INDEX calls_match ON calls(match_id, room_index);
+        """,
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial,)
+"""Applied in order; each applied name is recorded in ``schema_migrations``."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 30000")
+    return db
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations; return the names applied now."""
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.__name__ in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            migration(db)
+            db.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                (migration.__name__, now()),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(migration.__name__)
+    return applied
+
+
+_TABLES = frozenset({"calls", "rooms_played"})
+
+
+def _insert_row(db: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+    """Insert a model's dump; its field names are the table's columns (booleans stored as 0/1)."""
+    if table not in _TABLES:
+        raise ValueError(f"not an insertable table: {table}")
+    values = tuple(int(v) if isinstance(v, bool) else v for v in row.values())
+    sql = f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"  # noqa: S608 - names come from our models
+    db.execute(sql, values)
+
+
+class Store:
+    """The arena's database. Writes go through one thread; reads use their own connections."""
+
+    def __init__(self, path: Path | str, *, recover: bool = True) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer_db = connect(self.path)
+        migrate(self._writer_db)
+        self._queue: queue.Queue[tuple[Callable[[sqlite3.Connection], Any], Future[Any]] | None]
+        self._queue = queue.Queue()
+        self._thread = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
+        self._thread.start()
+        self._local = threading.local()
+        self.recovered: list[str] = self.mark_interrupted() if recover else []
+
+    # -- the writer ---------------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                self._writer_db.execute("BEGIN IMMEDIATE")
+                result = fn(self._writer_db)
+                self._writer_db.execute("COMMIT")
+            except BaseException as exc:
+                if self._writer_db.in_transaction:
+                    self._writer_db.execute("ROLLBACK")
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Queue a write transaction; the future resolves when it has committed."""
+        if not self._thread.is_alive():
+            raise RuntimeError("store is closed")
+        future: Future[T] = Future()
+        self._queue.put((fn, future))
+        return future
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a write transaction on the writer thread and wait for it (blocking)."""
+        return self.submit(fn).result()
+
+    async def awrite(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a write transaction on the writer thread without blocking the event loop."""
+        return await asyncio.wrap_future(self.submit(fn))
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._writer_db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads --------------------------------------------------------------------------------
+    @contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        db = connect(self.path)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        with self.reader() as db:
+            return [dict(row) for row in db.execute(sql, params)]
+
+    # -- domain writes ------------------------------------------------------------------------
+    def mark_interrupted(self) -> list[str]:
+        """Mark matches left ``running`` by a dead process as ``interrupted``; return their ids."""
+
+        def run(db: sqlite3.Connection) -> list[str]:
+            ids = [r[0] for r in db.execute("SELECT id FROM matches WHERE status = 'running'")]
+            db.execute(
+                "UPDATE matches SET status = 'interrupted', finished_at = ?, "
+                "error = 'process ended while the match was running' WHERE status = 'running'",
+                (now(),),
+            )
+            return ids
+
+        ids = self.write(run)
+        if ids:
+            log.warning("marked %d interrupted match(es): %s", len(ids), ", ".join(ids))
+        return ids
+
+    @staticmethod
+    def _insert_contestant(db: sqlite3.Connection, spec: ContestantSpec) -> int:
+        cursor = db.execute(
+            "INSERT INTO contestants (base_url, model, base_model, quant, bits_per_weight, "
+            "sampling, has_api_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                spec.base_url,
+                spec.model,
+                spec.base_model,
+                spec.quant,
+                spec.bits_per_weight,
+                spec.sampling.model_dump_json(),
+                int(spec.api_key is not None),
+                now(),
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def start_match(
+        self,
+        settings: MatchSettings,
+        contestants: dict[Slot, ContestantSpec],
+        puzzles: list[Puzzle],
+    ) -> str:
+        """Create the match row (status ``running``), its contestants and its puzzles."""
+        match_id = uuid.uuid4().hex
+
+        def run(db: sqlite3.Connection) -> str:
+            ids = {slot: self._insert_contestant(db, spec) for slot, spec in contestants.items()}
+            db.execute(
+                "INSERT INTO matches (id, seed, difficulty, adversarial, retries, scoring_version, "
+                "room_ids, settings, contestant_a, contestant_b, status, started_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                (
+                    match_id,
+                    settings.seed,
+                    settings.difficulty,
+                    settings.adversarial.value,
+                    settings.retries,
+                    settings.scoring_version,
+                    json.dumps([p.room_id for p in puzzles]),
+                    settings.model_dump_json(),
+                    ids["a"],
+                    ids.get("b"),
+                    now(),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO puzzles (match_id, room_index, room_id, seed, difficulty, prompt, "
+                "solution, key, par_seconds, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        match_id,
+                        index,
+                        p.room_id,
+                        p.seed,
+                        p.difficulty,
+                        p.prompt,
+                        p.solution,
+                        p.key,
+                        p.par_seconds,
+                        json.dumps(p.data),
+                    )
+                    for index, p in enumerate(puzzles)
+                ],
+            )
+            return match_id
+
+        return await self.awrite(run)
+
+    async def record_call(self, call: CallRecord) -> None:
+        row = call.model_dump()
+        row["request_messages"] = json.dumps(row["request_messages"])
+        await self.awrite(lambda db: _insert_row(db, "calls", row))
+
+    async def record_room(self, result: RoomResult) -> None:
+        row = result.model_dump(mode="json")
+        row["breakdown"] = json.dumps(row["breakdown"])
+        await self.awrite(lambda db: _insert_row(db, "rooms_played", row))
+
+    async def finish_match(self, result: MatchResult) -> None:
+        summary = json.dumps({slot: s.model_dump() for slot, s in result.summaries.items()})
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE matches SET status = ?, finished_at = ?, wall_seconds = ?, error = ?, "
+                "summary = ? WHERE id = ?",
+                (result.status, now(), result.wall_seconds, result.error, summary, result.match_id),
+            )
+
+        await self.awrite(run)
+
+    # -- domain reads -------------------------------------------------------------------------
+    def match(self, match_id: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM matches WHERE id = ?", (match_id,))
+        return rows[0] if rows else None
+
+    def calls(self, match_id: str) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM calls WHERE match_id = ? ORDER BY slot, seq", (match_id,))
+
+    def rooms_played(self, match_id: str) -> list[dict[str, Any]]:
+        return self.query(
+            "SELECT * FROM rooms_played WHERE match_id = ? ORDER BY room_index, slot", (match_id,)
+        )
+
+    def request_messages(self, match_id: str, slot: Slot, seq: int) -> list[dict[str, Any]]:
+        """All messages sent in one call: earlier calls' messages and replies, then its own."""
+        messages: list[dict[str, Any]] = []
+        for call in self.query(
+            "SELECT request_messages, response_text, seq FROM calls "
+            "WHERE match_id = ? AND slot = ? AND seq <= ? ORDER BY seq",
+            (match_id, slot, seq),
+        ):
+            messages.extend(json.loads(call["request_messages"]))
+            if call["seq"] < seq:
+                messages.append({"role": "assistant", "content": call["response_text"]})
+        return messages
