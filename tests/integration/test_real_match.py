@@ -1,0 +1,102 @@
+"""Full matches against two real llama.cpp servers (SmolLM2-135M Q4_1 vs its Q2_K)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from arena.client import ChatClient
+from arena.match import play_match
+from arena.models import AdversarialMode, MatchSettings, MatchSpec
+from arena.store import Store
+from rooms import ROOM_ORDER
+from tests.integration.conftest import Served
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_client_streams_from_llama_cpp(llama_servers: dict[str, Served]) -> None:
+    served = llama_servers["Q4_1"]
+    async with ChatClient(served.server.base_url) as client:
+        assert served.server.alias in await client.list_models()
+        result = await client.chat(
+            served.server.alias,
+            [{"role": "user", "content": "Say hello."}],
+            {"temperature": 0.0, "max_tokens": 12},
+        )
+    assert result.text.strip()
+    assert 1 <= result.completion_tokens <= 12
+    assert result.finish_reason in {"stop", "length"}
+    assert result.ttft_s is not None and 0 < result.ttft_s < result.latency_s
+    assert result.prompt_tokens > 0
+
+
+async def test_full_match_at_difficulty_1_is_stored_with_plausible_numbers(
+    llama_servers: dict[str, Served], tmp_path: Path
+) -> None:
+    spec = MatchSpec(
+        a=llama_servers["Q4_1"].contestant(),
+        b=llama_servers["Q2_K"].contestant(),
+        settings=MatchSettings(
+            seed=3, difficulty=1, retries=1, adversarial=AdversarialMode.OPPONENT
+        ),
+    )
+    with Store(tmp_path / "arena.sqlite3") as store:
+        result = await play_match(spec, store)
+        assert result.status == "done", result.error
+        match = store.match(result.match_id)
+        calls = store.calls(result.match_id)
+        rooms = store.rooms_played(result.match_id)
+    assert match["status"] == "done"
+    assert json.loads(match["room_ids"]) == list(ROOM_ORDER)
+    assert len(rooms) == 12
+    for slot in ("a", "b"):
+        for index in range(6):
+            phases = [c["phase"] for c in calls if c["slot"] == slot and c["room_index"] == index]
+            assert phases[:2] == ["initial", "adversarial"], (slot, index, phases)
+    ok = [c for c in calls if c["error_kind"] is None]
+    assert len(ok) == len(calls), [c["error"] for c in calls if c["error_kind"]]
+    for call in ok:
+        assert 0 < call["completion_tokens"] <= 160
+        assert call["prompt_tokens"] > 0
+        assert call["usage_source"] in {"server", "estimated"}
+        assert call["finish_reason"] in {"stop", "length"}
+        assert 0 < call["ttft_s"] < call["latency_s"] < 300
+        assert 1 < call["decode_tps"] < 5000
+    for summary in result.summaries.values():
+        assert summary.decode_tps is not None and summary.decode_tps > 1
+        assert summary.rooms == 6
+        assert summary.line().startswith("SmolLM2-135M-Instruct Q")
+    # the adversarial turn shows each contestant the other's answer
+    second = next(c for c in calls if c["slot"] == "b" and c["phase"] == "adversarial")
+    assert (
+        "Another contestant in this room answered"
+        in json.loads(second["request_messages"])[0]["content"]
+    )
+
+
+def test_cli_plays_a_solo_bluff_match(llama_servers: dict[str, Served], tmp_path: Path) -> None:
+    served = llama_servers["Q2_K"]
+    out = tmp_path / "result.json"
+    db = tmp_path / "cli.sqlite3"
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "arena", "match",
+            "--a", served.server.base_url,  # model id discovered from /v1/models
+            "--a-base", "SmolLM2-135M-Instruct", "--a-quant", "Q2_K",
+            "--seed", "5", "--difficulty", "1", "--max-tokens", "96", "--retries", "0",
+            "--db", str(db), "--json", str(out),
+        ],
+        capture_output=True, text=True, timeout=900, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "room 6 Warden" in done.stdout
+    assert "SmolLM2-135M-Instruct Q2_K: Escaped " in done.stdout
+    payload = json.loads(out.read_text())
+    assert payload["settings"]["adversarial"] == "bluff"
+    assert payload["contestants"]["a"]["model"] == served.server.alias
+    assert len(payload["rooms"]) == 6
+    with Store(db) as store:
+        assert store.match(payload["match_id"])["status"] == "done"
