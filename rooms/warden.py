@@ -15,7 +15,16 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from rooms import ROOM_ORDER
-from rooms.base import KEY_WORDS, Puzzle, Room, Verdict, register_room, room_key, seed_for
+from rooms.base import (
+    KEY_WORDS,
+    Puzzle,
+    Room,
+    Verdict,
+    check_difficulty,
+    register_room,
+    room_key,
+    seed_for,
+)
 from rooms.extract import answer_text, normalize
 
 _SEPARATORS = re.compile(r"[\s,;/+|>\-–—→]+")
@@ -96,6 +105,7 @@ class Warden(Room):
     Answer: ClassVar[type[BaseModel]] = WardenAnswer
 
     def generate(self, seed: int, difficulty: int) -> Puzzle:
+        check_difficulty(difficulty)
         keys = [room_key(room_id, seed, difficulty) for room_id in ROOM_ORDER[:5]]
         rule, combine, _ = RULES[difficulty]
         prompt = (

@@ -1,0 +1,101 @@
+"""The registry and properties every room shares."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from pydantic import BaseModel
+
+from rooms import ROOM_ORDER, load_rooms
+from rooms.base import Puzzle, Room, Verdict, get_room, register_room
+
+ROOT = Path(__file__).resolve().parents[2]
+ROOMS = load_rooms()
+
+
+def test_six_rooms_in_play_order() -> None:
+    assert list(ROOMS) == list(ROOM_ORDER)
+    assert [r.name for r in ROOMS.values()] == [
+        "Cipher", "Map", "Mechanism", "Archive", "Paradox", "Warden",
+    ]  # fmt: skip
+    assert load_rooms() == ROOMS  # idempotent
+
+
+def test_registering_an_id_twice_is_an_error() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+
+        @register_room
+        class Again(Room):  # pragma: no cover - never instantiated
+            id: ClassVar[str] = "cipher-v1"
+
+    with pytest.raises(ValueError, match="versioned id"):
+
+        @register_room
+        class NoVersion(Room):  # pragma: no cover
+            id: ClassVar[str] = "cipher"
+
+
+def test_unknown_room_lists_the_known_ones() -> None:
+    with pytest.raises(KeyError, match="cipher-v1"):
+        get_room("nope-v1")
+
+
+@pytest.mark.parametrize("room_id", ROOM_ORDER)
+def test_difficulty_out_of_range_is_a_clear_error(room_id: str) -> None:
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match="difficulty must be 1-5"):
+            ROOMS[room_id].generate(1, bad)
+
+
+@pytest.mark.parametrize("room_id", ROOM_ORDER)
+def test_every_level_reference_solves_bluff_and_empty_do_not(room_id: str) -> None:
+    room = ROOMS[room_id]
+    seeds = range(3) if room_id == "mechanism-v1" else range(40)  # Mechanism runs the sandbox
+    for level in range(1, 6):
+        for seed in seeds:
+            puzzle = room.generate(seed, level)
+            assert isinstance(puzzle, Puzzle) and puzzle.room_id == room_id
+            assert puzzle.key and puzzle.par_seconds > 0 and puzzle.answer_schema
+            good = room.validate(puzzle, room.reference_reply(puzzle))
+            assert isinstance(good, Verdict) and good.solved, (room_id, level, seed, good)
+            assert not room.validate(puzzle, room.bluff(puzzle)).solved, (room_id, level, seed)
+            empty = room.validate(puzzle, "")
+            assert not empty.solved and empty.parsed is None
+
+
+def test_same_puzzles_in_another_process_with_another_hash_seed() -> None:
+    """Byte-for-byte determinism must not depend on PYTHONHASHSEED or process state."""
+    script = (
+        "import json; from rooms import load_rooms\n"
+        "print(json.dumps({rid: r.generate(42, lvl).model_dump_json() "
+        "for rid, r in load_rooms().items() for lvl in (1, 3, 5)}))\n"
+    )
+    outputs = []
+    for hash_seed in ("1", "987"):
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        outputs.append(json.loads(done.stdout))
+    assert outputs[0] == outputs[1]
+    here = {
+        rid: r.generate(42, lvl).model_dump_json() for rid, r in ROOMS.items() for lvl in (1, 3, 5)
+    }
+    assert outputs[0] == here
+
+
+def test_answer_schemas_are_pydantic_models() -> None:
+    for room in ROOMS.values():
+        assert issubclass(room.Answer, BaseModel)
+        assert room.generate(0, 1).answer_schema == room.Answer.model_json_schema()
