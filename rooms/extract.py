@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Literal
 
 _ANSWER_LINE = re.compile(r"(?im)^[ \t>*_#-]*(?:final[ \t]+)?answer[ \t*_]*[:=\-][ \t]*(.*)$")
+_LEADING_FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _WRAPPERS = "`*_\"'“”‘’«»[](){}<> \t"
 
@@ -41,7 +43,7 @@ def answer_text(reply: str) -> str:
     if matches:
         last = matches[-1]
         rest = last.group(1).strip()
-        if rest:
+        if rest.strip("*_ \t"):  # not just the '**' closing a bold '**ANSWER:**'
             return rest
         tail = reply[last.end() :].strip()
         if not tail:
@@ -80,3 +82,50 @@ def single_token(reply: str) -> str:
     ``"ANSWER: **Apple**."`` -> ``"apple"``; ``"The word is apple"`` stays as is (strict content).
     """
     return normalize(answer_text(reply))
+
+
+def paragraphs_of(text: str) -> list[str]:
+    """Blocks of consecutive non-blank lines."""
+    return [block.strip() for block in re.split(r"\n[ \t]*\n", text) if block.strip()]
+
+
+def answer_block(
+    reply: str,
+    list_item: re.Pattern[str],
+    fallback: Literal["paragraph", "line"] = "line",
+) -> str:
+    """The part of a reply holding a possibly multi-line (listed) answer.
+
+    The last ``ANSWER:`` line plus the following lines of a list it starts (``ANSWER: 1. X`` then
+    ``2. Y``, items recognized by ``list_item``), or the block right after an empty ``ANSWER:``
+    (a leading fenced block, else the first paragraph); without an ``ANSWER:`` line, the last
+    fenced block, else the last paragraph or line (``fallback``).
+    """
+    reply = reply.replace("\r\n", "\n")
+    matches = list(_ANSWER_LINE.finditer(reply))
+    if matches:
+        last = matches[-1]
+        rest = last.group(1).strip()
+        tail = reply[last.end() :]
+        if rest.strip("*_ \t"):  # not just the '**' closing a bold '**ANSWER:**'
+            lines = [rest]
+            if list_item.match(rest):
+                for line in tail.split("\n")[1:]:
+                    if not list_item.match(line):
+                        break
+                    lines.append(line)
+            return "\n".join(lines)
+        tail = tail.strip()
+        fenced = _LEADING_FENCE.match(tail)
+        if fenced is not None:
+            return fenced.group(1).strip()
+        blocks = paragraphs_of(tail)
+        return blocks[0] if blocks else ""
+    fenced = last_fenced_block(reply)
+    if fenced is not None and fenced.strip():
+        return fenced.strip()
+    if fallback == "paragraph":
+        blocks = paragraphs_of(reply)
+        return blocks[-1] if blocks else ""
+    lines = [line for line in reply.split("\n") if line.strip()]
+    return lines[-1].strip() if lines else ""

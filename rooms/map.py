@@ -30,7 +30,7 @@ from rooms.base import (
     room_key,
     seed_for,
 )
-from rooms.extract import last_fenced_block, normalize, strip_decoration
+from rooms.extract import answer_block, normalize, strip_decoration
 
 ROOM_NAMES: tuple[str, ...] = (
     "Amber Hall",
@@ -441,7 +441,6 @@ def generate_manor(rng: random.Random, level: Level) -> dict[str, Any]:
 
 # --- parsing -----------------------------------------------------------------------------------
 
-_ANSWER_LINE = re.compile(r"(?im)^[ \t>*_#-]*(?:final[ \t]+)?answer[ \t*_]*[:=\-][ \t]*(.*)$")
 _LIST_ITEM = re.compile(r"^\s*(?:\d+\s*[.):]|[-*•+]\s|[-=]+>|[→⟶⇒➔➜➝⟹])")
 _SEPARATOR = re.compile(r"[-=—–]*>|[→⟶⇒➔➜➝⟹]|\s[-–—]+\s|[,;\n|]")
 _ITEM_PREFIX = re.compile(r"^(?:(?:step|room)\s*)?\d+\s*[.):]\s*|^[-*•+]\s*|^(?:then|and)\s+")
@@ -449,45 +448,6 @@ _LABEL = re.compile(
     r"^(?:so\s+)?(?:(?:the|my|final|shortest)\s+)*(?:path|route|answer)\s*(?:is\s*:?|[:=])\s*"
 )
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)?$")
-_LEADING_FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
-
-
-def paragraphs_of(text: str) -> list[str]:
-    """Blocks of consecutive non-blank lines."""
-    return [block.strip() for block in re.split(r"\n[ \t]*\n", text) if block.strip()]
-
-
-def answer_block(reply: str) -> str:
-    """The part of a reply holding the path, allowing multi-line (listed) answers.
-
-    The last ``ANSWER:`` line (plus the following lines of a list it starts), or the block right
-    after an empty ``ANSWER:``; else the last fenced block; else the last paragraph.
-    """
-    reply = reply.replace("\r\n", "\n")
-    matches = list(_ANSWER_LINE.finditer(reply))
-    if matches:
-        last = matches[-1]
-        rest = last.group(1).strip()
-        tail = reply[last.end() :]
-        if rest.strip("*_ \t"):  # not just the '**' closing a bold '**ANSWER:**'
-            lines = [rest]
-            if _LIST_ITEM.match(rest):  # 'ANSWER: 1. X' continued by '2. Y' lines
-                for line in tail.split("\n")[1:]:
-                    if not _LIST_ITEM.match(line):
-                        break
-                    lines.append(line)
-            return "\n".join(lines)
-        tail = tail.strip()
-        fenced = _LEADING_FENCE.match(tail)
-        if fenced is not None:
-            return fenced.group(1).strip()
-        blocks = paragraphs_of(tail)
-        return blocks[0] if blocks else ""
-    fenced = last_fenced_block(reply)
-    if fenced is not None and fenced.strip():
-        return fenced.strip()
-    blocks = paragraphs_of(reply)
-    return blocks[-1] if blocks else ""
 
 
 def json_items(text: str) -> list[str] | None:
@@ -522,7 +482,7 @@ def clean_item(item: str) -> str:
 
 def parse_path(reply: str) -> list[str]:
     """Normalized room names of the path in a reply (possibly empty)."""
-    block = answer_block(reply)
+    block = answer_block(reply, _LIST_ITEM, "paragraph")
     items = json_items(block)
     if items is None:
         first, _, rest = block.partition("\n")

@@ -29,7 +29,7 @@ from rooms.base import (
     room_key,
     seed_for,
 )
-from rooms.extract import last_fenced_block, normalize, strip_decoration
+from rooms.extract import answer_block, normalize, strip_decoration
 
 PEOPLE: tuple[str, ...] = (
     "Ada",
@@ -397,52 +397,12 @@ def make_prompt(names: list[str], statements: list[Claim]) -> str:
 
 # --- parsing -----------------------------------------------------------------------------------
 
-_ANSWER_LINE = re.compile(r"(?im)^[ \t>*_#-]*(?:final[ \t]+)?answer[ \t*_]*[:=\-][ \t]*(.*)$")
-_LEADING_FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _LIST_ITEM = re.compile(r"^\s*(?:\d+\s*[.):]|[-*•+]\s)")
 _SEPARATOR = re.compile(r"\s*(?:[,;/&+|\n]|\band\b)\s*", re.IGNORECASE)
 _ITEM_PREFIX = re.compile(r"^(?:\d+\s*[.):]\s*|[-*•+]\s*)")
 _LABEL = re.compile(r"^(?:(?:the|final)\s+)?(?:answer|knights?)\s*(?:are|is)?\s*[:=]?\s*")
 _LEAD = re.compile(r"^(?:(?:both|only|just)\s+)+")
 _SUFFIX = re.compile(r"\s+(?:is|are)\s+(?:the\s+)?(?:only\s+)?(?:a\s+)?knights?$|\s*\([^()]*\)$")
-
-
-def paragraphs_of(text: str) -> list[str]:
-    """Blocks of consecutive non-blank lines."""
-    return [block.strip() for block in re.split(r"\n[ \t]*\n", text) if block.strip()]
-
-
-def answer_block(reply: str) -> str:
-    """The part of a reply holding the answer, allowing a list under an empty ``ANSWER:``.
-
-    The last ``ANSWER:`` line (plus the following lines of a list it starts), or the block right
-    after an empty ``ANSWER:``; else the last fenced block; else the last line.
-    """
-    reply = reply.replace("\r\n", "\n")
-    matches = list(_ANSWER_LINE.finditer(reply))
-    if matches:
-        last = matches[-1]
-        rest = last.group(1).strip()
-        tail = reply[last.end() :]
-        if rest.strip("*_ \t"):  # not just the '**' closing a bold '**ANSWER:**'
-            lines = [rest]
-            if _LIST_ITEM.match(rest):  # 'ANSWER: 1. X' continued by '2. Y' lines
-                for line in tail.split("\n")[1:]:
-                    if not _LIST_ITEM.match(line):
-                        break
-                    lines.append(line)
-            return "\n".join(lines)
-        tail = tail.strip()
-        fenced = _LEADING_FENCE.match(tail)
-        if fenced is not None:
-            return fenced.group(1).strip()
-        blocks = paragraphs_of(tail)
-        return blocks[0] if blocks else ""
-    fenced_text = last_fenced_block(reply)
-    if fenced_text is not None and fenced_text.strip():
-        return fenced_text.strip()
-    lines = [line for line in reply.split("\n") if line.strip()]
-    return lines[-1].strip() if lines else ""
 
 
 def json_items(text: str) -> list[str] | None:
@@ -474,7 +434,7 @@ def clean_item(item: str) -> str:
 
 def parse_knights(reply: str) -> list[str] | None:
     """Normalized names in a reply's answer: [] for 'none', None if there is no answer at all."""
-    block = answer_block(reply)
+    block = answer_block(reply, _LIST_ITEM, "line")
     items = json_items(block)
     if items is not None:
         return [cleaned for item in items if (cleaned := clean_item(item))]
