@@ -254,6 +254,20 @@ class EmptyChoices(EndpointError):
         return "sent a response without any choices"
 
 
+class IncompleteResponse(EndpointError):
+    """A streamed reply ended without a finish reason: the server cut it short.
+
+    llama-cpp-python's server does this when a newer request interrupts a running one (its
+    default ``interrupt_requests``): it sends ``[DONE]`` after a partial reply. Retryable.
+    """
+
+    kind = "incomplete"
+    retryable = True
+
+    def headline(self) -> str:
+        return "ended its stream before the reply was finished (no finish_reason)"
+
+
 class ConnectFailed(EndpointError):
     """The connection could not be made, or broke before the response was complete."""
 
@@ -589,6 +603,8 @@ class _Reply:
             self.finished_at = now
         if not self.saw_choices:
             raise EmptyChoices("no choice in the whole response")
+        if self.streamed and self.finish_reason is None:
+            raise IncompleteResponse(f"{self.token_chunks} token chunk(s) received")
 
     def result(self, *, attempts: int, prompt_chars: int) -> ChatResult:
         """The :class:`ChatResult` of this reply."""

@@ -129,6 +129,8 @@ class LlamaServer:
             "--host", self.host, "--port", str(self.port),
             "--model", str(self.model), "--model_alias", self.alias,
             "--n_ctx", str(self.n_ctx),
+            # queue concurrent requests instead of cutting the running one short
+            "--interrupt_requests", "False",
         ]  # fmt: skip
         if self.n_threads:
             argv += ["--n_threads", str(self.n_threads)]

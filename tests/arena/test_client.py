@@ -29,6 +29,7 @@ from arena.client import (
     EmptyChoices,
     EndpointError,
     HTTPStatusError,
+    IncompleteResponse,
     MalformedResponse,
     RedirectRefused,
     ResponseTooLarge,
@@ -452,6 +453,23 @@ async def test_no_choices_at_all_is_empty_choices() -> None:
     assert caught.value.kind == "empty_choices"
 
 
+def cut_short() -> httpx.Response:
+    """What llama-cpp-python sends when a newer request interrupts: [DONE], no finish_reason."""
+    return stream_response(sse(chunk("ANSWER: 4")))
+
+
+async def test_stream_cut_short_is_retried_then_incomplete() -> None:
+    recorder = Recorder(cut_short(), ok_stream())
+    result = await chat_with(recorder)
+    assert (result.text, result.attempts, recorder.calls) == ("ANSWER: 42", 2, 2)
+    always_cut = Recorder(cut_short())
+    with pytest.raises(IncompleteResponse) as caught:
+        await chat_with(always_cut)
+    assert caught.value.kind == "incomplete"
+    assert always_cut.calls == FAST.max_retries + 1
+    assert "no finish_reason" in str(caught.value)
+
+
 async def test_null_content_is_empty_text() -> None:
     body = sse(chunk(None), chunk(None, finish="length"), usage_chunk(5, 0))
     result = await chat_with(lambda r: stream_response(body))
@@ -570,6 +588,7 @@ async def test_params_cannot_replace_model_or_messages() -> None:
         (MalformedResponse(), "malformed", False),
         (EmptyChoices(), "empty_choices", False),
         (ConnectFailed(), "connect", True),
+        (IncompleteResponse(), "incomplete", True),
     ],
 )
 def test_error_kinds_and_pickling(err: EndpointError, kind: str, retryable: bool) -> None:

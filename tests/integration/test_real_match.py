@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -31,6 +32,29 @@ async def test_client_streams_from_llama_cpp(llama_servers: dict[str, Served]) -
     assert result.finish_reason in {"stop", "length"}
     assert result.ttft_s is not None and 0 < result.ttft_s < result.latency_s
     assert result.prompt_tokens > 0
+
+
+async def test_concurrent_requests_to_one_server_both_finish(
+    llama_servers: dict[str, Served],
+) -> None:
+    """llama-cpp-python cuts a running request short when a new one arrives unless started with
+    --interrupt_requests False (LlamaServer does); the client rejects a cut-short stream."""
+    served = llama_servers["Q2_K"]
+    async with ChatClient(served.server.base_url) as client:
+        results = await asyncio.gather(
+            *(
+                client.chat(
+                    served.server.alias,
+                    [{"role": "user", "content": f"Count from {n} to {n + 20}."}],
+                    {"temperature": 0.0, "max_tokens": 40},
+                )
+                for n in (1, 50)
+            )
+        )
+    for result in results:
+        assert result.finish_reason in {"stop", "length"}
+        assert result.completion_tokens > 5
+        assert result.attempts == 1
 
 
 async def test_full_match_at_difficulty_1_is_stored_with_plausible_numbers(
