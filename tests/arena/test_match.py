@@ -284,3 +284,40 @@ async def test_a_running_match_is_marked_interrupted_on_the_next_start(tmp_path:
     with Store(path) as reopened:
         assert reopened.recovered == [match_id]
         assert reopened.match(match_id)["status"] == "interrupted"
+
+
+async def test_real_endpoint_dying_mid_match_forfeits_and_the_match_completes(
+    store: Store,
+) -> None:
+    """Real sockets: B's server is stopped after room 2; its later turns fail fast (connection
+    refused), are stored with the error, and the match still finishes."""
+    from arena.client import ChatClient, ClientLimits
+    from arena.match import MatchEvent
+    from arena.nullserver import NullServer, NullServerConfig
+
+    limits = ClientLimits(deadline_s=5, max_retries=1, backoff_base_s=0.01)
+    with NullServer(NullServerConfig(reply="ANSWER: 42")) as a_server:
+        b_server = NullServer(NullServerConfig(reply="ANSWER: 42"))
+        b_server.start()
+
+        def stop_b_after_room_2(event: MatchEvent) -> None:
+            if event.kind == "room_done" and event.room_index == 1 and event.slot == "b":
+                b_server.stop()
+
+        async with (
+            ChatClient(a_server.base_url, limits=limits) as a,
+            ChatClient(b_server.base_url, limits=limits) as b,
+        ):
+            result = await play_match(
+                spec(), store, endpoints={"a": a, "b": b}, observer=stop_b_after_room_2
+            )
+        b_server.stop()
+    assert result.status == "done"
+    b_rooms = [r for r in result.rooms if r.slot == "b"]
+    assert [r.outcome == Outcome.FORFEIT for r in b_rooms] == [False, False] + [True] * 4
+    calls = store.calls(result.match_id)
+    failed = [c for c in calls if c["slot"] == "b" and c["error_kind"]]
+    assert failed and {c["error_kind"] for c in failed} == {"connect"}
+    assert all(c["room_index"] >= 2 for c in failed)
+    assert not [c for c in calls if c["slot"] == "a" and c["error_kind"]]
+    assert result.summaries["b"].errors == len(failed)
