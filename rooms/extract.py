@@ -6,6 +6,7 @@ punctuation. These helpers peel that off; the rooms then compare the content exa
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from typing import Literal
@@ -129,3 +130,21 @@ def answer_block(
         return blocks[-1] if blocks else ""
     lines = [line for line in reply.split("\n") if line.strip()]
     return lines[-1].strip() if lines else ""
+
+
+def json_list(text: str, key: str) -> list[str] | None:
+    """Strings of a JSON answer: ``["A", "B"]``, or ``{key: [...]}`` (or a dict holding exactly
+    one list); None when the text is not such JSON."""
+    stripped = text.strip().strip("`").strip()
+    if not stripped.startswith(("[", "{")):
+        return None
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None
+    if isinstance(value, dict):
+        lists = [v for v in value.values() if isinstance(v, list)]
+        value = value.get(key, lists[0] if len(lists) == 1 else None)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    return None

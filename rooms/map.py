@@ -12,7 +12,6 @@ tempting wrong-way shortcut (L4), and a 30-room manor (L5).
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import re
 from collections import deque
@@ -30,7 +29,7 @@ from rooms.base import (
     room_key,
     seed_for,
 )
-from rooms.extract import answer_block, normalize, strip_decoration
+from rooms.extract import answer_block, json_list, normalize, strip_decoration
 
 ROOM_NAMES: tuple[str, ...] = (
     "Amber Hall",
@@ -450,23 +449,6 @@ _LABEL = re.compile(
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)?$")
 
 
-def json_items(text: str) -> list[str] | None:
-    """Items of a JSON answer (``["A", "B"]`` or ``{"path": [...]}``), or None if not JSON."""
-    stripped = text.strip().strip("`").strip()
-    if not stripped.startswith(("[", "{")):
-        return None
-    try:
-        value = json.loads(stripped)
-    except ValueError:
-        return None
-    if isinstance(value, dict):
-        lists = [v for v in value.values() if isinstance(v, list)]
-        value = value.get("path", lists[0] if len(lists) == 1 else None)
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return list(value)
-    return None
-
-
 def clean_item(item: str) -> str:
     """Normalize one path item: decoration, numbering, a leading 'the', a trailing '(note)'."""
     text = normalize(item)
@@ -483,7 +465,7 @@ def clean_item(item: str) -> str:
 def parse_path(reply: str) -> list[str]:
     """Normalized room names of the path in a reply (possibly empty)."""
     block = answer_block(reply, _LIST_ITEM, "paragraph")
-    items = json_items(block)
+    items = json_list(block, "path")
     if items is None:
         first, _, rest = block.partition("\n")
         first = _LABEL.sub("", strip_decoration(first).casefold())  # 'Path: ...', 'The route is'

@@ -12,7 +12,6 @@ Difficulty: 2 people with simple claims (L1), 3 with counting claims (L2), 4 wit
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import re
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from rooms.base import (
     room_key,
     seed_for,
 )
-from rooms.extract import answer_block, normalize, strip_decoration
+from rooms.extract import answer_block, json_list, normalize, strip_decoration
 
 PEOPLE: tuple[str, ...] = (
     "Ada",
@@ -405,23 +404,6 @@ _LEAD = re.compile(r"^(?:(?:both|only|just)\s+)+")
 _SUFFIX = re.compile(r"\s+(?:is|are)\s+(?:the\s+)?(?:only\s+)?(?:a\s+)?knights?$|\s*\([^()]*\)$")
 
 
-def json_items(text: str) -> list[str] | None:
-    """Names in a JSON answer (``["Ada"]`` or ``{"knights": [...]}``), or None if not JSON."""
-    stripped = text.strip().strip("`").strip()
-    if not stripped.startswith(("[", "{")):
-        return None
-    try:
-        value = json.loads(stripped)
-    except ValueError:
-        return None
-    if isinstance(value, dict):
-        lists = [v for v in value.values() if isinstance(v, list)]
-        value = value.get("knights", lists[0] if len(lists) == 1 else None)
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return list(value)
-    return None
-
-
 def clean_item(item: str) -> str:
     """Normalize one name: decoration, list numbering, case."""
     text = normalize(item)
@@ -435,7 +417,7 @@ def clean_item(item: str) -> str:
 def parse_knights(reply: str) -> list[str] | None:
     """Normalized names in a reply's answer: [] for 'none', None if there is no answer at all."""
     block = answer_block(reply, _LIST_ITEM, "line")
-    items = json_items(block)
+    items = json_list(block, "knights")
     if items is not None:
         return [cleaned for item in items if (cleaned := clean_item(item))]
     text = normalize(block.replace("\n", ", "))
