@@ -309,17 +309,15 @@ class MatchRunner:
             record.latency_s = round(elapsed, 4)
         player.messages.append({"role": "assistant", "content": text})
         player.logged = len(player.messages)
-        if text.strip():
-            verdict = await asyncio.to_thread(room.validate, puzzle, text)
-        else:
-            why = "no answer: endpoint error" if record.error_kind else "empty reply"
-            verdict = Verdict(solved=False, parsed=None, reason=why)
         record.response_text = text
+        record.verdict_reason = "validating"
+        await self.store.record_call(record)  # on disk before the (possibly slow) validation
+        verdict = await self._validate(room, puzzle, text, record)
         record.parsed_answer = verdict.parsed
         record.solved = verdict.solved
         record.verdict_reason = verdict.reason
+        await self.store.record_verdict(record)
         player.calls.append(record)
-        await self.store.record_call(record)
         self.emit(
             "call_done",
             room_index=index,
@@ -328,6 +326,20 @@ class MatchRunner:
             data={"record": record},
         )
         return Turn(record=record, verdict=verdict, elapsed_s=elapsed)
+
+    async def _validate(self, room: Room, puzzle: Puzzle, text: str, record: CallRecord) -> Verdict:
+        """The room's verdict; an empty reply is unsolved; a validator crash is a failed verdict
+        (logged), never an aborted match."""
+        if not text.strip():
+            why = "no answer: endpoint error" if record.error_kind else "empty reply"
+            return Verdict(solved=False, parsed=None, reason=why)
+        try:
+            return await asyncio.to_thread(room.validate, puzzle, text)
+        except Exception as exc:
+            log.exception("validator of %s failed on %s/%s", room.id, record.slot, record.phase)
+            return Verdict(
+                solved=False, parsed=None, reason=f"validator error: {type(exc).__name__}: {exc}"
+            )
 
     def _room_result(
         self,

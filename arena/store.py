@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -148,6 +149,25 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial,)
 """Applied in order; each applied name is recorded in ``schema_migrations``."""
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 (its folder 0700 when we create it): it holds puzzles and
+    solutions, which sandboxed model code must never read. SQLite gives its -wal and -shm files
+    the database file's permissions."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for existing in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if existing.exists():
+            existing.chmod(0o600)
+
+
+def clean_text(value: Any) -> Any:
+    """Strings made storable: lone surrogates (e.g. a server's JSON "\\ud800") become U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -193,7 +213,7 @@ def _insert_row(db: sqlite3.Connection, table: str, row: dict[str, Any]) -> None
     """Insert a model's dump; its field names are the table's columns (booleans stored as 0/1)."""
     if table not in _TABLES:
         raise ValueError(f"not an insertable table: {table}")
-    values = tuple(int(v) if isinstance(v, bool) else v for v in row.values())
+    values = tuple(int(v) if isinstance(v, bool) else clean_text(v) for v in row.values())
     sql = f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"  # noqa: S608 - names come from our models
     db.execute(sql, values)
 
@@ -203,7 +223,7 @@ class Store:
 
     def __init__(self, path: Path | str, *, recover: bool = True) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(self.path)
         self._writer_db = connect(self.path)
         migrate(self._writer_db)
         self._queue: queue.Queue[tuple[Callable[[sqlite3.Connection], Any], Future[Any]] | None]
@@ -366,6 +386,25 @@ class Store:
         row = call.model_dump()
         row["request_messages"] = json.dumps(row["request_messages"])
         await self.awrite(lambda db: _insert_row(db, "calls", row))
+
+    async def record_verdict(self, call: CallRecord) -> None:
+        """Fill in the verdict of a call stored before its validation finished."""
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE calls SET parsed_answer = ?, solved = ?, verdict_reason = ? "
+                "WHERE match_id = ? AND slot = ? AND seq = ?",
+                (
+                    clean_text(call.parsed_answer),
+                    int(call.solved),
+                    clean_text(call.verdict_reason),
+                    call.match_id,
+                    call.slot,
+                    call.seq,
+                ),
+            )
+
+        await self.awrite(run)
 
     async def record_room(self, result: RoomResult) -> None:
         row = result.model_dump(mode="json")

@@ -1,17 +1,21 @@
 """Trusted supervisor for running untrusted model-written code (see ``rooms/sandbox.py``).
 
-Run as ``python -I -S _sandbox_supervisor.py JOB.json`` with an empty environment, inside fresh
-namespaces when the OS allows. It forks one worker that:
+Run as ``python -I -S _sandbox_supervisor.py`` with the job as JSON on stdin and an empty
+environment, inside fresh namespaces when the OS allows. With namespaces (``confine``) it mounts a
+small private tmpfs as the work directory. It forks one worker that:
 
 - starts its own process group, with stdin on /dev/null and stdout/stderr on a capped pipe;
+- with namespaces, chroots into the empty tmpfs (no host file, database, socket or /proc in view);
 - sets resource limits (CPU, address space, file size, open files, processes, no core dumps);
-- drops to an unprivileged uid when started as root, and sets ``no_new_privs``;
+- drops to the run's own unprivileged uid when started as root, drops every capability, and sets
+  ``no_new_privs``;
 - executes the candidate source and calls the named function on each input case;
 - writes the *tagged* return values (exact builtin types only) to a private result pipe.
 
 The supervisor enforces the wall-clock deadline and output caps, then kills every remaining
 descendant (it is a child subreaper, so a ``setsid`` double-fork escapee is re-parented to it and
-killed too) and prints one JSON report line. It never decides pass/fail: the parent compares the
+killed too; with a per-run uid, a helper with that uid also sends ``kill(-1)``) and prints one
+JSON report line. It never decides pass/fail: the parent compares the
 returned values against expected values it computed itself, including cases the model never saw.
 
 This file must stay importable by the parent (``encode_value`` is shared) and runnable with
@@ -42,8 +46,13 @@ PRELOADED_MODULES: tuple[str, ...] = (
 readable by the unprivileged user (e.g. a Python installed under /root), so model code can import
 these and little else."""
 
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+MS_NOSUID, MS_NODEV = 2, 4
+CAP_LAST = 63
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _MAX_DEPTH = 20
 
 
@@ -112,6 +121,39 @@ def _drop_privileges(uid: int | None) -> None:
         os._exit(125)
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
+
+
+def _drop_capabilities() -> bool:
+    """Empty the bounding, effective, permitted and inheritable sets (a user namespace's root
+    keeps full capabilities inside it otherwise). True when the kernel accepted."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in range(CAP_LAST + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last known cap: fine
+    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    return int(libc.capset(ctypes.byref(header), data)) == 0
+
+
+def _mount_private_tmpfs(path: str, size_bytes: int, uid: int | None) -> None:
+    """A size-limited tmpfs on ``path``, visible only in this mount namespace."""
+    owner = 0 if uid is None else uid
+    options = f"size={size_bytes},mode=0700,uid={owner},gid={owner}".encode()
+    libc = ctypes.CDLL(None, use_errno=True)
+    rc = libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    if rc != 0:
+        raise OSError(ctypes.get_errno(), f"mount tmpfs on {path}")
+
+
 def _run_cases(source: str, function: str, cases: list[list[Any]]) -> list[dict[str, Any]]:
     namespace: dict[str, Any] = {"__name__": "solution"}
     try:
@@ -141,9 +183,14 @@ def _worker(job: dict[str, Any], out_w: int, res_w: int) -> None:
         os.dup2(out_w, 2)
         os.closerange(3, res_w)
         os.closerange(res_w + 1, 65536)
-        os.chdir(job["workdir"])
+        os.chdir(job["workdir"])  # before the drop: the run's root directory is 0700
+        if job["confine"]:
+            os.chroot(".")
+            os.chdir("/")
         _set_limits(job["limits"])
         _drop_privileges(job.get("drop_uid"))
+        if not _drop_capabilities() and job["confine"]:
+            os._exit(124)  # keep no capability inside the namespaces, or run nothing
         _libc_prctl(PR_SET_NO_NEW_PRIVS, 1)
         results = _run_cases(job["source"], job["function"], job["cases"])
         with contextlib.suppress(BaseException):
@@ -201,6 +248,39 @@ def _kill_descendants(deadline_s: float = 3.0) -> int:
     return killed
 
 
+def _kill_uid(uid: int) -> None:
+    """Fork a helper with the run's uid that kills every process of that uid (``kill(-1)``
+    reaches exactly the processes a sender may signal: those of its own uid)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            for _ in range(200):
+                try:
+                    os.kill(-1, signal.SIGKILL)  # never reaches the sender itself
+                except ProcessLookupError:
+                    break
+                time.sleep(0.005)
+        finally:
+            os._exit(0)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _well_formed(results: Any, n_cases: int) -> bool:
+    """The worker's results must be exactly one ``{ok, value|error}`` object per case."""
+    if not isinstance(results, list) or len(results) != n_cases:
+        return False
+    for item in results:
+        if not isinstance(item, dict) or not isinstance(item.get("ok"), bool):
+            return False
+        if not item["ok"] and not isinstance(item.get("error"), str):
+            return False
+    return True
+
+
 def _exit_info(wait_status: int) -> dict[str, int]:
     if os.WIFSIGNALED(wait_status):
         return {"signal": os.WTERMSIG(wait_status)}
@@ -231,8 +311,11 @@ def _preload() -> None:
 
 
 def supervise(job: dict[str, Any]) -> dict[str, Any]:
+    _libc_prctl(PR_SET_DUMPABLE, 0)
     _libc_prctl(PR_SET_CHILD_SUBREAPER, 1)
     _preload()
+    if job["confine"]:
+        _mount_private_tmpfs(job["workdir"], job["limits"]["disk_bytes"], job.get("drop_uid"))
     limits = job["limits"]
     out_r, out_w = os.pipe()
     res_r, res_w = os.pipe()
@@ -277,6 +360,8 @@ def supervise(job: dict[str, Any]) -> dict[str, Any]:
                 break
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+    if job.get("drop_uid") is not None:
+        _kill_uid(job["drop_uid"])
     killed = _kill_descendants()
     report: dict[str, Any] = {
         "status": status,
@@ -287,15 +372,18 @@ def supervise(job: dict[str, Any]) -> dict[str, Any]:
     }
     if status == "completed":
         try:
-            report["results"] = json.loads(bytes(result))["results"]
-        except (ValueError, KeyError, TypeError):
+            results = json.loads(bytes(result))["results"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            results = None
+        if _well_formed(results, len(job["cases"])):
+            report["results"] = results
+        else:
             report["status"] = "no_result"
     return report
 
 
 def main() -> None:
-    with open(sys.argv[1], encoding="utf-8") as handle:
-        job = json.load(handle)
+    job = json.loads(sys.stdin.buffer.read())
     report = supervise(job)
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()

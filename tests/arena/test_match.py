@@ -321,3 +321,69 @@ async def test_real_endpoint_dying_mid_match_forfeits_and_the_match_completes(
     assert all(c["room_index"] >= 2 for c in failed)
     assert not [c for c in calls if c["slot"] == "a" and c["error_kind"]]
     assert result.summaries["b"].errors == len(failed)
+
+
+def test_database_is_private(tmp_path: Path) -> None:
+    """It holds puzzles and solutions: sandboxed model code must not be able to read it."""
+    path = tmp_path / "new-dir" / "arena.sqlite3"
+    with Store(path) as store:
+        store.mark_interrupted()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists():
+        assert wal.stat().st_mode & 0o077 == 0
+
+
+class _Surrogates(Scripted):
+    async def chat(
+        self, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> ChatResult:
+        result = await super().chat(model, messages, params)
+        return result.model_copy(update={"text": result.text + " \ud800"})
+
+
+async def test_unstorable_text_does_not_abort_the_match(store: Store) -> None:
+    a = _Surrogates(["right"] * 40)
+    b = Scripted(["wrong"] * 40)
+    result = await play_match(spec(), store, endpoints={"a": a, "b": b})
+    assert result.status == "done"
+    texts = [c["response_text"] for c in store.calls(result.match_id) if c["slot"] == "a"]
+    assert texts and all("\ufffd" in t for t in texts)
+
+
+class _Probe:
+    """A room wrapper whose validator checks the call is already stored, then may crash."""
+
+    def __init__(self, inner: Any, store: Store, crash: bool) -> None:
+        self.inner, self.store, self.crash = inner, store, crash
+        self.id, self.name = inner.id, inner.name
+        self.seen_stored: list[bool] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def validate(self, puzzle: Any, reply: str) -> Any:
+        rows = self.store.query(
+            "SELECT verdict_reason FROM calls WHERE response_text = ?", (reply,)
+        )
+        self.seen_stored.append(any(r["verdict_reason"] == "validating" for r in rows))
+        if self.crash:
+            raise RuntimeError("validator bug")
+        return self.inner.validate(puzzle, reply)
+
+
+async def test_calls_are_stored_before_validation_and_a_validator_crash_is_a_verdict(
+    store: Store,
+) -> None:
+    probes = [_Probe(room, store, crash=(room.id == "map-v1")) for room in ROOMS]
+    a = Scripted(["right"] * 40)
+    b = Scripted(["right"] * 40)
+    result = await play_match(spec(), store, endpoints={"a": a, "b": b}, rooms=probes)  # type: ignore[arg-type]
+    assert result.status == "done"
+    assert all(all(p.seen_stored) and p.seen_stored for p in probes)
+    map_calls = [c for c in store.calls(result.match_id) if c["room_index"] == 1]
+    assert map_calls and all(
+        c["verdict_reason"].startswith("validator error: RuntimeError") for c in map_calls
+    )
+    assert all(c["verdict_reason"] != "validating" for c in store.calls(result.match_id))

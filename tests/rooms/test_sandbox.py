@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -180,7 +181,8 @@ def test_environment_is_empty_and_other_processes_environ_unreadable() -> None:
             "import os\n"
             "def add(a, b):\n"
             "    found = [str(dict(os.environ))]\n"
-            "    for pid in os.listdir('/proc'):\n"
+            "    pids = os.listdir('/proc') if os.path.isdir('/proc') else []\n"
+            "    for pid in pids:\n"
             "        if pid.isdigit():\n"
             "            try:\n"
             "                with open(f'/proc/{pid}/environ', 'rb') as f:\n"
@@ -312,3 +314,185 @@ def test_values_are_type_strict() -> None:
     )
     assert values_equal(report.results[0], [True, 1.0, (1,), {"k": {1, 2}}])
     assert not values_equal(report.results[0], [1, 1, [1], {"k": {1, 2}}])
+
+
+# --- findings of the security review (each was a working attack before the fix) -------------
+
+
+def test_host_files_are_out_of_reach(tmp_path: Path) -> None:
+    """A private file (0600, like the arena database) is unreadable at every level; with
+    namespaces even a world-readable file is out of view and nothing outside can be written."""
+    secret = tmp_path / "arena.sqlite3"
+    secret.write_text("def add(a, b): return a + b  # the answer key")
+    secret.chmod(0o600)
+    public = tmp_path / "public.txt"
+    public.write_text("world-readable")
+    public.chmod(0o644)
+    tmp_path.chmod(0o755)
+    outside = tmp_path / "pwned"
+    source = (
+        "import os\n"
+        "def add(a, b):\n"
+        "    out = []\n"
+        f"    for p in ({str(secret)!r}, {str(public)!r}, '/etc/passwd'):\n"
+        "        try:\n"
+        "            out.append(open(p).read(20))\n"
+        "        except OSError as e:\n"
+        "            out.append(type(e).__name__)\n"
+        "    try:\n"
+        f"        open({str(outside)!r}, 'w').write('x')\n"
+        "        out.append('WROTE')\n"
+        "    except OSError as e:\n"
+        "        out.append(type(e).__name__)\n"
+        "    out.append(str(sorted(os.listdir('/'))))\n"
+        "    return out\n"
+    )
+    report = run(source)
+    seen = [item[1] for item in report.results[0].value[1]]
+    assert "answer key" not in seen[0]
+    if isolation().confine:
+        assert seen[1:4] == ["FileNotFoundError"] * 3 and seen[4] == "[]"
+        assert not outside.exists()
+
+
+def test_a_concurrent_run_cannot_copy_the_other_contestants_code() -> None:
+    """The review's thief: poll for another run's job and call its function."""
+    thief = (
+        "import os, json, time\n"
+        "def _steal():\n"
+        "    end = time.monotonic() + 3\n"
+        "    while time.monotonic() < end:\n"
+        "        for base in ('/tmp', os.path.dirname(os.getcwd())):\n"
+        "            try:\n"
+        "                names = os.listdir(base)\n"
+        "            except OSError:\n"
+        "                continue\n"
+        "            for n in names:\n"
+        "                for f in ('job.json', 'work/job.json'):\n"
+        "                    try:\n"
+        "                        job = json.load(open(os.path.join(base, n, f)))\n"
+        "                    except (OSError, ValueError):\n"
+        "                        continue\n"
+        "                    ns = {}\n"
+        "                    exec(job['source'], ns)\n"
+        "                    return ns[job['function']]\n"
+        "        time.sleep(0.01)\n"
+        "_other = _steal()\n"
+        "def add(a, b):\n"
+        "    return _other(a, b) if _other else 0\n"
+    )
+    honest = "import time\ntime.sleep(1.0)\ndef add(a, b):\n    return a + b\n"
+    reports: dict[str, SandboxReport] = {}
+    threads = [
+        threading.Thread(target=lambda k=k, s=s: reports.__setitem__(k, run(s)))
+        for k, s in (("thief", thief), ("honest", honest))
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.3)
+    for thread in threads:
+        thread.join()
+    assert passes(reports["honest"])
+    assert not passes(reports["thief"])
+
+
+def test_unix_socket_on_the_host_is_unreachable(tmp_path: Path) -> None:
+    if not isolation().confine:
+        pytest.skip(f"isolation level {isolation().level!r} has no filesystem isolation")
+    path = tmp_path / "s"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen()
+    path.chmod(0o777)
+    tmp_path.chmod(0o755)
+    source = (
+        "import socket\n"
+        "def add(a, b):\n"
+        "    s = socket.socket(socket.AF_UNIX)\n"
+        f"    s.connect({str(path)!r})\n"
+        "    return a + b\n"
+    )
+    try:
+        report = run(source)
+    finally:
+        server.close()
+    assert not passes(report)
+    assert "FileNotFoundError" in (report.results[0].error or "")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"results": 5}', b'{"results": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", b"junk"],
+)
+def test_forged_results_are_a_failed_run_not_an_exception(payload: bytes) -> None:
+    source = (
+        "import os, stat\n"
+        "def add(a, b):\n"
+        "    for fd in range(3, 40):\n"
+        "        try:\n"
+        "            if stat.S_ISFIFO(os.fstat(fd).st_mode):\n"
+        f"                os.write(fd, {payload!r})\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    os._exit(0)\n"
+    )
+    report = run(source)  # must return, whatever the worker wrote
+    assert report.status in {"no_result", "sandbox_error"}
+    assert not passes(report)
+
+
+def _leftover_runs() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("qer-sandbox-*")}
+
+
+def test_a_deep_directory_tree_is_cleaned_up() -> None:
+    before = _leftover_runs()
+    source = (
+        "import os\n"
+        "def add(a, b):\n"
+        "    for _ in range(3000):\n"
+        "        os.mkdir('d')\n"
+        "        os.chdir('d')\n"
+        "    return a + b\n"
+    )
+    run(source)
+    assert _leftover_runs() <= before
+
+
+def test_a_regrowing_process_chain_leaves_no_survivor() -> None:
+    marker = f"qer{uuid.uuid4().hex[:10]}"
+    source = (
+        "import ctypes, os, time\n"
+        "def add(a, b):\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()\n"
+        f"        ctypes.CDLL(None).prctl(15, {marker.encode()!r}, 0, 0, 0)\n"
+        "        while True:\n"
+        "            try:\n"
+        "                pid = os.fork()\n"
+        "            except OSError:\n"
+        "                time.sleep(0.001)\n"
+        "                continue\n"
+        "            if pid:\n"
+        "                while True:\n"
+        "                    time.sleep(3600)\n"
+        "    time.sleep(0.5)\n"
+        "    return a + b\n"
+    )
+    run(source)
+    time.sleep(0.3)
+    assert _processes_named(marker) == []
+
+
+def test_an_unsafe_level_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Non-root with no namespaces: model code would run as the app's own user; refused."""
+    from rooms import sandbox
+
+    refused = sandbox.Isolation(
+        level="rlimits", prefix=[], per_run_uid=False, confine=False,
+        network_isolated=False, allowed=False, description="test",
+    )  # fmt: skip
+    monkeypatch.setattr(sandbox, "isolation", lambda: refused)
+    report = sandbox.run_function("def add(a, b):\n    return a + b\n", "add", [[1, 2]])
+    assert report.status == "sandbox_error"
+    assert "QER_SANDBOX_ALLOW_UNSAFE" in report.detail
