@@ -3,11 +3,15 @@
 Prints ratios, not absolute claims: the machine is noisy, so every comparison is made inside this
 one run, interleaved where it matters.
 
+The null servers run in their own processes (``python -m arena.nullserver``), so their work does
+not compete with the harness for this process's GIL.
+
 1. Per call: ``ChatClient.chat`` (streaming, parsing, timing, usage) vs a bare httpx stream that
    only reads the bytes, against the same zero-delay null server.
-2. Per match: a full match against zero-delay servers (everything the harness does: puzzles,
-   validation incl. the sandbox when code is returned, storage) vs the same match against servers
-   that decode at a realistic pace. Overhead share = harness-only time / realistic match time.
+2. Per match: a full match against zero-delay servers (everything the harness does: puzzles, the
+   client, validation incl. the sandbox when code is returned, storage, plus the transport to an
+   instant server, so an upper bound) vs the same match against servers that decode at a
+   realistic pace. Overhead share = instant-match time / realistic match time.
 3. Concurrency: a match where A decodes faster than B vs B playing the same rooms alone (bluff
    mode: the same number of calls). Ratio = concurrent wall time / slower contestant alone.
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +31,11 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from arena.client import ChatClient
+from arena.local_models import free_port
 from arena.match import play_match
 from arena.models import (
     AdversarialMode,
@@ -37,7 +44,6 @@ from arena.models import (
     MatchSpec,
     Sampling,
 )
-from arena.nullserver import NullServer, NullServerConfig
 from arena.store import Store
 
 MESSAGES = [{"role": "user", "content": "Say something."}]
@@ -79,10 +85,28 @@ async def timed_match(spec: MatchSpec, db: Path) -> tuple[float, int]:
     return wall, calls
 
 
-def start(config: NullServerConfig) -> NullServer:
-    server = NullServer(config)
-    server.start()
-    return server
+class ServerProcess:
+    """``python -m arena.nullserver`` in its own process on a free loopback port."""
+
+    def __init__(self, reply: str, tokens: int, tokens_per_second: float) -> None:
+        self.port = free_port()
+        argv = [sys.executable, "-m", "arena.nullserver", "--port", str(self.port),
+                "--reply", reply, "--tokens", str(tokens),
+                "--tokens-per-second", str(tokens_per_second)]  # fmt: skip
+        self.process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base_url}/models", trust_env=False, timeout=1).is_success:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("null server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 async def main() -> None:
@@ -91,12 +115,16 @@ async def main() -> None:
     parser.add_argument("--tps", type=float, default=40.0, help="decode speed of the slower model")
     parser.add_argument("--tokens", type=int, default=60, help="tokens per reply")
     args = parser.parse_args()
-    reply = "I looked at it carefully and I am sure. ANSWER: 42"
-    instant = NullServerConfig(reply=reply, tokens=args.tokens)
-    slow = NullServerConfig(reply=reply, tokens=args.tokens, token_delay_s=1.0 / args.tps)
-    fast = NullServerConfig(reply=reply, tokens=args.tokens, token_delay_s=1.0 / (args.tps * 1.5))
+    # one character per "token" at most, so make the reply long enough for --tokens
+    reply = ("I looked at it carefully and I am sure of it. " * 8)[: max(args.tokens, 60)].rstrip()
+    reply += "\nANSWER: 42"
     settings = MatchSettings(seed=1, difficulty=1, retries=1)
-    servers = [start(instant), start(instant), start(slow), start(fast)]
+    servers = [
+        ServerProcess(reply, args.tokens, 0),
+        ServerProcess(reply, args.tokens, 0),
+        ServerProcess(reply, args.tokens, args.tps),
+        ServerProcess(reply, args.tokens, args.tps * 1.5),
+    ]
     zero_a, zero_b, slow_server, fast_server = servers
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -122,7 +150,7 @@ async def main() -> None:
             match_s, match_calls = await timed_match(realistic, folder / "real.sqlite3")
             per_turn_ms = harness_s / max(calls, 1) * 1e3
             print(
-                f"per match : harness alone {harness_s:.2f} s for {calls} calls "
+                f"per match : harness alone (upper bound, incl. transport) {harness_s:.2f} s for {calls} calls "
                 f"({per_turn_ms:.1f} ms per call incl. validation and storage); "
                 f"match at {args.tps:g}/{args.tps * 1.5:g} tok/s {match_s:.1f} s "
                 f"-> overhead {100 * harness_s / match_s:.2f} % of match time"
