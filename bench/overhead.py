@@ -150,7 +150,8 @@ async def main() -> None:
             match_s, match_calls = await timed_match(realistic, folder / "real.sqlite3")
             per_turn_ms = harness_s / max(calls, 1) * 1e3
             print(
-                f"per match : harness alone (upper bound, incl. transport) {harness_s:.2f} s for {calls} calls "
+                "per match : harness alone (upper bound, incl. transport) "
+                f"{harness_s:.2f} s for {calls} calls "
                 f"({per_turn_ms:.1f} ms per call incl. validation and storage); "
                 f"match at {args.tps:g}/{args.tps * 1.5:g} tok/s {match_s:.1f} s "
                 f"-> overhead {100 * harness_s / match_s:.2f} % of match time"
