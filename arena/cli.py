@@ -210,7 +210,9 @@ def run_match(args: argparse.Namespace) -> int:
         assert a is not None
         spec = MatchSpec(a=a, b=b, settings=settings)
     except ValidationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for err in exc.errors():
+            where = ".".join(str(part) for part in err["loc"]) or "match"
+            print(f"error: {where}: {err['msg']}", file=sys.stderr)
         return 2
     names = {slot: c.display_name for slot, c in spec.contestants().items()}
     if len(set(names.values())) < len(names):

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from arena.client import normalize_base_url
 from arena.scoring import SCORING_VERSION
 from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
 
@@ -63,6 +64,12 @@ class ContestantSpec(BaseModel):
     """Average bits per weight of the quant, when known."""
     sampling: Sampling = Sampling()
     """Sampling settings."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        normalize_base_url(value)  # ValueError with the reason for anything unusable
+        return value
 
     @property
     def display_name(self) -> str:

@@ -1,0 +1,64 @@
+"""``python -m arena match``: clear errors for bad input; a full run against real null servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from arena.cli import main
+from arena.nullserver import NullServer, NullServerConfig
+from arena.store import Store
+
+
+def test_bad_url_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["match", "--a", "ftp://x", "--a-model", "m", "--db", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: base_url: ")
+    assert "must be an http:// or https:// URL, got scheme 'ftp'" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_opponent_mode_solo_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["match", "--a", "http://127.0.0.1:9/v1", "--a-model", "m", "--adversarial",
+            "opponent", "--db", str(tmp_path / "d")]  # fmt: skip
+    assert main(argv) == 2
+    assert "needs two contestants" in capsys.readouterr().err
+
+
+def test_missing_key_variable_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QER_TEST_EMPTY_KEY", raising=False)
+    with pytest.raises(SystemExit, match="QER_TEST_EMPTY_KEY"):
+        main(["match", "--a", "http://127.0.0.1:9/v1", "--a-model", "m",
+              "--a-key-env", "QER_TEST_EMPTY_KEY"])  # fmt: skip
+
+
+def test_full_match_against_null_servers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QER_TEST_KEY", "sk-cli-test-key-123456")
+    db, out = tmp_path / "arena.sqlite3", tmp_path / "out.json"
+    with (
+        NullServer(NullServerConfig(reply="ANSWER: 42", model="null-a")) as a,
+        NullServer(NullServerConfig(reply="ANSWER: 43", model="null-b")) as b,
+    ):
+        code = main([
+            "match", "--a", a.base_url, "--a-quant", "Q8_0", "--a-base", "Null",
+            "--a-key-env", "QER_TEST_KEY",
+            "--b", b.base_url, "--b-quant", "Q2_K", "--b-base", "Null",
+            "--seed", "4", "--retries", "0", "--db", str(db), "--json", str(out),
+        ])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "room 6 Warden" in printed
+    assert "Null Q8_0: Escaped 0/6, score 0" in printed
+    assert "Null Q2_K: Escaped 0/6, score 0" in printed
+    payload = json.loads(out.read_text())
+    assert payload["contestants"]["a"]["model"] == "null-a"  # discovered from /v1/models
+    assert "api_key" not in payload["contestants"]["a"]
+    assert "sk-cli-test-key" not in out.read_text()
+    with Store(db) as store:
+        assert store.match(payload["match_id"])["status"] == "done"
+        assert len(store.calls(payload["match_id"])) == 24  # 6 rooms x 2 turns x 2 contestants
+    assert b"sk-cli-test-key" not in db.read_bytes()
