@@ -8,12 +8,19 @@ What it guarantees:
 * **Bounded.** One whole call (every attempt, the waits between attempts and the
   stream-options fallback) finishes within ``ClientLimits.deadline_s``, and a response body
   larger than ``max_response_bytes`` is cut off, so a slow-drip or endless stream cannot hang a
-  match.
+  match. Bodies are read raw (``Accept-Encoding: identity`` is asked for): a response that
+  still comes with a ``Content-Encoding`` is refused unread, never decompressed, so a
+  compression bomb cannot get past the size cap or the deadline.
 * **Typed failures.** Whatever goes wrong with the endpoint raises an :class:`EndpointError`
   subclass with a ``kind`` and a ``retryable`` flag; redirects are refused, never followed.
 * **Secret-safe.** The API key is sent only in the ``Authorization`` header. It is scrubbed from
-  every error message (servers that echo request headers included) and never logged: the log
-  lines carry the URL, status and attempt number, never headers.
+  every error message (servers that echo request headers included, also when they echo it
+  JSON-escaped, URL-encoded, hex- or base64-encoded), before the message is clipped, and never
+  logged: the log lines carry the URL, status and attempt number, never headers. The errors
+  raised carry no ``__context__``/``__cause__`` (whose httpx exceptions would hold the request
+  and its headers).
+* **Valid text.** Every string in a :class:`ChatResult` and in an error message is valid UTF-8
+  (lone surrogates a server sent as JSON ``\\ud800`` escapes become ``?``), so it can be stored.
 * **Timed.** ``time.perf_counter()`` stamps the start of the last attempt, the first content or
   reasoning token and the end of the stream (see :class:`ChatResult`).
 """
@@ -21,19 +28,21 @@ What it guarantees:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import email.utils
 import json
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,7 +61,9 @@ SNIPPET_CHARS = 300
 """Longest server-provided text kept in an error message."""
 USER_AGENT = "quant-escape-room/0.1"
 
-_RAW_TEXT_CHARS = 4096  # server text kept before redaction; must stay above SNIPPET_CHARS
+_MIN_FRAGMENT_CHARS = 4  # a key prefix this long left at a snippet's cut edge is removed
+_MIN_BASE64_CHARS = 8  # shortest stable base64 part of the key that is worth redacting
+_BACKSLASHES = r"\\\\{0,14}"  # 1 to 15: JSON-escaped 1 to 4 times (bounded: scans stay linear)
 _ERROR_BODY_BYTES = 64 * 1024  # how much of an error response body is read at most
 _DRAIN_GRACE_S = 0.25  # after [DONE], how long to wait for the end of the body (pool reuse)
 _REDACTED = "[REDACTED]"
@@ -372,29 +383,159 @@ def _outcome(err: EndpointError) -> str:
     return err.kind if status is None else f"{err.kind} {status}"
 
 
+def _refuse_encoded_body(response: httpx.Response) -> None:
+    """MalformedResponse if the body comes with a ``Content-Encoding`` we did not ask for.
+
+    We ask for ``identity``; httpx would decompress anything else chunk by chunk before the
+    size cap sees it (a small gzip bomb inflates to gigabytes and blocks the event loop), so
+    such a body is not read at all.
+    """
+    encoding = response.headers.get("content-encoding", "")
+    codings = [coding.strip().lower() for coding in encoding.split(",")]
+    if any(coding not in ("", "identity") for coding in codings):
+        status = response.status_code
+        after = "" if 200 <= status < 300 else f" (with status {status})"
+        raise MalformedResponse(
+            f"refused a compressed body (Content-Encoding: {encoding}) we did not ask for{after}"
+        )
+
+
+async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it comes off the wire: ``aiter_raw()``, never decompressed.
+
+    A transport that hands over an already-read response (``httpx.MockTransport`` does)
+    leaves nothing to stream; its content is then the one chunk.
+    """
+    if response.is_stream_consumed:
+        yield response.content
+        return
+    async for chunk in response.aiter_raw():
+        yield chunk
+
+
+def _detach(err: EndpointError) -> None:
+    """Drop the exceptions ``err`` was raised from or during.
+
+    ``raise ... from None`` only hides them from tracebacks: they would stay reachable as
+    ``__context__`` (an httpx error holds the request, Authorization header included; a
+    JSONDecodeError holds the unredacted server text).
+    """
+    err.__cause__ = None
+    err.__context__ = None
+    err.__suppress_context__ = False
+
+
 def _describe_transport_error(exc: httpx.HTTPError) -> str:
     """``ConnectError: All connection attempts failed`` (the class name alone if no message)."""
     message = str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+def _clean_text(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (JSON ``"\\ud800"``) become ``?``."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _hex_class(char: str) -> str:
+    """Regex for the two hex digits of an ASCII ``char``, in either case."""
+    return "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{ord(char):02x}")
+
+
+def _escaped_secret_pattern(secret: str) -> str:
+    """Regex for ``secret`` with each character literal, ``%XX``, ``\\u00XX`` or (quotes,
+    backslash, slash) backslash-escaped: URL-encoded and JSON- or repr-escaped echoes, in any
+    mix and at any depth of backslash escaping (JSON text quoted inside a JSON string)."""
+    parts = []
+    for char in secret:
+        forms = [re.escape(char), "%" + _hex_class(char), _BACKSLASHES + "u00" + _hex_class(char)]
+        if char in "\"'\\/":
+            forms.append(_BACKSLASHES + re.escape(char))
+        parts.append(f"(?:{'|'.join(forms)})")
+    return "".join(parts)
+
+
+def _base64_cores(secret: str) -> list[str]:
+    """The parts of ``secret``'s base64 encodings that do not depend on its neighbours.
+
+    The key may start at any of the 3 byte offsets of a base64 group; for each, the characters
+    that mix in bits of the bytes before or after it are left out (standard and URL-safe
+    alphabets; cores shorter than ``_MIN_BASE64_CHARS`` are not used).
+    """
+    raw = secret.encode()
+    cores: list[str] = []
+    for offset in range(3):
+        first = -(-8 * offset // 6)  # first character made of key bits only
+        end = 8 * (offset + len(raw)) // 6  # past the last one
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            core = encode(b"\0" * offset + raw).decode("ascii")[first:end]
+            if len(core) >= _MIN_BASE64_CHARS:
+                cores.append(core)
+    return list(dict.fromkeys(cores))
+
+
 class _Redactor:
-    """Scrubs the API key out of server-provided text, then clips the text to a snippet."""
+    """Scrubs the API key out of server-provided text, then clips the text to a snippet.
+
+    Besides the key as is, it scrubs the forms a server may echo it in: JSON-, repr- or
+    URL-escaped (any mix), hex (either case) and base64 (standard or URL-safe, at any
+    alignment). The patterns are computed once per client.
+    """
 
     def __init__(self, secret: str | None) -> None:
-        self._secret = secret
+        self._escaped: re.Pattern[str] | None = None
+        self._hex: re.Pattern[str] | None = None
+        self._literals: list[str] = []
+        self._fragments: list[str] = []
+        if not secret:
+            return
+        hex_form = secret.encode().hex()
+        self._escaped = re.compile(_escaped_secret_pattern(secret))
+        self._hex = re.compile(re.escape(hex_form), re.IGNORECASE)
+        self._literals = _base64_cores(secret)
+        fragments = [secret, json.dumps(secret)[1:-1], quote(secret, safe=""), hex_form]
+        for digits in ("02x", "02X"):  # every character escaped, hex digits in either case
+            fragments.append("".join(f"%{ord(char):{digits}}" for char in secret))
+            fragments.append("".join(f"\\u00{ord(char):{digits}}" for char in secret))
+        fragments.append(hex_form.upper())
+        self._fragments = list(dict.fromkeys([*fragments, *self._literals]))
 
     def __call__(self, text: str, limit: int = SNIPPET_CHARS) -> str:
-        """``text`` with the key replaced, on one line, at most ``limit`` characters.
+        """``text`` with the key replaced, on one line, valid UTF-8, at most ``limit`` characters.
 
-        Redaction happens before clipping, so clipping can never leave half a key behind.
+        The whole text is redacted before it is folded onto one line and clipped, so neither
+        can leave part of a key behind; a key prefix (of at least ``_MIN_FRAGMENT_CHARS``) left
+        at the cut edge anyway is removed as well.
         """
-        if self._secret:
-            text = text.replace(self._secret, _REDACTED)
+        text = self.scrub(_clean_text(text))
         text = " ".join(text.split())  # one line (keys never contain whitespace)
         if len(text) > limit:
-            text = text[: limit - 3] + "..."
+            text = self.drop_trailing_fragment(text[: max(limit - 3, 0)]) + "..."
         return text
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every form of the key replaced (nothing else changed)."""
+        if self._escaped is None or self._hex is None:
+            return text
+        text = self._escaped.sub(_REDACTED, text)
+        text = self._hex.sub(_REDACTED, text)
+        for literal in self._literals:
+            text = text.replace(literal, _REDACTED)
+        return text
+
+    def drop_trailing_fragment(self, text: str) -> str:
+        """``text`` without the longest key-form prefix it ends with (if long enough).
+
+        For text that was cut: the cut may have fallen inside an echoed key.
+        """
+        cut = 0
+        for form in self._fragments:
+            for size in range(min(len(form), len(text)), _MIN_FRAGMENT_CHARS - 1, -1):
+                if size <= cut:
+                    break
+                if text.endswith(form[:size]):
+                    cut = size
+                    break
+        return text[: len(text) - cut]
 
 
 class _LineSplitter:
@@ -420,6 +561,11 @@ class _LineSplitter:
         rest = self._buffer
         self._buffer = bytearray()
         return [_decode_line(rest)] if rest else []
+
+
+def _clean_optional(text: str | None) -> str | None:
+    """:func:`_clean_text`, None kept."""
+    return None if text is None else _clean_text(text)
 
 
 def _decode_line(raw: bytes | bytearray) -> str:
@@ -489,23 +635,39 @@ def _parse_timings(raw: Any) -> dict[str, float] | None:
     if not isinstance(raw, dict):
         return None
     timings = {
-        str(key): float(value)
+        _clean_text(str(key)): float(value)
         for key, value in raw.items()
         if isinstance(value, int | float) and not isinstance(value, bool)
     }
     return timings or None
 
 
+def _as_text(raw: str | bytes) -> str:
+    """Server-provided bytes or text as text (invalid UTF-8 replaced)."""
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+
+
 def _decode_json(raw: str | bytes, what: str) -> dict[str, Any]:
-    """A JSON object, or MalformedResponse quoting the start of the text."""
+    """A JSON object, or MalformedResponse quoting the text.
+
+    The whole text goes into the error: :meth:`ChatClient._finish` scrubs the key out of all
+    of it before clipping it to a snippet (clipping first could cut a key in half).
+    """
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        raise MalformedResponse(f"undecodable JSON in {what}: {text[:_RAW_TEXT_CHARS]}") from None
+        raise MalformedResponse(f"undecodable JSON in {what}: {_as_text(raw)}") from None
     if not isinstance(value, dict):
-        raise MalformedResponse(f"{what} is JSON but not an object: {str(raw)[:_RAW_TEXT_CHARS]}")
+        raise MalformedResponse(f"{what} is JSON but not an object: {_as_text(raw)}")
     return value
+
+
+def _json_text(value: Any) -> str:
+    """``value`` (decoded from the server) as JSON text again, for an error message."""
+    try:
+        return json.dumps(value)
+    except (ValueError, RecursionError):
+        return repr(value)
 
 
 def _parse_model_ids(raw: bytes) -> list[str]:
@@ -513,11 +675,11 @@ def _parse_model_ids(raw: bytes) -> list[str]:
     body = _decode_json(raw, "the model list")
     data = body.get("data")
     if not isinstance(data, list):
-        raise MalformedResponse(f"model list has no data array: {raw[:_RAW_TEXT_CHARS]!r}")
+        raise MalformedResponse(f"model list has no data array: {_as_text(raw)}")
     ids = [item.get("id") for item in data if isinstance(item, dict)]
     if len(ids) != len(data) or not all(isinstance(model_id, str) for model_id in ids):
-        raise MalformedResponse(f"model list entries lack string ids: {raw[:_RAW_TEXT_CHARS]!r}")
-    return ids
+        raise MalformedResponse(f"model list entries lack string ids: {_as_text(raw)}")
+    return [_clean_text(model_id) for model_id in ids]
 
 
 # --------------------------------------------------------------------------------------------
@@ -560,7 +722,7 @@ class _Reply:
         """Take one chunk or completion object: its envelope, then its choices."""
         error = obj.get("error")
         if error:
-            raise MalformedResponse(f"error object: {json.dumps(error)[:_RAW_TEXT_CHARS]}")
+            raise MalformedResponse(f"error object: {_json_text(error)}")
         if isinstance(obj.get("model"), str) and obj["model"]:
             self.model = obj["model"]
         self.usage = _parse_usage(obj.get("usage")) or self.usage
@@ -608,7 +770,7 @@ class _Reply:
 
     def result(self, *, attempts: int, prompt_chars: int) -> ChatResult:
         """The :class:`ChatResult` of this reply."""
-        text, reasoning = "".join(self.text), "".join(self.reasoning)
+        text, reasoning = _clean_text("".join(self.text)), _clean_text("".join(self.reasoning))
         latency = (self.finished_at or self.started) - self.started
         ttft = None if self.first_token_at is None else self.first_token_at - self.started
         if self.usage is not None:
@@ -622,7 +784,7 @@ class _Reply:
         return ChatResult(
             text=text,
             reasoning=reasoning or None,
-            finish_reason=self.finish_reason,
+            finish_reason=_clean_optional(self.finish_reason),
             prompt_tokens=prompt,
             completion_tokens=completion,
             reasoning_tokens=self.usage.reasoning if self.usage else None,
@@ -632,7 +794,7 @@ class _Reply:
             decode_tps=completion / decoding if completion > 0 and decoding > 0 else None,
             attempts=attempts,
             server_timings=self.timings,
-            model=self.model,
+            model=_clean_optional(self.model),
         )
 
 
@@ -769,8 +931,12 @@ class ChatClient:
             log.info("%s rejected stream_options; not sending it again", self._url(CHAT_PATH))
             return True
 
-        reply, attempts = await self._with_retries("POST", CHAT_PATH, attempt, fallback)
-        return reply.result(attempts=attempts, prompt_chars=prompt_chars(messages))
+        try:
+            reply, attempts = await self._with_retries("POST", CHAT_PATH, attempt, fallback)
+            return reply.result(attempts=attempts, prompt_chars=prompt_chars(messages))
+        except EndpointError as err:
+            _detach(err)
+            raise
 
     async def list_models(self) -> list[str]:
         """Ids of the models the endpoint serves (``GET {base}/models``)."""
@@ -782,7 +948,11 @@ class ChatClient:
                 raw = await self._read_body(response, progress)
             return _parse_model_ids(raw)
 
-        ids, _ = await self._with_retries("GET", MODELS_PATH, attempt)
+        try:
+            ids, _ = await self._with_retries("GET", MODELS_PATH, attempt)
+        except EndpointError as err:
+            _detach(err)
+            raise
         return ids
 
     # ------------------------------------------------------------------------- one attempt
@@ -809,20 +979,27 @@ class ChatClient:
     async def _check_status(
         self, response: httpx.Response, progress: _Progress, state: _ChatState | None
     ) -> None:
-        """Raise the typed error of a non-2xx answer (3xx: refused, never followed)."""
+        """Raise the typed error of a non-2xx answer (3xx: refused, never followed).
+
+        A body with a ``Content-Encoding`` is refused before any of it is read (2xx or not).
+        """
         status = response.status_code
-        if 200 <= status < 300:
-            return
         if 300 <= status < 400:
             location = response.headers.get("location", "(none)")
-            raise RedirectRefused(f"Location: {location[:_RAW_TEXT_CHARS]}", status=status)
+            raise RedirectRefused(f"Location: {location}", status=status)
+        _refuse_encoded_body(response)
+        if 200 <= status < 300:
+            return
         progress.phase = "reading an error body"
         raw = await self._read_body(response, progress, limit=_ERROR_BODY_BYTES, clip=True)
-        text = raw.decode("utf-8", errors="replace").strip()
+        text = raw.decode("utf-8", errors="replace")
+        if len(raw) >= _ERROR_BODY_BYTES:  # clipped: the cut may have split an echoed key
+            text = self._redact.drop_trailing_fragment(text)
+        text = text.strip()
         if state is not None:
             state.note_error_body(status, text)
         raise HTTPStatusError(
-            text[:_RAW_TEXT_CHARS] or "(empty body)",
+            text or "(empty body)",  # all of it: _finish scrubs the key before clipping
             status=status,
             retry_after_s=parse_retry_after(response.headers.get("retry-after")),
         )
@@ -841,7 +1018,7 @@ class ChatClient:
     ) -> bytes:
         """The whole body, within the size cap (``clip``: the first ``limit`` bytes, no error)."""
         body = bytearray()
-        async for chunk in response.aiter_bytes():
+        async for chunk in _raw_chunks(response):
             self._count(progress, chunk)
             body += chunk
             if clip and len(body) >= limit:
@@ -853,7 +1030,7 @@ class ChatClient:
     ) -> None:
         """Read SSE lines into ``reply`` until ``data: [DONE]`` or the end of the body."""
         splitter = _LineSplitter()
-        chunks = response.aiter_bytes()
+        chunks = _raw_chunks(response)
         async for chunk in chunks:
             self._count(progress, chunk)
             now = time.perf_counter()
@@ -942,7 +1119,11 @@ class ChatClient:
             raise MalformedResponse(_describe_transport_error(exc)) from None
 
     def _finish(self, err: EndpointError, attempts: int) -> EndpointError:
-        """Stamp endpoint and attempt count on ``err`` and scrub its detail of the key."""
+        """Stamp endpoint and attempt count on ``err`` and scrub its detail of the key.
+
+        Every error of an attempt passes here, with all the server text it quotes: this is the
+        one place where that text is redacted, made valid UTF-8 and clipped to a snippet.
+        """
         err.endpoint = self._base_url
         err.attempts = attempts
         err.detail = self._redact(err.detail)

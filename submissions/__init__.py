@@ -1,1 +1,1 @@
-"""Endpoint submissions (intake, validation, SSRF guard, health probe): built with the Space issue."""
+"""Endpoint submissions: intake, validation, SSRF guard and health probe (the Space issue)."""

@@ -7,15 +7,25 @@ request that somehow bypassed the mock could not leave the machine.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import functools
+import gzip
 import json
 import logging
 import pickle
+import re
+import resource
 import socket
+import sqlite3
+import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -598,3 +608,420 @@ def test_error_kinds_and_pickling(err: EndpointError, kind: str, retryable: bool
     copy = pickle.loads(pickle.dumps(err))  # noqa: S301 - our own bytes
     assert type(copy) is type(err) and str(copy) == str(err)
     assert str(err).startswith(f"endpoint {MOCK_BASE} ") and " after 2 attempts: why" in str(err)
+
+
+# ------------------------------------------------------------------- key cut at the snippet edge
+
+OLD_RAW_CUT = 4096  # where the client used to cut server text *before* redacting it
+SNIPPET_CUT = 300 - len("...")  # where a folded error message is cut
+KEY_HEAD = CANARY[:4]  # not even the first 4 characters of the key may show
+BEARER = "Authorization: Bearer "
+TAIL = " and more" * 40
+RAW_LEAD = {"status": "", "line": '{"broken": "', "error": '{"message": "'}
+"""What comes before the server's text in the raw text each error path quotes."""
+MESSAGE_LEAD = {
+    "status": "",
+    "line": "undecodable JSON in a stream data line: " + RAW_LEAD["line"],
+    "error": "error object: " + RAW_LEAD["error"],
+}
+"""What comes before the server's text in the detail of each error path."""
+
+
+def leak_texts(err: EndpointError, caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Everything a caller, the database or the log could show of ``err``."""
+    return [
+        str(err),
+        repr(err),
+        err.detail,
+        str(err.args),
+        caplog.text,
+        *map(str, vars(err).values()),
+    ]
+
+
+def echo_case(path: str, text: str) -> httpx.Response:
+    """A response putting server ``text`` into the error of ``path``."""
+    if path == "status":
+        return httpx.Response(400, text=text)
+    if path == "line":
+        return stream_response(sse(chunk("ok"), '{"broken": "' + text))
+    return stream_response(sse(chunk("par"), {"error": {"message": text}}))
+
+
+def keyed_text(path: str, cut: str, offset: int) -> str:
+    """Server text with ``Bearer CANARY`` placed so that a cut lands ``offset`` from its end.
+
+    ``cut="raw"``: the cut the client used to make before redacting (``OLD_RAW_CUT`` characters
+    into the raw text), with whitespace padding that folding later collapses (the reviewer's
+    attack); ``cut="snippet"``: the final cut of the folded message, ``SNIPPET_CUT``.
+    """
+    if cut == "raw":
+        pad = OLD_RAW_CUT - offset - len(RAW_LEAD[path] + BEARER + CANARY)
+        return "x" + " " * (pad - 1) + BEARER + CANARY + TAIL
+    pad = SNIPPET_CUT - offset - len(MESSAGE_LEAD[path] + BEARER + CANARY)
+    return "x" * pad + BEARER + CANARY + TAIL
+
+
+@pytest.mark.parametrize("offset", range(-10, 3))
+@pytest.mark.parametrize("cut", ["raw", "snippet"])
+@pytest.mark.parametrize("path", ["status", "line", "error"])
+async def test_no_key_prefix_survives_a_cut_near_the_key_end(
+    path: str, cut: str, offset: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    text = keyed_text(path, cut, offset)
+    expected = HTTPStatusError if path == "status" else MalformedResponse
+    with pytest.raises(expected) as caught:
+        await chat_with(lambda r: echo_case(path, text), api_key=CANARY)
+    err = caught.value
+    assert "[REDACTED]" in err.detail and len(err.detail) <= 300
+    for shown in leak_texts(err, caplog):
+        assert KEY_HEAD not in shown
+
+
+@pytest.mark.parametrize("offset", range(-10, 3))
+@pytest.mark.parametrize("form", ["plain", "hex", "url-every-byte", "json-unicode"])
+async def test_no_key_prefix_survives_the_error_body_clip(
+    form: str, offset: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error body is read up to 64 KiB: that cut comes before any redaction."""
+    caplog.set_level(logging.DEBUG)
+    echoed = key_forms(CANARY)[form]
+    key_end = 64 * 1024 - offset  # offset = where the clip falls, from the end of the key
+    text = "x" + " " * (key_end - 1 - len(BEARER + echoed)) + BEARER + echoed + TAIL
+    with pytest.raises(HTTPStatusError) as caught:
+        await chat_with(lambda r: httpx.Response(400, text=text), api_key=CANARY)
+    err = caught.value
+    assert err.detail.startswith("x Authorization: Bearer")
+    for shown in leak_texts(err, caplog):
+        assert KEY_HEAD not in shown and survivors(echoed, shown, window=4) == []
+
+
+@pytest.mark.parametrize("kept", [4, 5, 12, len(CANARY) - 1])
+@pytest.mark.parametrize("path", ["status", "line", "error"])
+async def test_key_prefix_the_server_left_at_the_cut_edge_is_dropped(
+    path: str, kept: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that itself truncated the key it echoes, right where the snippet is cut."""
+    caplog.set_level(logging.DEBUG)
+    text = "x" * (SNIPPET_CUT - len(MESSAGE_LEAD[path]) - kept) + CANARY[:kept] + "/" + "y" * 400
+    with pytest.raises(EndpointError) as caught:
+        await chat_with(lambda r: echo_case(path, text), api_key=CANARY)
+    err = caught.value
+    assert err.detail.endswith("x...") and len(err.detail) <= 300
+    for shown in leak_texts(err, caplog):
+        assert KEY_HEAD not in shown
+
+
+# ------------------------------------------------------------------- key echoed in other forms
+
+SPECIAL_KEY = "sk-c4n4ry/Q+z=\"w\\v'%41~!*(7f3a9c1e5b2d)"  # every escaping rule has work to do
+
+
+def key_forms(key: str) -> dict[str, str]:
+    """The ways a server could echo ``key``: escaped, URL-encoded, hex, base64 at 3 offsets."""
+    raw = key.encode()
+    percent = quote(key, safe="")
+    forms = {
+        "plain": key,
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "url": percent,
+        "url-path": quote(key),
+        "url-plus": quote_plus(key),
+        "url-lower-hex": re.sub("%[0-9A-F]{2}", lambda m: m[0].lower(), percent),
+        "url-every-byte": "".join(f"%{byte:02X}" for byte in raw),
+        "json": json.dumps(key)[1:-1],
+        "json-slash": json.dumps(key)[1:-1].replace("/", "\\/"),
+        "json-twice": json.dumps(json.dumps(key))[1:-1],
+        "json-unicode": "".join(f"\\u{ord(char):04x}" for char in key),
+        "bytes-repr": repr(raw)[2:-1],
+    }
+    for lead in range(3):
+        for name, encode in (("b64", base64.b64encode), ("b64url", base64.urlsafe_b64encode)):
+            forms[f"{name}-at-{lead}"] = encode(b"B" * lead + raw + b"!?").decode()
+    return forms
+
+
+def survivors(form: str, shown: str, window: int = 8) -> list[str]:
+    """Runs of ``window`` characters of ``form`` that ``shown`` still contains."""
+    return [
+        form[i : i + window] for i in range(len(form) - window + 1) if form[i : i + window] in shown
+    ]
+
+
+@pytest.mark.parametrize("key", [CANARY, SPECIAL_KEY], ids=["canary", "special"])
+@pytest.mark.parametrize("form", list(key_forms(SPECIAL_KEY)))
+@pytest.mark.parametrize("path", ["status", "error"])
+async def test_key_echoed_encoded_is_redacted(path: str, form: str, key: str) -> None:
+    echoed = key_forms(key)[form]
+    with pytest.raises(EndpointError) as caught:
+        await chat_with(lambda r: echo_case(path, f"echo: {echoed} end"), api_key=key)
+    shown = str(caught.value)
+    assert "[REDACTED]" in shown and " end" in shown
+    for variant in (echoed, json.dumps(echoed)[1:-1]):  # as sent, and as re-encoded
+        assert survivors(variant, shown) == []
+
+
+async def test_ordinary_text_is_not_redacted() -> None:
+    text = "sk-other-key 736b2d c2stY2Fu %73%6B-canary sk-canary"
+    with pytest.raises(HTTPStatusError) as caught:
+        await chat_with(lambda r: httpx.Response(400, text=text), api_key=CANARY)
+    assert caught.value.body == text
+
+
+# ------------------------------------------------------------------- exception chains
+
+
+def chain(err: BaseException) -> list[BaseException]:
+    """``err`` and every exception reachable through ``__context__``/``__cause__``."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [err]
+    while todo:
+        exc = todo.pop()
+        if exc is None or any(exc is known for known in seen):
+            continue
+        seen.append(exc)
+        todo += [exc.__context__, exc.__cause__]
+    return seen
+
+
+def assert_clean_chain(err: EndpointError) -> None:
+    """No exception behind ``err``, and nothing reachable from it that carries the key."""
+    assert err.__context__ is None and err.__cause__ is None
+    for exc in chain(err):
+        try:
+            request = exc.request
+        except (AttributeError, RuntimeError):
+            request = None
+        if request is not None:
+            assert KEY_HEAD not in str(request.headers.raw)
+        texts = [str(exc), repr(exc), *map(repr, vars(exc).values())]
+        assert not any(KEY_HEAD in text for text in texts)
+
+
+class FailingStream(httpx.AsyncByteStream):
+    """A body that sends a first piece, then breaks like a dropped connection."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield sse(chunk("par"), done=False)
+        raise httpx.ReadError("connection dropped")
+
+
+def connect_error(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("refused")  # httpx attaches the request, headers and all
+
+
+def protocol_error(request: httpx.Request) -> httpx.Response:
+    raise httpx.RemoteProtocolError("illegal status line", request=request)
+
+
+CHAIN_CASES: dict[str, Handler] = {
+    "connect": connect_error,
+    "read": lambda r: httpx.Response(200, stream=FailingStream()),
+    "json": lambda r: stream_response(sse(f'{{"x": "{r.headers["authorization"]}')),
+    "status": echo_headers,
+    "deadline": lambda r: httpx.Response(200, stream=SlowStream(b": wait\n", pause=0.2)),
+    "protocol": protocol_error,
+}
+
+
+@pytest.mark.parametrize("case", list(CHAIN_CASES))
+async def test_raised_errors_carry_no_context(case: str) -> None:
+    limits = ClientLimits(deadline_s=0.5, backoff_base_s=0.01)
+    async with mock_client(CHAIN_CASES[case], limits, api_key=CANARY) as client:
+        with pytest.raises(EndpointError) as caught:
+            await client.chat("mock-model", MESSAGES)
+        assert_clean_chain(caught.value)
+        if case in ("connect", "json", "status"):
+            with pytest.raises(EndpointError) as listed:
+                await client.list_models()
+            assert_clean_chain(listed.value)
+
+
+async def test_no_context_even_when_called_while_handling_an_error() -> None:
+    async with mock_client(lambda r: stream_response(sse(usage_chunk(1, 0)))) as client:
+        try:
+            raise KeyError("the caller's own")
+        except KeyError:
+            with pytest.raises(EmptyChoices) as caught:
+                await client.chat("mock-model", MESSAGES)
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+
+
+# ------------------------------------------------------------------- compressed bodies
+
+BOMB_BYTES = 128 * 1024 * 1024
+
+
+@functools.cache
+def gzip_bomb(layers: int) -> bytes:
+    """``BOMB_BYTES`` zero bytes, gzipped ``layers`` times (128 KB, or 300 bytes for two)."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    zeros = bytes(1024 * 1024)
+    body = b"".join([compressor.compress(zeros) for _ in range(BOMB_BYTES // len(zeros))])
+    body += compressor.flush()
+    for _ in range(layers - 1):
+        body = gzip.compress(body)
+    return body
+
+
+class CountingStream(httpx.AsyncByteStream):
+    """A body sent in 64 KiB pieces that counts how many pieces were taken."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body, self.taken = body, 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.body), 65536):
+            self.taken += 1
+            yield self.body[start : start + 65536]
+
+
+def max_rss_mb() -> float:
+    """The process's peak resident memory so far, in MB (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("status", [200, 500])
+@pytest.mark.parametrize(
+    ("encoding", "layers"),
+    [("gzip", 1), ("gzip, gzip", 2), ("GZIP", 1), ("identity, gzip", 1), ("deflate", 1)],
+)
+async def test_compressed_body_is_refused_unread(encoding: str, layers: int, status: int) -> None:
+    body = gzip_bomb(layers)
+    streams: list[CountingStream] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        streams.append(CountingStream(body))
+        headers = {"content-type": "text/event-stream", "content-encoding": encoding}
+        return httpx.Response(status, headers=headers, stream=streams[-1])
+
+    rss_before, started = max_rss_mb(), time.perf_counter()
+    with pytest.raises(MalformedResponse) as caught:
+        await chat_with(handler, ClientLimits(deadline_s=5))
+    assert time.perf_counter() - started < 2
+    assert max_rss_mb() - rss_before < 100
+    err = caught.value
+    assert f"refused a compressed body (Content-Encoding: {encoding}) we did not ask" in str(err)
+    assert not err.retryable and err.attempts == 1 and len(streams) == 1
+    assert streams[0].taken == 0  # not one byte of it was read
+
+
+async def test_compressed_model_list_is_refused() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "application/json", "content-encoding": "gzip"}
+        return httpx.Response(200, headers=headers, stream=CountingStream(gzip_bomb(1)))
+
+    async with mock_client(handler) as client:
+        with pytest.raises(MalformedResponse, match="refused a compressed body"):
+            await client.list_models()
+
+
+async def test_identity_content_encoding_is_read() -> None:
+    response = stream_response(ok_stream().content, **{"Content-Encoding": "identity"})
+    result = await chat_with(lambda r: response)
+    assert result.text == "ANSWER: 42"
+
+
+class CannedServer:
+    """A loopback HTTP server answering every request with the same raw bytes, then closing."""
+
+    def __init__(self, response: bytes) -> None:
+        self.response = response
+        self.requests = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
+
+    def __enter__(self) -> CannedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            with conn, contextlib.suppress(OSError):
+                conn.settimeout(5)
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = conn.recv(65536)
+            if not piece:
+                return
+            data += piece
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        while length and len(body) < int(length[1]):
+            body += conn.recv(65536)
+        self.requests += 1
+        conn.sendall(self.response)
+
+
+async def test_double_gzip_over_a_real_socket_is_refused_quickly() -> None:
+    """The reviewer's case: 'Content-Encoding: gzip, gzip' used to inflate to gigabytes."""
+    body = gzip_bomb(2)
+    head = (
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        f"content-encoding: gzip, gzip\r\ncontent-length: {len(body)}\r\n\r\n"
+    )
+    with CannedServer(head.encode() + body) as server:
+        rss_before, started = max_rss_mb(), time.perf_counter()
+        async with ChatClient(server.base_url, limits=ClientLimits(deadline_s=5)) as client:
+            with pytest.raises(MalformedResponse, match=r"Content-Encoding: gzip, gzip\)"):
+                await client.chat("m", MESSAGES)
+        assert time.perf_counter() - started < 2
+        assert max_rss_mb() - rss_before < 100
+        assert server.requests == 1
+
+
+# ------------------------------------------------------------------- valid UTF-8 only
+
+
+async def test_lone_surrogates_from_the_server_are_replaced() -> None:
+    body = sse(
+        chunk(None, reasoning_content="think \ud800"),
+        chunk("ANSWER: \udfff 42", finish="stop"),
+        {**usage_chunk(3, 2), "model": "mock\udc80model", "timings": {"ms\ud801": 1.0}},
+    )
+    assert b"\\ud800" in body  # JSON escapes, as a server would send them
+    result = await chat_with(lambda r: stream_response(body))
+    assert (result.text, result.reasoning, result.model) == (
+        "ANSWER: ? 42",
+        "think ?",
+        "mock?model",
+    )
+    assert result.server_timings == {"ms?": 1.0}
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:  # used to raise UnicodeEncodeError
+        db.execute("create table t (a text, b text, c text)")
+        db.execute("insert into t values (?, ?, ?)", (result.text, result.reasoning, result.model))
+    models = json.dumps({"object": "list", "data": [{"id": "m\ud800"}]}).encode()
+    answer = httpx.Response(200, content=models, headers={"content-type": "application/json"})
+    async with mock_client(lambda r: answer) as client:
+        assert await client.list_models() == ["m?"]
+
+
+async def test_error_messages_are_valid_utf8() -> None:
+    with pytest.raises(ConnectFailed) as caught:
+        await chat_with(Recorder(httpx.ConnectError("refused \udc80 here")))
+    assert str(caught.value).endswith("ConnectError: refused ? here")
+    body = sse(chunk("x"), {"error": {"message": "bad \ud800 thing"}})
+    with pytest.raises(MalformedResponse) as caught:
+        await chat_with(lambda r: stream_response(body))
+    str(caught.value).encode("utf-8")  # must not raise
+    raw = b'data: {"choices": \xed\xa0\x80 \xff broken\n\n'  # an encoded surrogate, bad UTF-8
+    with pytest.raises(MalformedResponse) as caught:
+        await chat_with(lambda r: stream_response(raw))
+    str(caught.value).encode("utf-8")
