@@ -34,13 +34,6 @@ FAST = Mechanism(runner=trusted_runner)
 REAL = Mechanism()
 
 
-def test_same_seed_same_puzzle_byte_for_byte() -> None:
-    for level in LEVELS:
-        assert (
-            FAST.generate(11, level).model_dump_json() == FAST.generate(11, level).model_dump_json()
-        )
-
-
 def test_different_seeds_differ() -> None:
     prompts = {FAST.generate(seed, 3).prompt for seed in range(40)}
     assert len(prompts) > 30

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import subprocess
 import sys
@@ -69,14 +69,27 @@ def test_every_level_reference_solves_bluff_and_empty_do_not(room_id: str) -> No
             assert not empty.solved and empty.parsed is None
 
 
+@pytest.mark.parametrize("room_id", ROOM_ORDER)
+def test_same_seed_and_difficulty_same_puzzle(room_id: str) -> None:
+    room = ROOMS[room_id]
+    for level in range(1, 6):
+        for seed in range(10):
+            assert (
+                room.generate(seed, level).model_dump_json()
+                == room.generate(seed, level).model_dump_json()
+            )
+
+
 def test_same_puzzles_in_another_process_with_another_hash_seed() -> None:
-    """Byte-for-byte determinism must not depend on PYTHONHASHSEED or process state."""
+    """Byte-for-byte determinism must not depend on PYTHONHASHSEED or process state: every room,
+    every level, several seeds, compared by digest across two processes and this one."""
     script = (
-        "import json; from rooms import load_rooms\n"
-        "print(json.dumps({rid: r.generate(42, lvl).model_dump_json() "
-        "for rid, r in load_rooms().items() for lvl in (1, 3, 5)}))\n"
+        "import hashlib; from rooms import load_rooms\n"
+        "print(hashlib.sha256(''.join(r.generate(s, lvl).model_dump_json() "
+        "for r in load_rooms().values() for lvl in range(1, 6) for s in range(5)).encode())"
+        ".hexdigest())\n"
     )
-    outputs = []
+    digests = []
     for hash_seed in ("1", "987"):
         done = subprocess.run(
             [sys.executable, "-c", script],
@@ -87,12 +100,14 @@ def test_same_puzzles_in_another_process_with_another_hash_seed() -> None:
             check=True,
             timeout=120,
         )
-        outputs.append(json.loads(done.stdout))
-    assert outputs[0] == outputs[1]
-    here = {
-        rid: r.generate(42, lvl).model_dump_json() for rid, r in ROOMS.items() for lvl in (1, 3, 5)
-    }
-    assert outputs[0] == here
+        digests.append(done.stdout.strip())
+    here = "".join(
+        r.generate(s, lvl).model_dump_json()
+        for r in ROOMS.values()
+        for lvl in range(1, 6)
+        for s in range(5)
+    )
+    assert digests[0] == digests[1] == hashlib.sha256(here.encode()).hexdigest()
 
 
 def test_answer_schemas_are_pydantic_models() -> None:
