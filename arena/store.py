@@ -145,7 +145,36 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial,)
+def m002_job_queue(db: sqlite3.Connection) -> None:
+    """The scheduler's durable queue and named leases (see ``arena/queue.py``)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE job_queue (
+            id INTEGER PRIMARY KEY,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+            attempts INTEGER NOT NULL,
+            max_attempts INTEGER NOT NULL,
+            lease_owner TEXT,
+            lease_expires_at REAL,
+            match_id TEXT REFERENCES matches(id),
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX job_queue_status ON job_queue(status, id);
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        """,
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_job_queue)
 """Applied in order; each applied name is recorded in ``schema_migrations``."""
 
 
