@@ -174,7 +174,57 @@ def m002_job_queue(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_job_queue)
+def m003_submissions(db: sqlite3.Connection) -> None:
+    """Registered endpoints (see ``submissions/service.py``), submission attempts for the rate
+    limit (a salted client hash, never an address), and a small key/value table."""
+    run_script(
+        db,
+        """
+        CREATE TABLE submissions (
+            id INTEGER PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            base_model TEXT NOT NULL,
+            base_model_key TEXT NOT NULL,
+            quant TEXT NOT NULL,
+            bits_per_weight REAL NOT NULL,
+            file_size_gb REAL,
+            hardware TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            model TEXT NOT NULL,
+            api_key_encrypted BLOB,
+            sampling TEXT NOT NULL,
+            settings_class TEXT NOT NULL,
+            is_baseline INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'deleted')),
+            status_reason TEXT,
+            deletion_token_hash TEXT NOT NULL,
+            client_hash TEXT NOT NULL,
+            probe TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX submissions_live_unique
+            ON submissions(base_url, model, settings_class) WHERE status != 'deleted';
+        CREATE INDEX submissions_base_model ON submissions(base_model_key, status);
+        CREATE TABLE submission_attempts (
+            client_hash TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX submission_attempts_client ON submission_attempts(client_hash, at);
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    m001_initial,
+    m002_job_queue,
+    m003_submissions,
+)
 """Applied in order; each applied name is recorded in ``schema_migrations``."""
 
 

@@ -1,0 +1,110 @@
+"""The submission form at the boundary: every field validated, every text field made plain."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from typing import Annotated, Literal, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+
+from arena.models import Sampling
+
+Quant = Literal[
+    "BF16", "FP16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K",
+    "FP8", "INT8", "INT4", "AWQ", "GPTQ", "MXFP4", "NVFP4", "other",
+]  # fmt: skip
+Engine = Literal["vLLM", "llama.cpp", "Ollama", "TGI", "SGLang", "LM Studio", "other"]
+QUANT_LABELS: tuple[str, ...] = get_args(Quant)
+ENGINES: tuple[str, ...] = get_args(Engine)
+
+_SPACES = re.compile(r"\s+")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def plain_text(value: str) -> str:
+    """Text safe to store and show: NFKC, no control or format characters (bidi overrides,
+    zero-width joiners, isolates), whitespace collapsed. Markup is neutralized at display time
+    by :func:`display_text`."""
+    value = unicodedata.normalize("NFKC", value)
+    kept = "".join(ch for ch in value if unicodedata.category(ch) not in ("Cc", "Cf", "Co", "Cs"))
+    cleaned = _SPACES.sub(" ", kept).strip()
+    if not cleaned:
+        raise ValueError("must contain visible text")
+    return cleaned
+
+
+def display_text(value: str) -> str:
+    """A stored plain text, escaped for HTML and Markdown so it renders as itself."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(value, quote=True))
+
+
+def base_model_key(name: str) -> str:
+    """One key per base model: "Qwen3-4B", "qwen3-4b" and "Qwen3 4B" are the same model."""
+    return re.sub(r"[\s_\-]+", "-", plain_text(name).casefold())
+
+
+PlainText = Annotated[str, AfterValidator(plain_text)]
+
+
+class SubmissionForm(BaseModel):
+    """What a user submits to register an endpoint."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=2048)
+
+    display_name: Annotated[PlainText, Field(min_length=1, max_length=60)]
+    """Shown on the leaderboard; plain text."""
+    base_model: Annotated[PlainText, Field(min_length=1, max_length=100)]
+    """The model before quantization, e.g. ``Qwen3-4B`` (compared case- and spacing-blind)."""
+    quant: Quant
+    """Quant label."""
+    bits_per_weight: float = Field(gt=0, le=32)
+    """Average bits per weight."""
+    file_size_gb: float | None = Field(None, gt=0, le=4096)
+    """Model file size in GB, when known."""
+    hardware: Annotated[PlainText, Field(min_length=1, max_length=80)]
+    """Free text, e.g. "RTX 4090", "DGX Spark", "CPU 8 GB"."""
+    engine: Engine
+    """Serving engine."""
+    base_url: str = Field(min_length=1, max_length=2048)
+    """OpenAI-compatible base URL (checked by the SSRF guard at submission)."""
+    model: Annotated[PlainText, Field(min_length=1, max_length=200)]
+    """Served model id."""
+    api_key: SecretStr | None = Field(None, repr=False)
+    """Optional bearer token: encrypted at rest, never shown back."""
+    sampling: Sampling = Sampling()
+    """Sampling settings (presets exist for well-known families)."""
+    is_baseline: bool = False
+    """This is the full-precision baseline for its base model."""
+
+
+PRESETS: dict[str, Sampling] = {
+    "Qwen3 (thinking)": Sampling(
+        temperature=0.6, top_p=0.95, top_k=20, max_tokens=8192, thinking=True
+    ),
+    "Qwen3 (no thinking)": Sampling(
+        temperature=0.7, top_p=0.8, top_k=20, max_tokens=2048, thinking=False
+    ),
+    "Llama 3.x Instruct": Sampling(temperature=0.6, top_p=0.9, max_tokens=2048),
+    "Gemma 3": Sampling(temperature=1.0, top_p=0.95, top_k=64, max_tokens=2048),
+    "Greedy (any model)": Sampling(temperature=0.0, max_tokens=1024),
+}
+"""Sampling presets for well-known families (the model cards' recommended settings)."""
+
+
+def settings_class(sampling: Sampling) -> str:
+    """The comparability class of a sampling setup: only equal classes are paired in matches."""
+    return sampling.model_dump_json()
+
+
+__all__ = [
+    "ENGINES",
+    "PRESETS",
+    "QUANT_LABELS",
+    "SubmissionForm",
+    "base_model_key",
+    "display_text",
+    "plain_text",
+    "settings_class",
+]

@@ -1,0 +1,275 @@
+"""Registering an endpoint: validate, guard, probe, encrypt, store; owners pause or delete.
+
+``submit`` runs, in order: the per-client rate limit (attempts count, failed ones too, so the probe
+cannot be used to scan hosts), the SSRF guard, the duplicate check, the API-key policy, and the
+health probe (``GET /v1/models`` lists the model; one tiny chat completion) through a transport
+pinned to the validated address. Only a submission that passed all of them is stored; the owner
+gets a deletion token once (only its hash is kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, SecretStr
+
+from arena.client import ChatClient, ClientLimits, EndpointError
+from arena.store import Store, now
+from submissions.keystore import KeyStore, KeyStoreError
+from submissions.models import SubmissionForm, base_model_key, settings_class
+from submissions.ssrf import (
+    Resolver,
+    SafeTarget,
+    URLRefused,
+    check_url,
+    pinned_transport,
+    system_resolver,
+)
+
+PROBE_PROMPT = [{"role": "user", "content": "Reply with the single word: ready"}]
+Status = Literal["active", "paused", "deleted"]
+
+
+class SubmissionRefused(ValueError):
+    """A submission that is not accepted; ``reason`` is shown to the submitter."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ProbeResult(BaseModel):
+    """What the health probe saw (shown to the submitter)."""
+
+    models: list[str]
+    """Model ids the endpoint lists."""
+    latency_s: float
+    ttft_s: float | None
+    decode_tps: float | None
+    completion_tokens: int
+    reply_preview: str
+
+
+class Receipt(BaseModel):
+    """An accepted submission."""
+
+    submission_id: int
+    deletion_token: str
+    """Shown once: pause, resume or delete the submission with it."""
+    probe: ProbeResult
+
+
+class SubmissionService:
+    """Intake of endpoint submissions into the arena database."""
+
+    def __init__(
+        self,
+        store: Store,
+        keystore: KeyStore,
+        *,
+        allow_private: bool = False,
+        resolver: Resolver = system_resolver,
+        probe_limits: ClientLimits | None = None,
+        rate_limit: int = 5,
+        rate_window_s: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+        transport_factory: Callable[[SafeTarget], httpx.AsyncBaseTransport] = pinned_transport,
+    ) -> None:
+        self.store = store
+        self.keystore = keystore
+        self.allow_private = allow_private
+        self.resolver = resolver
+        self.probe_limits = probe_limits or ClientLimits(deadline_s=30.0, max_retries=1)
+        self.rate_limit = rate_limit
+        self.rate_window_s = rate_window_s
+        self.clock = clock
+        self.transport_factory = transport_factory
+
+    # -- submit -------------------------------------------------------------------------------
+    async def submit(self, form: SubmissionForm, client_id: str) -> Receipt:
+        client = self.client_hash(client_id)
+        self._count_attempt(client)
+        try:
+            target = await check_url(
+                form.base_url, resolver=self.resolver, allow_private=self.allow_private
+            )
+        except URLRefused as exc:
+            raise SubmissionRefused(f"endpoint URL refused: {exc.reason}") from None
+        klass = settings_class(form.sampling)
+        if self._live_duplicate(target.url, form.model, klass):
+            raise SubmissionRefused(
+                "this endpoint, model id and sampling settings are already registered"
+            )
+        encrypted = self._encrypt_key(form.api_key)
+        probe = await self.probe(target, form.model, form.api_key)
+        token = secrets.token_urlsafe(24)
+        submission_id = self._insert(form, target, klass, encrypted, token, client, probe)
+        return Receipt(submission_id=submission_id, deletion_token=token, probe=probe)
+
+    def client_hash(self, client_id: str) -> str:
+        """A salted hash of the client (e.g. its address): the address itself is never stored."""
+        return hmac.new(self._salt(), client_id.encode(), hashlib.sha256).hexdigest()
+
+    def _salt(self) -> bytes:
+        def run(db: sqlite3.Connection) -> str:
+            row = db.execute("SELECT value FROM meta WHERE key = 'client_salt'").fetchone()
+            if row is not None:
+                return str(row[0])
+            value = secrets.token_hex(32)
+            db.execute("INSERT INTO meta (key, value) VALUES ('client_salt', ?)", (value,))
+            return value
+
+        return bytes.fromhex(self.store.write(run))
+
+    def _count_attempt(self, client: str) -> None:
+        moment = self.clock()
+
+        def run(db: sqlite3.Connection) -> int:
+            (recent,) = db.execute(
+                "SELECT COUNT(*) FROM submission_attempts WHERE client_hash = ? AND at > ?",
+                (client, moment - self.rate_window_s),
+            ).fetchone()
+            if recent < self.rate_limit:
+                db.execute(
+                    "INSERT INTO submission_attempts (client_hash, at) VALUES (?, ?)",
+                    (client, moment),
+                )
+            return int(recent)
+
+        if self.store.write(run) >= self.rate_limit:
+            minutes = round(self.rate_window_s / 60)
+            raise SubmissionRefused(
+                f"too many submissions: at most {self.rate_limit} per {minutes} minutes; "
+                "try again later"
+            )
+
+    def _live_duplicate(self, url: str, model: str, klass: str) -> bool:
+        return bool(
+            self.store.query(
+                "SELECT 1 FROM submissions WHERE base_url = ? AND model = ? AND "
+                "settings_class = ? AND status != 'deleted'",
+                (url, model, klass),
+            )
+        )
+
+    def _encrypt_key(self, key: SecretStr | None) -> bytes | None:
+        if key is None or not key.get_secret_value():
+            return None
+        try:
+            return self.keystore.encrypt(key)
+        except KeyStoreError as exc:
+            raise SubmissionRefused(str(exc)) from None
+
+    async def probe(self, target: SafeTarget, model: str, key: SecretStr | None) -> ProbeResult:
+        """``GET /v1/models`` must list ``model``; one tiny chat completion must answer."""
+        secret = key.get_secret_value() if key is not None else None
+        async with ChatClient(
+            target.url,
+            api_key=secret or None,
+            limits=self.probe_limits,
+            transport=self.transport_factory(target),
+        ) as client:
+            try:
+                models = await client.list_models()
+                if model not in models:
+                    listed = ", ".join(models[:10]) or "nothing"
+                    raise SubmissionRefused(
+                        f"health probe: the endpoint does not serve model {model!r} "
+                        f"(it lists: {listed})"
+                    )
+                reply = await client.chat(model, PROBE_PROMPT, {"max_tokens": 8, "temperature": 0})
+            except EndpointError as exc:
+                raise SubmissionRefused(f"health probe failed: {exc}") from None
+        return ProbeResult(
+            models=models,
+            latency_s=round(reply.latency_s, 3),
+            ttft_s=round(reply.ttft_s, 3) if reply.ttft_s is not None else None,
+            decode_tps=round(reply.decode_tps, 1) if reply.decode_tps else None,
+            completion_tokens=reply.completion_tokens,
+            reply_preview=reply.text[:80],
+        )
+
+    def _insert(
+        self,
+        form: SubmissionForm,
+        target: SafeTarget,
+        klass: str,
+        encrypted: bytes | None,
+        token: str,
+        client: str,
+        probe: ProbeResult,
+    ) -> int:
+        row = (
+            form.display_name, form.base_model, base_model_key(form.base_model), form.quant,
+            form.bits_per_weight, form.file_size_gb, form.hardware, form.engine, target.url,
+            form.model, encrypted, form.sampling.model_dump_json(), klass, int(form.is_baseline),
+            _token_hash(token), client, probe.model_dump_json(), now(), now(),
+        )  # fmt: skip
+
+        def run(db: sqlite3.Connection) -> int:
+            try:
+                cursor = db.execute(
+                    "INSERT INTO submissions (display_name, base_model, base_model_key, quant, "
+                    "bits_per_weight, file_size_gb, hardware, engine, base_url, model, "
+                    "api_key_encrypted, sampling, settings_class, is_baseline, status, "
+                    "deletion_token_hash, client_hash, probe, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                    row,
+                )
+            except sqlite3.IntegrityError:  # a concurrent identical submission won the race
+                raise SubmissionRefused(
+                    "this endpoint, model id and sampling settings are already registered"
+                ) from None
+            return int(cursor.lastrowid or 0)
+
+        return self.store.write(run)
+
+    # -- owners -------------------------------------------------------------------------------
+    def set_status(self, submission_id: int, token: str, status: Status, reason: str = "") -> None:
+        """Pause, resume or delete a submission with its deletion token."""
+        rows = self.store.query(
+            "SELECT deletion_token_hash, status FROM submissions WHERE id = ?", (submission_id,)
+        )
+        if not rows or not hmac.compare_digest(rows[0]["deletion_token_hash"], _token_hash(token)):
+            raise SubmissionRefused("unknown submission or wrong token")
+        if rows[0]["status"] == "deleted":
+            raise SubmissionRefused("this submission was deleted")
+        clear_key = status == "deleted"
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE submissions SET status = ?, status_reason = ?, updated_at = ?, "
+                "api_key_encrypted = CASE WHEN ? THEN NULL ELSE api_key_encrypted END "
+                "WHERE id = ?",
+                (status, reason or f"set by the owner: {status}", now(), clear_key, submission_id),
+            )
+
+        self.store.write(run)
+
+    def get(self, submission_id: int) -> dict[str, object] | None:
+        """A submission without its secrets (no key, no token hash, no client hash)."""
+        rows = self.store.query(
+            "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, "
+            "file_size_gb, hardware, engine, model, sampling, is_baseline, status, status_reason, "
+            "probe, created_at, api_key_encrypted IS NOT NULL AS has_api_key "
+            "FROM submissions WHERE id = ?",
+            (submission_id,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        row["sampling"] = json.loads(row["sampling"])
+        row["probe"] = json.loads(row["probe"])
+        return row
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

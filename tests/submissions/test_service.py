@@ -1,0 +1,173 @@
+"""Submitting an endpoint against real loopback null servers: accepted only after the guard and
+the probe; duplicates, rate limit, key policy; owners pause and delete with their token."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr, ValidationError
+
+from arena.client import ClientLimits
+from arena.models import Sampling
+from arena.nullserver import NullServer, NullServerConfig
+from arena.store import Store
+from submissions.keystore import KeyStore
+from submissions.models import SubmissionForm, base_model_key, display_text
+from submissions.service import SubmissionRefused, SubmissionService
+
+FAST = ClientLimits(deadline_s=5, max_retries=0)
+
+
+@pytest.fixture
+def server() -> Iterator[NullServer]:
+    with NullServer(NullServerConfig(reply="ready", model="smol-q4")) as s:
+        yield s
+
+
+def loopback_resolver() -> Any:
+    async def resolve(host: str, _port: int) -> list[str]:
+        assert host == "endpoint.test"
+        return ["127.0.0.1"]
+
+    return resolve
+
+
+def service(store: Store, *, secret: bool = True, **kwargs: Any) -> SubmissionService:
+    keys = KeyStore(Fernet.generate_key().decode() if secret else None)
+    kwargs.setdefault("allow_private", True)
+    return SubmissionService(store, keys, probe_limits=FAST, **kwargs)
+
+
+def form(url: str, **changes: Any) -> SubmissionForm:
+    fields: dict[str, Any] = {
+        "display_name": "Smol Q4",
+        "base_model": "SmolLM2-135M",
+        "quant": "Q4_0",
+        "bits_per_weight": 4.5,
+        "hardware": "CPU 2 cores",
+        "engine": "llama.cpp",
+        "base_url": url,
+        "model": "smol-q4",
+    }
+    fields.update(changes)
+    return SubmissionForm(**fields)
+
+
+async def test_accepted_after_the_probe_through_the_pinned_address(
+    store: Store, server: NullServer
+) -> None:
+    svc = service(store, resolver=loopback_resolver())
+    url = server.base_url.replace("127.0.0.1", "endpoint.test")
+    receipt = await svc.submit(form(url), client_id="203.0.113.9")
+    assert receipt.probe.models == ["smol-q4"]
+    assert receipt.probe.completion_tokens >= 1 and receipt.probe.latency_s > 0
+    assert len(receipt.deletion_token) >= 24
+    saved = svc.get(receipt.submission_id)
+    assert saved is not None and saved["status"] == "active" and saved["has_api_key"] == 0
+    assert saved["base_model_key"] == "smollm2-135m"
+    assert "base_url" not in saved and "deletion_token_hash" not in saved
+    assert server.requests  # the probe really went through
+
+
+async def test_private_address_refused_by_default_and_nothing_stored(
+    store: Store, server: NullServer
+) -> None:
+    svc = service(store, allow_private=False)
+    with pytest.raises(SubmissionRefused, match=r"endpoint URL refused: .*loopback"):
+        await svc.submit(form(server.base_url), client_id="c")
+    assert store.query("SELECT COUNT(*) AS n FROM submissions")[0]["n"] == 0
+    assert not server.requests
+
+
+async def test_probe_failures_are_clear_and_store_nothing(store: Store, server: NullServer) -> None:
+    svc = service(store)
+    with pytest.raises(SubmissionRefused, match=r"does not serve model 'other'.*smol-q4"):
+        await svc.submit(form(server.base_url, model="other"), client_id="c")
+    dead = server.base_url.rsplit(":", 1)[0] + ":9/v1"
+    with pytest.raises(SubmissionRefused, match="health probe failed"):
+        await svc.submit(form(dead), client_id="c")
+    assert store.query("SELECT COUNT(*) AS n FROM submissions")[0]["n"] == 0
+
+
+async def test_duplicates_are_refused_until_deleted(store: Store, server: NullServer) -> None:
+    svc = service(store)
+    first = await svc.submit(form(server.base_url), client_id="c")
+    with pytest.raises(SubmissionRefused, match="already registered"):
+        await svc.submit(form(server.base_url, display_name="again"), client_id="c")
+    other = form(server.base_url, sampling=Sampling(temperature=0.7))
+    assert (await svc.submit(other, client_id="c")).submission_id != first.submission_id
+    svc.set_status(first.submission_id, first.deletion_token, "deleted")
+    assert (await svc.submit(form(server.base_url), client_id="c")).submission_id
+
+
+async def test_rate_limit_counts_failed_attempts_too(store: Store) -> None:
+    clock = [1000.0]
+    svc = service(store, rate_limit=3, rate_window_s=60, clock=lambda: clock[0])
+    for _ in range(3):
+        with pytest.raises(SubmissionRefused, match="endpoint URL refused"):
+            await svc.submit(form("http://0.0.0.0:1/v1"), client_id="10.1.1.1")
+    with pytest.raises(SubmissionRefused, match="too many submissions"):
+        await svc.submit(form("http://0.0.0.0:1/v1"), client_id="10.1.1.1")
+    with pytest.raises(SubmissionRefused, match="endpoint URL refused"):  # another client
+        await svc.submit(form("http://0.0.0.0:1/v1"), client_id="10.1.1.2")
+    clock[0] += 61
+    with pytest.raises(SubmissionRefused, match="endpoint URL refused"):  # window passed
+        await svc.submit(form("http://0.0.0.0:1/v1"), client_id="10.1.1.1")
+    stored = store.query("SELECT client_hash FROM submission_attempts")
+    assert stored and all("10.1.1" not in row["client_hash"] for row in stored)
+
+
+async def test_api_key_is_encrypted_and_refused_without_a_secret(
+    store: Store, server: NullServer, tmp_path: Path
+) -> None:
+    canary = f"sk-CANARY-{uuid.uuid4()}"
+    without = service(store, secret=False)
+    with pytest.raises(SubmissionRefused, match="cannot accept API keys"):
+        await without.submit(form(server.base_url, api_key=SecretStr(canary)), client_id="c")
+    svc = service(store)
+    receipt = await svc.submit(form(server.base_url, api_key=SecretStr(canary)), client_id="c")
+    saved = svc.get(receipt.submission_id)
+    assert saved is not None and saved["has_api_key"] == 1
+    assert canary not in str(saved)
+    store.close()
+    for file in store.path.parent.iterdir():
+        assert canary.encode() not in file.read_bytes()
+
+
+async def test_owner_pauses_resumes_and_deletes_with_the_token(
+    store: Store, server: NullServer
+) -> None:
+    svc = service(store)
+    receipt = await svc.submit(form(server.base_url, api_key=SecretStr("sk-x")), client_id="c")
+    with pytest.raises(SubmissionRefused, match="wrong token"):
+        svc.set_status(receipt.submission_id, "guess", "paused")
+    svc.set_status(receipt.submission_id, receipt.deletion_token, "paused")
+    assert svc.get(receipt.submission_id)["status"] == "paused"  # type: ignore[index]
+    svc.set_status(receipt.submission_id, receipt.deletion_token, "active")
+    svc.set_status(receipt.submission_id, receipt.deletion_token, "deleted")
+    saved = svc.get(receipt.submission_id)
+    assert saved is not None and saved["status"] == "deleted" and saved["has_api_key"] == 0
+    with pytest.raises(SubmissionRefused, match="was deleted"):
+        svc.set_status(receipt.submission_id, receipt.deletion_token, "active")
+
+
+def test_form_validation_gives_a_message_per_bad_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        SubmissionForm(
+            display_name="\u202e\u200b", base_model="", quant="Q9_X", bits_per_weight=0,
+            hardware="x", engine="vllm", base_url="http://x/v1", model="m", extra=1,
+        )  # type: ignore[call-arg]  # fmt: skip
+    fields = {err["loc"][0] for err in caught.value.errors()}
+    assert fields >= {"display_name", "base_model", "quant", "bits_per_weight", "engine", "extra"}
+
+
+def test_names_are_plain_text_and_base_models_compare_blind() -> None:
+    f = form("http://x/v1", display_name="Evil\u202egnp.exe <script>x</script>\x07")
+    assert f.display_name == "Evilgnp.exe <script>x</script>"
+    assert "<script>" not in display_text(f.display_name)
+    assert base_model_key("Qwen3-4B") == base_model_key("qwen3_4b") == base_model_key(" QWEN3 4B ")
