@@ -38,6 +38,12 @@ def rooms_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+MATCH_COLUMNS = [
+    "started", "status", "contestant A", "contestant B", "seed", "difficulty", "mode",
+    "A escaped / score", "B escaped / score",
+]  # fmt: skip
+
+
 def matches_table(store: Store, limit: int = 50) -> pd.DataFrame:
     rows = store.query(
         "SELECT m.id, m.status, m.started_at, m.seed, m.difficulty, m.adversarial, m.summary, "
@@ -46,7 +52,6 @@ def matches_table(store: Store, limit: int = 50) -> pd.DataFrame:
         "LEFT JOIN contestants b ON b.id = m.contestant_b ORDER BY m.started_at DESC LIMIT ?",
         (limit,),
     )
-    columns = ["started", "status", "A", "B", "seed", "difficulty", "mode", "A", "B"]
     table = []
     for row in rows:
         summary = json.loads(row["summary"] or "{}")
@@ -63,9 +68,7 @@ def matches_table(store: Store, limit: int = 50) -> pd.DataFrame:
                 "B escaped / score": _cell(summary.get("b")),
             }
         )
-    if not table:
-        return pd.DataFrame(columns=columns[:7])
-    return pd.DataFrame(table)
+    return pd.DataFrame(table, columns=MATCH_COLUMNS)
 
 
 def _cell(summary: dict | None) -> str:

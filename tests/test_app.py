@@ -29,7 +29,9 @@ def test_rooms_table_lists_the_six_rooms() -> None:
 
 
 def test_empty_store_gives_an_empty_table(store: Store) -> None:
-    assert matches_table(store).empty
+    table = matches_table(store)
+    assert table.empty
+    assert list(table.columns)[2:4] == ["contestant A", "contestant B"]
 
 
 def test_python_app_py_serves_its_page(tmp_path: Path) -> None:
