@@ -175,7 +175,7 @@ class MatchRunner:
             room.generate(self.settings.seed, self.settings.difficulty) for room in self.rooms
         ]
         self.match_id = await self.store.start_match(
-            self.settings, self.spec.contestants(), puzzles
+            self.settings, self.spec.contestants(), puzzles, job_id=self.spec.job_id
         )
         self.emit("match_start", data={"rooms": [r.name for r in self.rooms]})
         results: list[RoomResult] = []

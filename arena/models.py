@@ -64,6 +64,8 @@ class ContestantSpec(BaseModel):
     """Average bits per weight of the quant, when known."""
     sampling: Sampling = Sampling()
     """Sampling settings."""
+    submission_id: int | None = None
+    """The registered submission this contestant plays for (scheduled matches)."""
 
     @field_validator("base_url")
     @classmethod
@@ -119,6 +121,8 @@ class MatchSpec(BaseModel):
     a: ContestantSpec
     b: ContestantSpec | None = None
     settings: MatchSettings = MatchSettings()
+    job_id: int | None = None
+    """The scheduler's queue entry this match is played for."""
 
     @model_validator(mode="after")
     def _opponent_needs_two(self) -> MatchSpec:

@@ -220,10 +220,29 @@ def m003_submissions(db: sqlite3.Connection) -> None:
     )
 
 
+def m004_scheduling(db: sqlite3.Connection) -> None:
+    """Links for the scheduler: a contestant played for a submission, a match played for a queued
+    job (at most one ``done`` match per job), a submission's run of failed matches, and where a
+    submission came from (``form``, ``api`` or ``demo``)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE contestants ADD COLUMN submission_id INTEGER REFERENCES submissions(id);
+        CREATE INDEX contestants_submission ON contestants(submission_id);
+        ALTER TABLE matches ADD COLUMN job_id INTEGER REFERENCES job_queue(id);
+        CREATE UNIQUE INDEX matches_one_done_per_job
+            ON matches(job_id) WHERE status = 'done' AND job_id IS NOT NULL;
+        ALTER TABLE submissions ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE submissions ADD COLUMN source TEXT NOT NULL DEFAULT 'form';
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_initial,
     m002_job_queue,
     m003_submissions,
+    m004_scheduling,
 )
 """Applied in order; each applied name is recorded in ``schema_migrations``."""
 
@@ -395,7 +414,7 @@ class Store:
     def _insert_contestant(db: sqlite3.Connection, spec: ContestantSpec) -> int:
         cursor = db.execute(
             "INSERT INTO contestants (base_url, model, base_model, quant, bits_per_weight, "
-            "sampling, has_api_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "sampling, has_api_key, created_at, submission_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 spec.base_url,
                 spec.model,
@@ -405,6 +424,7 @@ class Store:
                 spec.sampling.model_dump_json(),
                 int(spec.api_key is not None),
                 now(),
+                spec.submission_id,
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -414,16 +434,19 @@ class Store:
         settings: MatchSettings,
         contestants: dict[Slot, ContestantSpec],
         puzzles: list[Puzzle],
+        *,
+        job_id: int | None = None,
     ) -> str:
-        """Create the match row (status ``running``), its contestants and its puzzles."""
+        """Create the match row (status ``running``), its contestants and its puzzles;
+        ``job_id`` links a scheduled match to its queue entry."""
         match_id = uuid.uuid4().hex
 
         def run(db: sqlite3.Connection) -> str:
             ids = {slot: self._insert_contestant(db, spec) for slot, spec in contestants.items()}
             db.execute(
                 "INSERT INTO matches (id, seed, difficulty, adversarial, retries, scoring_version, "
-                "room_ids, settings, contestant_a, contestant_b, status, started_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                "room_ids, settings, contestant_a, contestant_b, status, started_at, job_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
                 (
                     match_id,
                     settings.seed,
@@ -436,6 +459,7 @@ class Store:
                     ids["a"],
                     ids.get("b"),
                     now(),
+                    job_id,
                 ),
             )
             db.executemany(
