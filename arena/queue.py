@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -68,28 +69,47 @@ class JobQueue:
 
         return self.store.write(run)
 
-    def claim(self, owner: str, lease_seconds: float) -> Job | None:
-        """Lease the oldest queued job to ``owner`` (expired leases are recovered first)."""
+    def claim(
+        self,
+        owner: str,
+        lease_seconds: float,
+        eligible: Callable[[Job], bool] | None = None,
+    ) -> Job | None:
+        """Lease the oldest queued job (that ``eligible`` accepts) to ``owner``; expired leases
+        are recovered first."""
 
         def run(db: sqlite3.Connection) -> Job | None:
             self._recover_expired(db)
-            row = db.execute(
-                "SELECT id FROM job_queue WHERE status = 'queued' ORDER BY id LIMIT 1"
-            ).fetchone()
-            if row is None:
+            rows = db.execute("SELECT * FROM job_queue WHERE status = 'queued' ORDER BY id")
+            chosen = next(
+                (job for job in map(_job, rows) if eligible is None or eligible(job)), None
+            )
+            if chosen is None:
                 return None
             db.execute(
                 "UPDATE job_queue SET status = 'running', attempts = attempts + 1, "
                 "lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?",
-                (owner, self.clock() + lease_seconds, now(), row[0]),
+                (owner, self.clock() + lease_seconds, now(), chosen.id),
             )
-            return _job(db.execute("SELECT * FROM job_queue WHERE id = ?", (row[0],)).fetchone())
+            return _job(db.execute("SELECT * FROM job_queue WHERE id = ?", (chosen.id,)).fetchone())
 
         return self.store.write(run)
 
+    def recover_expired(self) -> None:
+        """Re-queue (or fail) jobs whose lease expired, and mark their matches interrupted."""
+        self.store.write(self._recover_expired)
+
     def _recover_expired(self, db: sqlite3.Connection) -> None:
-        """Running jobs whose lease expired: back to the queue, or failed after max attempts."""
+        """Running jobs whose lease expired: back to the queue, or failed after max attempts.
+        A match still ``running`` for such a job was abandoned by its worker: ``interrupted``."""
         stamp = now()
+        db.execute(
+            "UPDATE matches SET status = 'interrupted', finished_at = ?, "
+            "error = 'worker lost its lease while the match was running' "
+            "WHERE status = 'running' AND job_id IN (SELECT id FROM job_queue "
+            "WHERE status = 'running' AND lease_expires_at < ?)",
+            (stamp, self.clock()),
+        )
         db.execute(
             "UPDATE job_queue SET status = CASE WHEN attempts < max_attempts THEN 'queued' "
             "ELSE 'failed' END, last_error = 'lease expired (worker died or hung)', "
@@ -124,6 +144,25 @@ class JobQueue:
             "status = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END, "
             "last_error = ?, lease_owner = NULL, lease_expires_at = NULL",
             (error[:1000],),
+        )
+
+    def cancel(self, job_id: int, owner: str, reason: str) -> bool:
+        """Fail the job for good (e.g. one of its submissions was paused or deleted)."""
+        return self._owned_update(
+            job_id,
+            owner,
+            "status = 'failed', last_error = ?, lease_owner = NULL, lease_expires_at = NULL",
+            (reason[:1000],),
+        )
+
+    def release(self, job_id: int, owner: str, reason: str) -> bool:
+        """Give a leased job back to the queue without counting the attempt (graceful stop)."""
+        return self._owned_update(
+            job_id,
+            owner,
+            "status = 'queued', attempts = attempts - 1, last_error = ?, lease_owner = NULL, "
+            "lease_expires_at = NULL",
+            (reason[:1000],),
         )
 
     def _owned_update(

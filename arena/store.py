@@ -14,6 +14,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -396,12 +397,23 @@ class Store:
     def mark_interrupted(self) -> list[str]:
         """Mark matches left ``running`` by a dead process as ``interrupted``; return their ids."""
 
+        # A scheduled match whose job lease is still live may belong to another process sharing
+        # this database: the queue interrupts it if that lease expires (JobQueue.recover_expired).
+        orphaned = (
+            "status = 'running' AND (job_id IS NULL OR job_id NOT IN (SELECT id FROM job_queue "
+            "WHERE status = 'running' AND lease_expires_at >= ?))"
+        )
+
         def run(db: sqlite3.Connection) -> list[str]:
-            ids = [r[0] for r in db.execute("SELECT id FROM matches WHERE status = 'running'")]
+            moment = time.time()
+            ids = [
+                r[0]
+                for r in db.execute(f"SELECT id FROM matches WHERE {orphaned}", (moment,))  # noqa: S608
+            ]
             db.execute(
-                "UPDATE matches SET status = 'interrupted', finished_at = ?, "
-                "error = 'process ended while the match was running' WHERE status = 'running'",
-                (now(),),
+                "UPDATE matches SET status = 'interrupted', finished_at = ?, "  # noqa: S608
+                f"error = 'process ended while the match was running' WHERE {orphaned}",
+                (now(), moment),
             )
             return ids
 

@@ -1,0 +1,307 @@
+"""The scheduler: pairing rules, seeds shared across orders, and real scheduled matches against
+null servers on loopback (leases, exactly-once, per-endpoint limit, pausing failing endpoints)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from arena.client import ClientLimits
+from arena.models import MatchSettings
+from arena.nullserver import NullServer, NullServerConfig
+from arena.queue import JobQueue
+from arena.scheduler import (
+    Entrant,
+    Scheduler,
+    SchedulerSettings,
+    endpoint_of,
+    job_for,
+    pick_pair,
+    round_seed,
+)
+from arena.store import Store
+from submissions.keystore import KeyStore
+from submissions.models import Sampling, SubmissionForm
+from submissions.service import SubmissionService
+
+FAST = dict(
+    interval_s=0.2,
+    heartbeat_s=0.1,
+    lease_s=5.0,
+    leader_ttl_s=5.0,
+    allow_private=True,
+    call_deadline_s=5.0,
+)
+
+
+def entrant(i: int, base: str = "m", baseline: bool = False, klass: str = "s") -> Entrant:
+    return Entrant(i, base, klass, baseline, f"http://h{i}:80")
+
+
+# -- pure rules -----------------------------------------------------------------------------------
+def test_pairs_only_within_base_model_and_settings_class() -> None:
+    entrants = [entrant(1), entrant(2, base="other"), entrant(3, klass="t"), entrant(4)]
+    assert [(x.id, y.id) for x, y in [pick_pair(entrants, Counter())]] == [(1, 4)]  # type: ignore[misc]
+    assert pick_pair([entrant(1), entrant(2, base="other")], Counter()) is None
+
+
+def test_baseline_pairs_first_then_fewest_matches() -> None:
+    entrants = [entrant(1), entrant(2), entrant(3, baseline=True)]
+    first = pick_pair(entrants, Counter())
+    assert first is not None and (first[0].id, first[1].id) == (1, 3)
+    played = Counter({(1, 3): 4, (2, 3): 1})
+    chosen = pick_pair(entrants, played)
+    assert chosen is not None and (chosen[0].id, chosen[1].id) == (2, 3)
+    # Two candidates meet only when no baseline pair is left (blocked: already queued).
+    chosen = pick_pair(entrants, played, blocked={(1, 3), (2, 3)})
+    assert chosen is not None and (chosen[0].id, chosen[1].id) == (1, 2)
+
+
+def test_both_orders_of_a_pair_meet_the_same_seeds() -> None:
+    settings = SchedulerSettings()
+    jobs = [job_for(3, 7, k, settings) for k in range(6)]
+    payloads = [p for _, p in jobs]
+    assert [(p["a"], p["b"]) for p in payloads] == [(3, 7), (7, 3)] * 3
+    assert [p["seed"] for p in payloads][::2] == [p["seed"] for p in payloads][1::2]
+    assert len({p["seed"] for p in payloads}) == 3
+    assert payloads[0]["seed"] == round_seed(0) == job_for(1, 2, 0, settings)[1]["seed"]
+    assert len({key for key, _ in jobs}) == 6
+    assert 0 <= round_seed(5) < 2**63
+
+
+def test_endpoint_of_names_the_server() -> None:
+    assert endpoint_of("http://127.0.0.1:8080/v1") == "http://127.0.0.1:8080"
+    assert endpoint_of("https://API.example.com/v1") == "https://api.example.com:443"
+    assert endpoint_of("http://[::1]/v1") == "http://[::1]:80"
+
+
+def test_settings_from_env() -> None:
+    settings = SchedulerSettings.from_env(
+        {"QER_SCHEDULE_INTERVAL_S": "12", "QER_MAX_CONCURRENT_MATCHES": "3"}
+    )
+    assert settings.interval_s == 12 and settings.max_concurrent == 3
+    assert not settings.allow_private
+    with pytest.raises(ValueError, match="max_concurrent"):
+        SchedulerSettings.from_env({"QER_MAX_CONCURRENT_MATCHES": "0"})
+
+
+# -- real scheduled matches -----------------------------------------------------------------------
+@pytest.fixture
+def servers() -> Iterator[list[NullServer]]:
+    started = [NullServer(NullServerConfig(reply="ready", model=f"m{i}")) for i in range(3)]
+    for server in started:
+        server.start()
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def keystore() -> KeyStore:
+    return KeyStore(Fernet.generate_key().decode())
+
+
+async def register(
+    store: Store, keystore: KeyStore, url: str, model: str, *, baseline: bool = False, **kw: Any
+) -> int:
+    service = SubmissionService(
+        store,
+        keystore,
+        allow_private=True,
+        probe_limits=ClientLimits(deadline_s=5, max_retries=0),
+        rate_limit=100,
+    )
+    form = SubmissionForm(
+        display_name=f"{model} entry",
+        base_model="SmolLM2-135M",
+        quant="Q8_0" if baseline else "Q4_0",
+        bits_per_weight=8.5 if baseline else 4.5,
+        hardware="CPU",
+        engine="llama.cpp",
+        base_url=url,
+        model=model,
+        is_baseline=baseline,
+        sampling=Sampling(max_tokens=16),
+        **kw,
+    )
+    receipt = await service.submit(form, client_id="tester")
+    return receipt.submission_id
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def submission(store: Store, submission_id: int) -> dict[str, Any]:
+    return store.query("SELECT * FROM submissions WHERE id = ?", (submission_id,))[0]
+
+
+def done_jobs(store: Store) -> list[dict[str, Any]]:
+    return store.query("SELECT * FROM job_queue WHERE status = 'done' ORDER BY id")
+
+
+async def test_scheduler_plays_linked_matches_within_limits(
+    store: Store, keystore: KeyStore, servers: list[NullServer]
+) -> None:
+    base = await register(store, keystore, servers[0].base_url, "m0", baseline=True)
+    cand = await register(store, keystore, servers[1].base_url, "m1")
+    other = await register(store, keystore, servers[2].base_url, "m2")
+    scheduler = Scheduler(
+        store, keystore, SchedulerSettings(**FAST, max_concurrent=3, queue_depth=3)
+    )
+    scheduler.start()
+    try:
+        wait_for(lambda: len(done_jobs(store)) >= 4)
+    finally:
+        scheduler.stop()
+    jobs = done_jobs(store)
+    pairs = [tuple(json.loads(j["payload"])["pair"]) for j in jobs]
+    # Baseline pairs come first; no two matches ever shared an endpoint at the same time.
+    assert set(pairs[:2]) == {(base, cand), (base, other)}
+    for job in jobs:
+        payload = json.loads(job["payload"])
+        match = store.match(job["match_id"])
+        assert match is not None and match["status"] == "done" and match["job_id"] == job["id"]
+        assert match["seed"] == payload["seed"]
+        linked = store.query(
+            "SELECT c.submission_id FROM contestants c JOIN matches m "
+            "ON c.id IN (m.contestant_a, m.contestant_b) WHERE m.id = ? ORDER BY c.id",
+            (job["match_id"],),
+        )
+        assert [r["submission_id"] for r in linked] == [payload["a"], payload["b"]]
+    spans = store.query(
+        "SELECT m.started_at, m.finished_at, ca.submission_id AS a, cb.submission_id AS b "
+        "FROM matches m JOIN contestants ca ON ca.id = m.contestant_a "
+        "JOIN contestants cb ON cb.id = m.contestant_b WHERE m.status = 'done'"
+    )
+    for i, x in enumerate(spans):
+        for y in spans[i + 1 :]:
+            overlap = x["started_at"] < y["finished_at"] and y["started_at"] < x["finished_at"]
+            assert not (overlap and {x["a"], x["b"]} & {y["a"], y["b"]}), (x, y)
+    # Every request reached the server with the submission's model id; nothing else was called.
+    assert {r["model"] for r in servers[1].requests} == {"m1"}
+
+
+async def test_a_failing_endpoint_is_paused_with_the_reason(
+    store: Store, keystore: KeyStore, servers: list[NullServer]
+) -> None:
+    base = await register(store, keystore, servers[0].base_url, "m0", baseline=True)
+    dead = await register(store, keystore, servers[1].base_url, "m1")
+    servers[1].stop()  # it passed its probe, then went away
+    scheduler = Scheduler(store, keystore, SchedulerSettings(**FAST, failure_threshold=2))
+    scheduler.start()
+    try:
+        wait_for(lambda: submission(store, dead)["status"] == "paused")
+    finally:
+        scheduler.stop()
+    row = submission(store, dead)
+    assert row["status_reason"].startswith("paused by the scheduler after 2 failed matches")
+    assert f"submission #{dead}: endpoint unreachable before the match" in row["status_reason"]
+    assert store.query("SELECT COUNT(*) AS n FROM matches")[0]["n"] == 0  # no match wasted
+    healthy = submission(store, base)
+    assert healthy["status"] == "active" and healthy["consecutive_failures"] == 0
+
+
+async def test_only_one_of_two_processes_schedules(
+    store: Store, keystore: KeyStore, servers: list[NullServer]
+) -> None:
+    await register(store, keystore, servers[0].base_url, "m0", baseline=True)
+    await register(store, keystore, servers[1].base_url, "m1")
+    first = Scheduler(store, keystore, SchedulerSettings(**FAST), owner="first")
+    second = Scheduler(store, keystore, SchedulerSettings(**FAST), owner="second")
+    first.start()
+    try:
+        wait_for(lambda: first.is_leader)
+        second.start()
+        wait_for(lambda: len(done_jobs(store)) >= 2)
+        assert not second.is_leader
+    finally:
+        second.stop()
+        first.stop()
+    owners = {r["owner"] for r in store.query("SELECT owner FROM leases")}
+    assert owners <= {"first"}
+    keys = [r["dedupe_key"] for r in store.query("SELECT dedupe_key FROM job_queue")]
+    assert len(keys) == len(set(keys))
+
+
+async def test_an_expired_lease_is_replayed_exactly_once(
+    store: Store, keystore: KeyStore, servers: list[NullServer]
+) -> None:
+    """A worker that died mid-match: its match becomes interrupted, the job is played again,
+    and the job ends with exactly one done match."""
+    a = await register(store, keystore, servers[0].base_url, "m0", baseline=True)
+    b = await register(store, keystore, servers[1].base_url, "m1")
+    settings = SchedulerSettings(**FAST)
+    key, payload = job_for(a, b, 0, settings)
+    queue = JobQueue(store)
+    job_id = queue.enqueue(key, payload)
+    assert job_id is not None
+    dead = Scheduler(store, keystore, settings, owner="dead")
+    job = queue.claim("dead", lease_seconds=0.5)
+    assert job is not None
+    spec = [dead.contestant(a), dead.contestant(b)]
+    half = await store.start_match(
+        MatchSettings(seed=payload["seed"]), {"a": spec[0], "b": spec[1]}, [], job_id=job_id
+    )
+    time.sleep(0.6)
+    alive = Scheduler(store, keystore, settings, owner="alive")
+    alive.start()
+    try:
+        wait_for(lambda: queue.get(job_id).status == "done")  # type: ignore[union-attr]
+    finally:
+        alive.stop()
+    matches = store.query("SELECT id, status FROM matches WHERE job_id = ?", (job_id,))
+    assert {m["id"]: m["status"] for m in matches}[half] == "interrupted"
+    assert [m["status"] for m in matches].count("done") == 1
+    assert queue.get(job_id).attempts == 2  # type: ignore[union-attr]
+
+
+async def test_a_paused_submission_cancels_its_queued_match(
+    store: Store, keystore: KeyStore, servers: list[NullServer]
+) -> None:
+    a = await register(store, keystore, servers[0].base_url, "m0", baseline=True)
+    b = await register(store, keystore, servers[1].base_url, "m1")
+    settings = SchedulerSettings(**FAST)
+    queue = JobQueue(store)
+    key, payload = job_for(a, b, 0, settings)
+    job_id = queue.enqueue(key, payload)
+    store.write(
+        lambda db: db.execute("UPDATE submissions SET status = 'paused' WHERE id = ?", (b,))
+    )
+    scheduler = Scheduler(store, keystore, settings)
+    scheduler.start()
+    try:
+        wait_for(lambda: queue.get(job_id).status == "failed")  # type: ignore[arg-type,union-attr]
+    finally:
+        scheduler.stop()
+    job = queue.get(job_id)  # type: ignore[arg-type]
+    assert job is not None and job.last_error == f"submission #{b} is paused"
+    assert store.query("SELECT COUNT(*) AS n FROM matches")[0]["n"] == 0
+
+
+async def test_stop_gives_a_running_match_back_to_the_queue(
+    store: Store, keystore: KeyStore
+) -> None:
+    slow = NullServer(NullServerConfig(reply="ready now", model="slow", token_delay_s=0.5))
+    fast = NullServer(NullServerConfig(reply="ready", model="fast"))
+    with slow, fast:
+        await register(store, keystore, slow.base_url, "slow", baseline=True)
+        await register(store, keystore, fast.base_url, "fast")
+        scheduler = Scheduler(store, keystore, SchedulerSettings(**FAST))
+        scheduler.start()
+        wait_for(lambda: bool(store.query("SELECT 1 FROM matches WHERE status = 'running'")))
+        scheduler.stop()
+    assert store.query("SELECT status FROM matches")[0]["status"] == "interrupted"
+    job = store.query("SELECT status, attempts FROM job_queue ORDER BY id LIMIT 1")[0]
+    assert job == {"status": "queued", "attempts": 0}
