@@ -7,8 +7,9 @@ event loop, in a thread of its own, so matches never compete with the web UI's l
 - ``pair`` (every ``interval_s``): when the queue has room, pick the next pair of active
   submissions of the same base model and sampling class, preferring baseline vs candidate, then
   the pair with the fewest matches together, and queue a match. The k-th match of a pair plays
-  seed ``round_seed(k // 2)`` in order (low id, high id) for even k and reversed for odd k: both
-  orders of a pair meet the same seeds, and every pair of a deployment walks the same seed list.
+  seed ``round_seed(k // 2)`` (secret per deployment) in order (low id, high id) for even k and
+  reversed for odd k: both orders of a pair meet the same seeds, and every pair of a deployment
+  walks the same seed list.
 - ``tick`` (every ``heartbeat_s``): renew the leader lease, recover expired job leases (their
   matches become ``interrupted`` and the job is queued again), renew the leases of the matches
   this process plays, and start queued matches up to ``max_concurrent`` while no endpoint plays
@@ -25,9 +26,11 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import hmac
 import json
 import logging
 import os
+import secrets
 import socket
 import sqlite3
 import threading
@@ -51,7 +54,7 @@ from submissions.ssrf import Resolver, URLRefused, check_url, pinned_transport, 
 log = logging.getLogger(__name__)
 
 LEADER_LEASE = "scheduler"
-SEED_NAMESPACE = "qer-seeds-v1"
+SEED_LIST = "qer-seeds-v1"
 PRECHECK_TIMEOUT_S = 15.0
 
 
@@ -120,10 +123,29 @@ class Entrant:
     endpoint: str
 
 
-def round_seed(round_index: int, namespace: str = SEED_NAMESPACE) -> int:
-    """The seed of a pair's ``round_index``-th round (the same for every pair)."""
-    digest = hashlib.sha256(f"{namespace}:{round_index}".encode()).digest()
+def round_seed(round_index: int, secret: bytes) -> int:
+    """The seed of a pair's ``round_index``-th round: the same for every pair of a deployment,
+    unpredictable without the deployment's seed secret (rooms and solvers are public code, so a
+    known seed would give away every puzzle and answer before the match)."""
+    digest = hmac.new(secret, f"{SEED_LIST}:{round_index}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+def seed_secret(store: Store) -> bytes:
+    """``QER_SEED_SECRET`` if set, else a random secret made once and kept in the database."""
+    configured = os.environ.get("QER_SEED_SECRET")
+    if configured:
+        return configured.encode()
+
+    def run(db: sqlite3.Connection) -> str:
+        row = db.execute("SELECT value FROM meta WHERE key = 'seed_secret'").fetchone()
+        if row is not None:
+            return str(row[0])
+        value = secrets.token_hex(32)
+        db.execute("INSERT INTO meta (key, value) VALUES ('seed_secret', ?)", (value,))
+        return value
+
+    return store.write(run).encode()
 
 
 def endpoint_of(base_url: str) -> str:
@@ -168,7 +190,9 @@ def pick_pair(
     return min(options, key=rank)
 
 
-def job_for(low: int, high: int, count: int, settings: SchedulerSettings) -> tuple[str, dict]:
+def job_for(
+    low: int, high: int, count: int, settings: SchedulerSettings, secret: bytes
+) -> tuple[str, dict]:
     """The dedupe key and payload of a pair's ``count``-th match (0-based)."""
     round_index, order = divmod(count, 2)
     a, b = (low, high) if order == 0 else (high, low)
@@ -177,7 +201,7 @@ def job_for(low: int, high: int, count: int, settings: SchedulerSettings) -> tup
         "a": a,
         "b": b,
         "round": round_index,
-        "seed": round_seed(round_index),
+        "seed": round_seed(round_index, secret),
         "difficulty": settings.difficulty,
         "retries": settings.retries,
         "adversarial": settings.adversarial.value,
@@ -227,6 +251,7 @@ class Scheduler:
         self.settings = settings or SchedulerSettings()
         self.resolver = resolver
         self.queue = JobQueue(store)
+        self.secret = seed_secret(store)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = False
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -351,7 +376,7 @@ class Scheduler:
         if chosen is None:
             return None
         low, high = chosen[0].id, chosen[1].id
-        key, payload = job_for(low, high, played[(low, high)], self.settings)
+        key, payload = job_for(low, high, played[(low, high)], self.settings, self.secret)
         job_id = self.queue.enqueue(key, payload, max_attempts=self.settings.max_attempts)
         if job_id is not None:
             log.info(

@@ -24,6 +24,7 @@ from arena.scheduler import (
     job_for,
     pick_pair,
     round_seed,
+    seed_secret,
 )
 from arena.store import Store
 from submissions.keystore import KeyStore
@@ -65,14 +66,23 @@ def test_baseline_pairs_first_then_fewest_matches() -> None:
 
 def test_both_orders_of_a_pair_meet_the_same_seeds() -> None:
     settings = SchedulerSettings()
-    jobs = [job_for(3, 7, k, settings) for k in range(6)]
+    jobs = [job_for(3, 7, k, settings, b"s") for k in range(6)]
     payloads = [p for _, p in jobs]
     assert [(p["a"], p["b"]) for p in payloads] == [(3, 7), (7, 3)] * 3
     assert [p["seed"] for p in payloads][::2] == [p["seed"] for p in payloads][1::2]
     assert len({p["seed"] for p in payloads}) == 3
-    assert payloads[0]["seed"] == round_seed(0) == job_for(1, 2, 0, settings)[1]["seed"]
+    assert payloads[0]["seed"] == round_seed(0, b"s") == job_for(1, 2, 0, settings, b"s")[1]["seed"]
+    assert round_seed(0, b"s") != round_seed(0, b"t")  # unpredictable without the secret
     assert len({key for key, _ in jobs}) == 6
-    assert 0 <= round_seed(5) < 2**63
+    assert 0 <= round_seed(5, b"s") < 2**63
+
+
+def test_the_seed_secret_is_made_once_per_database(store: Store, monkeypatch: Any) -> None:
+    monkeypatch.delenv("QER_SEED_SECRET", raising=False)
+    first, again = seed_secret(store), seed_secret(store)
+    assert first == again and len(first) == 64
+    monkeypatch.setenv("QER_SEED_SECRET", "operator-chosen")
+    assert seed_secret(store) == b"operator-chosen"
 
 
 def test_endpoint_of_names_the_server() -> None:
@@ -243,7 +253,7 @@ async def test_an_expired_lease_is_replayed_exactly_once(
     a = await register(store, keystore, servers[0].base_url, "m0", baseline=True)
     b = await register(store, keystore, servers[1].base_url, "m1")
     settings = SchedulerSettings(**FAST)
-    key, payload = job_for(a, b, 0, settings)
+    key, payload = job_for(a, b, 0, settings, b"s")
     queue = JobQueue(store)
     job_id = queue.enqueue(key, payload)
     assert job_id is not None
@@ -274,7 +284,7 @@ async def test_a_paused_submission_cancels_its_queued_match(
     b = await register(store, keystore, servers[1].base_url, "m1")
     settings = SchedulerSettings(**FAST)
     queue = JobQueue(store)
-    key, payload = job_for(a, b, 0, settings)
+    key, payload = job_for(a, b, 0, settings, b"s")
     job_id = queue.enqueue(key, payload)
     store.write(
         lambda db: db.execute("UPDATE submissions SET status = 'paused' WHERE id = ?", (b,))
