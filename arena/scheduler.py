@@ -47,6 +47,7 @@ from arena.client import ChatClient, ClientLimits, EndpointError
 from arena.match import play_match
 from arena.models import AdversarialMode, ContestantSpec, MatchResult, MatchSettings, MatchSpec
 from arena.queue import Job, JobQueue
+from arena.replay import endpoint_hosts, scrub_endpoints
 from arena.store import Store, now
 from submissions.keystore import KeyStore, KeyStoreError
 from submissions.ssrf import Resolver, URLRefused, check_url, pinned_transport, system_resolver
@@ -575,6 +576,9 @@ class Scheduler:
 
     def _count_failure(self, submission_id: int, reason: str) -> None:
         threshold = self.settings.failure_threshold
+        urls = self.store.query("SELECT base_url FROM submissions WHERE id = ?", (submission_id,))
+        # The reason is shown publicly with the submission: no URL, host or address in it.
+        reason = scrub_endpoints(reason, endpoint_hosts(r["base_url"] for r in urls)) or ""
 
         def run(db: sqlite3.Connection) -> None:
             db.execute(

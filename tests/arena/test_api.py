@@ -1,0 +1,185 @@
+"""The REST API over a real store, a real submission service and null servers on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from arena.api import build_router, install_error_handlers
+from arena.client import ClientLimits
+from arena.match import play_match
+from arena.models import ContestantSpec, MatchSettings, MatchSpec
+from arena.nullserver import NullServer, NullServerConfig
+from arena.store import Store
+from submissions.keystore import KeyStore
+from submissions.service import SubmissionService
+from tests.arena.test_match import Scripted
+
+CANARY_KEY = "sk-CANARY-api-0123456789"
+
+
+@pytest.fixture
+def server() -> Iterator[NullServer]:
+    with NullServer(NullServerConfig(reply="ready", model="smol")) as s:
+        yield s
+
+
+def make_client(store: Store, **kwargs: Any) -> TestClient:
+    kwargs.setdefault("allow_private", True)
+    service = SubmissionService(
+        store,
+        KeyStore(Fernet.generate_key().decode()),
+        probe_limits=ClientLimits(deadline_s=5, max_retries=0),
+        **kwargs,
+    )
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(build_router(store, service))
+    return TestClient(app)
+
+
+def body(url: str, **changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "display_name": "Smol <b>Q4</b>",
+        "base_model": "SmolLM2-135M",
+        "quant": "Q4_0",
+        "bits_per_weight": 4.5,
+        "hardware": "CPU",
+        "engine": "llama.cpp",
+        "base_url": url,
+        "model": "smol",
+        "api_key": CANARY_KEY,
+        "sampling": {"temperature": 0, "max_tokens": 64},
+    }
+    fields.update(changes)
+    return fields
+
+
+def test_health_on_an_empty_database(store: Store) -> None:
+    response = make_client(store).get("/api/health")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["status"] == "ok" and data["matches"] == {} and data["api_keys_accepted"] is True
+    assert data["sandbox_level"] in ("namespaces", "user-namespaces", "rlimits", "refused")
+
+
+def test_empty_leaderboard_and_matches(store: Store) -> None:
+    client = make_client(store)
+    assert client.get("/api/leaderboard").json() == []
+    assert client.get("/api/matches").json() == []
+    missing = client.get("/api/matches/nope")
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+
+
+def test_submission_lifecycle(store: Store, server: NullServer) -> None:
+    client = make_client(store)
+    created = client.post("/api/submissions", json=body(server.base_url))
+    assert created.status_code == 201, created.text
+    receipt = created.json()
+    assert receipt["probe"]["models"] == ["smol"] and len(receipt["deletion_token"]) >= 24
+    number = receipt["submission_id"]
+    public = client.get(f"/api/submissions/{number}").json()
+    assert public["status"] == "active" and public["has_api_key"] is True
+    assert public["display_name"] == "Smol <b>Q4</b>"  # stored as plain text, escaped at display
+    text = client.get(f"/api/submissions/{number}").text
+    assert CANARY_KEY not in text and server.base_url not in text and "deletion_token" not in text
+    rows = client.get("/api/leaderboard").json()
+    assert [r["submission_id"] for r in rows] == [number] and rows[0]["matches"] == 0
+
+    duplicate = client.post("/api/submissions", json=body(server.base_url))
+    assert duplicate.status_code == 409 and duplicate.json()["kind"] == "duplicate"
+
+    wrong = client.post(
+        f"/api/submissions/{number}/status", json={"token": "x", "status": "paused"}
+    )
+    assert wrong.status_code == 403 and wrong.json()["kind"] == "forbidden"
+    token = receipt["deletion_token"]
+    paused = client.post(
+        f"/api/submissions/{number}/status", json={"token": token, "status": "paused"}
+    )
+    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    gone = client.post(
+        f"/api/submissions/{number}/status", json={"token": token, "status": "deleted"}
+    )
+    assert gone.status_code == 200
+    assert client.get(f"/api/submissions/{number}").status_code == 404
+    again = client.post(
+        f"/api/submissions/{number}/status", json={"token": token, "status": "active"}
+    )
+    assert again.status_code == 410
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"quant": "Q9_9"}, "quant"),
+        ({"bits_per_weight": 0}, "bits_per_weight"),
+        ({"display_name": "\u202e\u200b"}, "display_name"),
+        ({"engine": "vllm-ish"}, "engine"),
+        ({"sampling": {"temperature": 9}}, "temperature"),
+        ({"unexpected": 1}, "unexpected"),
+        ({"api_key": "x" * 5000}, "api_key"),
+        ({"display_name": None}, "display_name"),
+    ],
+)
+def test_bad_fields_get_a_422_naming_the_field(
+    store: Store, server: NullServer, changes: dict[str, Any], field: str
+) -> None:
+    response = make_client(store).post("/api/submissions", json=body(server.base_url, **changes))
+    assert response.status_code == 422
+    assert any(field in [str(p) for p in error["loc"]] for error in response.json()["detail"])
+    assert CANARY_KEY not in response.text
+    assert store.query("SELECT COUNT(*) AS n FROM submissions")[0]["n"] == 0
+
+
+def test_refusals_map_to_status_codes(store: Store, server: NullServer) -> None:
+    guarded = make_client(store, allow_private=False)
+    refused = guarded.post("/api/submissions", json=body(server.base_url))
+    assert refused.status_code == 400 and refused.json()["kind"] == "url_refused"
+    assert "loopback" in refused.json()["detail"]
+    client = make_client(store, rate_limit=2)
+    probe = client.post("/api/submissions", json=body(server.base_url, model="not-served"))
+    assert probe.status_code == 422 and probe.json()["kind"] == "probe_failed"
+    assert "does not serve model 'not-served'" in probe.json()["detail"]
+    limited = client.post("/api/submissions", json=body(server.base_url))
+    assert limited.status_code == 429 and limited.json()["kind"] == "rate_limited"
+
+
+async def test_matches_and_replay_routes(store: Store) -> None:
+    def contestant(name: str) -> ContestantSpec:
+        return ContestantSpec(base_url="http://127.0.0.1:1/v1", model=name, api_key=CANARY_KEY)
+
+    spec = MatchSpec(a=contestant("a"), b=contestant("b"), settings=MatchSettings(seed=7))
+    result = await play_match(spec, store, endpoints={"a": Scripted(["right"] * 12),
+                                                      "b": Scripted([])})  # fmt: skip
+    client = make_client(store)
+    listed = client.get("/api/matches").json()
+    assert [m["id"] for m in listed] == [result.match_id]
+    assert client.get("/api/matches", params={"status": "running"}).json() == []
+    assert client.get("/api/matches", params={"limit": 0}).status_code == 422
+    full = client.get(f"/api/matches/{result.match_id}")
+    assert full.status_code == 200
+    data = full.json()
+    assert len(data["rooms"]) == 6 and data["status"] == "done"
+    assert CANARY_KEY not in full.text and "127.0.0.1:1" not in full.text
+
+
+def test_openapi_schema_is_typed(store: Store) -> None:
+    schema = make_client(store).get("/openapi.json").json()
+    paths = schema["paths"]
+    for path in ("/api/health", "/api/leaderboard", "/api/matches", "/api/matches/{match_id}",
+                 "/api/submissions"):  # fmt: skip
+        assert path in paths
+    created = paths["/api/submissions"]["post"]["responses"]
+    assert created["201"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "SubmissionCreated"
+    )
+    assert {"409", "429", "400"} <= set(created)
+    board = paths["/api/leaderboard"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert board["schema"]["items"]["$ref"].endswith("LeaderboardRow")
+    assert "SubmissionForm" in str(paths["/api/submissions"]["post"]["requestBody"])

@@ -1,0 +1,183 @@
+"""The charts: they build for empty and real inputs, the frontier is gold, hovers carry the CIs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from arena import charts
+from arena.leaderboard import (
+    ROOM_QUALITY_COLUMNS,
+    ChartPoint,
+    chart_points,
+    leaderboard_rows,
+    pareto_frontier,
+    room_quality,
+)
+from arena.store import Store
+from rooms import ROOM_ORDER
+
+
+def point(
+    submission_id: int,
+    tps: float | None,
+    quality: float | None,
+    *,
+    model: str = "Smol-135M",
+    quant: str = "Q4_K_M",
+    bits: float = 4.8,
+    size: float | None = 0.1,
+    ci: tuple[float, float] | None = None,
+    label: str | None = None,
+) -> ChartPoint:
+    return ChartPoint(
+        submission_id=submission_id,
+        label=label or f"{model} {quant}",
+        base_model=model,
+        base_model_key=model.casefold(),
+        quant=quant,
+        bits_per_weight=bits,
+        file_size_gb=size,
+        decode_tps=tps,
+        quality_pct=quality,
+        quality_ci=ci,
+        n=3,
+        mean_escaped=4.0,
+    )
+
+
+POINTS = [
+    point(1, 30.0, 100.0, quant="BF16", bits=16.0, size=0.27),
+    point(2, 55.0, 83.333, ci=(61.04, 100.0), size=0.1),
+    point(3, 70.0, 40.0, quant="Q2_K", bits=2.6, size=0.07, ci=(20.0, 55.0)),
+    point(4, 20.0, 100.0, model="Other-7B", quant="BF16", bits=16.0, size=14.0),
+    point(5, 60.0, 90.0, model="Other-7B", quant="Q8_0", bits=8.5, size=7.2, ci=(80.0, 97.0)),
+    point(6, None, None, model="Other-7B", quant="Q4_0", bits=4.5, size=None),
+]
+
+
+def room_frame() -> pd.DataFrame:
+    records = []
+    for index, room_id in enumerate(ROOM_ORDER[:4]):
+        for p in POINTS:
+            records.append(
+                {
+                    "submission_id": p.submission_id,
+                    "display_name": p.label,
+                    "base_model": p.base_model,
+                    "base_model_key": p.base_model_key,
+                    "quant": p.quant,
+                    "bits_per_weight": p.bits_per_weight,
+                    "file_size_gb": p.file_size_gb,
+                    "room_id": room_id,
+                    "escape_rate": (index + p.submission_id) % 4 / 3,
+                    "n": 3,
+                }
+            )
+    return pd.DataFrame(records, columns=list(ROOM_QUALITY_COLUMNS))
+
+
+def annotations(figure: go.Figure) -> list[str]:
+    return [a.text for a in figure.layout.annotations]
+
+
+def test_empty_inputs_explain_what_is_needed(store: Store) -> None:
+    points = chart_points(leaderboard_rows(store))
+    pareto = charts.pareto_figure(points, pareto_frontier(points))
+    assert len(pareto.data) == 0
+    assert annotations(pareto) == [charts.EMPTY_PARETO]
+    assert annotations(pareto)[0].startswith("No points yet: a quant needs finished matches")
+    assert pareto.layout.annotations[0].x == 0.5 and pareto.layout.annotations[0].y == 0.5
+    bang = charts.bang_per_bit_figures(points, room_quality(store))
+    assert set(bang) == {"quality_vs_gb", "quality_vs_bpw_by_room", "tps_vs_gb"}
+    assert annotations(bang["quality_vs_gb"]) == [charts.EMPTY_QUALITY_VS_GB]
+    assert annotations(bang["quality_vs_bpw_by_room"]) == [charts.EMPTY_ROOMS]
+    assert annotations(bang["tps_vs_gb"]) == [charts.EMPTY_TPS_VS_GB]
+    assert all(len(f.data) == 0 for f in bang.values())
+
+
+def test_points_without_the_needed_values_give_the_empty_state() -> None:
+    no_quality = [point(1, 30.0, None), point(2, None, 90.0, size=None)]
+    pareto = charts.pareto_figure(no_quality, pareto_frontier(no_quality))
+    assert annotations(pareto) == [charts.EMPTY_PARETO]
+    bang = charts.bang_per_bit_figures(no_quality, pd.DataFrame(columns=ROOM_QUALITY_COLUMNS))
+    assert annotations(bang["quality_vs_gb"]) == [charts.EMPTY_QUALITY_VS_GB]
+    assert len(bang["tps_vs_gb"].data) == 1  # point 1 has a size and a speed
+
+
+def test_pareto_figure() -> None:
+    frontier = pareto_frontier(POINTS)
+    assert [p.submission_id for p in frontier] == [1, 5, 3]
+    figure = charts.pareto_figure(POINTS, frontier)
+    models = [t for t in figure.data if t.name != "Pareto frontier"]
+    assert [t.name for t in models] == ["Other-7B", "Smol-135M"]
+    smol = models[1]
+    assert list(smol.x) == [30.0, 55.0, 70.0]  # joined in order of speed
+    assert smol.mode == "lines+markers"
+    assert list(smol.error_y.array) == pytest.approx([0.0, 100.0 - 83.333, 15.0])
+    assert list(smol.error_y.arrayminus) == pytest.approx([0.0, 83.333 - 61.04, 20.0])
+    assert models[0].line.color != smol.line.color
+    gold = [t for t in figure.data if t.name == "Pareto frontier"]
+    assert len(gold) == 1 and gold[0].line.color == charts.GOLD == "#D4AF37"
+    assert list(gold[0].x) == [30.0, 60.0, 70.0] and list(gold[0].y) == [100.0, 90.0, 40.0]
+    hover = smol.hovertext[1]
+    assert "quality retained: 83.3 % [95% CI 61.0, 100.0]" in hover
+    assert "decode: 55.0 tok/s" in hover and "bits/weight: 4.80" in hover
+    assert "paired matches (n): 3" in hover and "Q4_K_M" in hover
+    assert figure.layout.xaxis.title.text.startswith("decode speed (tok/s")
+    assert figure.layout.yaxis.title.text == "quality retained vs baseline (%)"
+    assert not figure.layout.annotations or charts.EMPTY_PARETO not in annotations(figure)
+
+
+def test_submitter_text_is_inert_in_hovers_and_legends() -> None:
+    evil = [
+        point(1, 10.0, 100.0, model='<a href="https://x.example">M</a>', label="<b>me</b>"),
+        point(2, 20.0, 50.0, model='<a href="https://x.example">M</a>', label="<b>me</b>"),
+    ]
+    figure = charts.pareto_figure(evil, pareto_frontier(evil))
+    for trace in figure.data:
+        assert "<a " not in (trace.name or "")
+        assert all("<b>me</b>" not in text for text in trace.hovertext)
+    assert "&lt;b&gt;me&lt;/b&gt;" in figure.data[0].hovertext[0]
+
+
+def test_bang_per_bit_figures() -> None:
+    figures = charts.bang_per_bit_figures(POINTS, room_frame())
+    by_gb = figures["quality_vs_gb"]
+    smol = next(t for t in by_gb.data if t.name == "Smol-135M")
+    assert list(smol.x) == [0.07, 0.1, 0.27] and list(smol.y) == [40.0, 83.333, 100.0]
+    assert "[95% CI 20.0, 55.0]" in smol.hovertext[0]
+    speed = figures["tps_vs_gb"]
+    other = next(t for t in speed.data if t.name == "Other-7B")
+    assert list(other.x) == [7.2, 14.0] and list(other.y) == [60.0, 20.0]
+    assert speed.layout.yaxis.title.text == "decode speed (tok/s)"
+    # the same base model has the same colour in every figure
+    colour = {t.name: t.line.color for t in by_gb.data}
+    assert {t.name: t.line.color for t in speed.data} == colour
+
+
+def test_one_panel_per_room() -> None:
+    frame = room_frame()
+    figure = charts.bang_per_bit_figures(POINTS, frame)["quality_vs_bpw_by_room"]
+    titles = [a.text for a in figure.layout.annotations]
+    assert titles == ["Cipher (cipher-v1)", "Map (map-v1)", "Mechanism (mechanism-v1)",
+                      "Archive (archive-v1)"]  # fmt: skip
+    axes = {(t.xaxis, t.yaxis) for t in figure.data}
+    assert len(axes) == 4  # four rooms, four panels
+    assert len(figure.data) == 4 * 2  # one line per base model in each panel
+    assert sum(bool(t.showlegend) for t in figure.data) == 2  # one legend entry per model
+    first = next(t for t in figure.data if t.name == "Smol-135M")
+    assert list(first.x) == [2.6, 4.8, 16.0]
+    cipher = frame[(frame["room_id"] == "cipher-v1") & (frame["base_model_key"] == "smol-135m")]
+    expected = cipher.sort_values("bits_per_weight")["escape_rate"] * 100
+    assert list(first.y) == pytest.approx(list(expected))
+    assert "escape rate:" in first.hovertext[0] and "plays (n): 3" in first.hovertext[0]
+
+
+def test_figures_are_self_contained() -> None:
+    figures = [charts.pareto_figure(POINTS, pareto_frontier(POINTS))]
+    figures += list(charts.bang_per_bit_figures(POINTS, room_frame()).values())
+    for figure in figures:
+        text = figure.to_json()
+        assert "http://" not in text and "https://" not in text and "mapbox" not in text

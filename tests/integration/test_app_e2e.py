@@ -1,0 +1,202 @@
+"""The whole app in a real browser, against two real llama.cpp contestants.
+
+Debian's chromium driven by Playwright (no browser download; every request that is not to
+127.0.0.1 is aborted). One app process for the module, with DEBUG logging: submit the Q4_1
+endpoint through the form (with a canary API key), see the probe succeed, register the Q2_K one
+through the REST API, let the scheduler play a match, then look at every tab (screenshots in
+test-artifacts/screenshots) and check that the canary key appears nowhere: logs, database bytes,
+API responses, UI.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import ARTIFACTS, AppProcess, Served, submission_body, wait_until
+
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ARTIFACTS / "screenshots"
+CANARY = f"sk-CANARY-{uuid.uuid4()}"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def app(
+    llama_servers: dict[str, Served], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppProcess]:
+    log = ARTIFACTS / "app-e2e.log"
+    log.unlink(missing_ok=True)
+    from cryptography.fernet import Fernet
+
+    process = AppProcess(
+        tmp_path_factory.mktemp("app-data"),
+        log,
+        QER_SECRET_KEY=Fernet.generate_key().decode(),
+        QER_LOG_LEVEL="DEBUG",
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def page(app: AppProcess) -> Iterator[Any]:
+    assert CHROMIUM.exists(), "apt-get install chromium chromium-driver"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.route(
+            "**/*",
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+                else route.abort()
+            ),
+        )
+        tab = context.new_page()
+        tab.set_default_timeout(30_000)
+        tab.goto(app.url)
+        yield tab
+        browser.close()
+
+
+def open_tab(page: Any, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def choose(page: Any, label: str, option: str) -> None:
+    """Pick an option of a Gradio dropdown (or type a custom value)."""
+    box = page.get_by_label(label, exact=True)
+    box.click()
+    box.fill(option)
+    page.keyboard.press("Enter")
+
+
+def test_submit_through_the_form_and_see_the_probe(
+    page: Any, app: AppProcess, llama_servers: dict[str, Served]
+) -> None:
+    served = llama_servers["Q4_1"]
+    open_tab(page, "Submit")
+    page.get_by_label("Display name").fill("SmolLM2 Q4_1 <b>baseline</b>")
+    choose(page, "Base model", "SmolLM2-135M-Instruct")
+    choose(page, "Quant", "Q4_1")
+    page.get_by_label("Bits per weight").fill(str(served.bits_per_weight))
+    page.get_by_label("Hardware").fill("CPU, 1 thread")
+    page.get_by_label("Endpoint base URL").fill(served.server.base_url)
+    page.get_by_label("Served model id").fill(served.server.alias)
+    page.get_by_label("API key (optional)").fill(CANARY)
+    page.get_by_label("max_tokens").fill("96")
+    page.get_by_label("This is the full-precision baseline for its base model").check()
+    page.locator("#submit-button").click()
+    result = page.locator("#submit-result")
+    result.get_by_text("Accepted: submission #").wait_for(timeout=60_000)
+    text = result.inner_text()
+    assert "Health probe: answered in" in text and "deletion token" in text.lower()
+    page.screenshot(path=SHOTS / "submit.png", full_page=True)
+    assert page.get_by_label("API key (optional)").input_value() == ""
+    with app.api() as api:
+        created = api.post("/api/submissions", json=submission_body(llama_servers["Q2_K"]))
+        assert created.status_code == 201, created.text
+        rows = api.get("/api/leaderboard").json()
+    assert {r["quant"] for r in rows} == {"Q4_1", "Q2_K"}
+    assert next(r for r in rows if r["quant"] == "Q4_1")["is_baseline"] is True
+
+
+def test_the_scheduler_plays_a_match_shown_live(page: Any, app: AppProcess) -> None:
+    with app.api() as api:
+        wait_until(
+            lambda: api.get("/api/matches", params={"status": "running"}).json(),
+            timeout=120,
+            what="a running match",
+        )
+        page.reload()
+        page.locator("#now-playing").get_by_text("SmolLM2").first.wait_for(timeout=30_000)
+        page.screenshot(path=SHOTS / "now-playing.png", full_page=False)
+        open_tab(page, "Replays")
+        page.get_by_role("button", name="Latest").click()
+        page.locator("#replay-view").get_by_text("Cipher").first.wait_for()
+        page.screenshot(path=SHOTS / "replay-live.png", full_page=True)
+        wait_until(
+            lambda: api.get("/api/matches", params={"status": "done"}).json(),
+            timeout=600,
+            what="a finished match",
+        )
+
+
+def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
+    page.reload()
+    table = page.locator("#leaderboard-table")
+    table.get_by_text("Q2_K").first.wait_for()
+    assert "Q4_1" in table.inner_text()
+    page.screenshot(path=SHOTS / "leaderboard.png", full_page=True)
+
+    open_tab(page, "Pareto frontier")
+    page.locator("#pareto-plot .js-plotly-plot").wait_for()
+    page.screenshot(path=SHOTS / "pareto.png", full_page=True)
+
+    open_tab(page, "Bang per bit")
+    page.locator(".js-plotly-plot").nth(2).wait_for()
+    page.screenshot(path=SHOTS / "bang-per-bit.png", full_page=True)
+
+    open_tab(page, "Replays")
+    page.get_by_role("button", name="Latest").click()
+    view = page.locator("#replay-view")
+    view.get_by_text("Warden").first.wait_for()
+    with app.api() as api:
+        finished = api.get("/api/matches", params={"status": "done"}).json()[0]
+        replay = api.get(f"/api/matches/{finished['id']}").json()
+    assert [room["room_id"] for room in replay["rooms"]] == [
+        "cipher-v1", "map-v1", "mechanism-v1", "archive-v1", "paradox-v1", "warden-v1",
+    ]  # fmt: skip
+    assert all(room["status"] == "done" for room in replay["rooms"])
+    for name in ("Cipher", "Map", "Mechanism", "Archive", "Paradox", "Warden"):
+        assert name in view.inner_text()
+    page.screenshot(path=SHOTS / "replay.png", full_page=True)
+
+    open_tab(page, "About")
+    page.get_by_text("Reading the charts").wait_for()
+    page.screenshot(path=SHOTS / "about.png", full_page=True)
+
+
+def canary_forms() -> list[bytes]:
+    raw = CANARY.encode()
+    return [raw, raw.hex().encode(), base64.b64encode(raw), base64.urlsafe_b64encode(raw)]
+
+
+def test_the_canary_key_appears_nowhere(page: Any, app: AppProcess) -> None:
+    forms = canary_forms()
+    # the logs (DEBUG) of the app process
+    logged = app.log_path.read_bytes()
+    assert b"DEBUG" in logged
+    assert not any(form in logged for form in forms)
+    # every byte of the database files
+    for path in app.data_dir.glob("arena.sqlite3*"):
+        data = path.read_bytes()
+        assert not any(form in data for form in forms), path
+    # every API response
+    with app.api() as api:
+        bodies = [api.get(p).content for p in ("/api/health", "/api/leaderboard", "/api/matches")]
+        for item in api.get("/api/matches").json():
+            bodies.append(api.get(f"/api/matches/{item['id']}").content)
+        for row in api.get("/api/leaderboard").json():
+            bodies.append(api.get(f"/api/submissions/{row['submission_id']}").content)
+        bodies.append(api.get("/openapi.json").content)
+        bodies.append(api.get("/config").content)
+    for body in bodies:
+        assert not any(form in body for form in forms)
+    # what the browser shows, tab by tab
+    for name in ("Leaderboard", "Pareto frontier", "Bang per bit", "Replays", "Submit", "About"):
+        open_tab(page, name)
+        assert CANARY not in page.content()
