@@ -212,7 +212,7 @@ def _form_fields(values: dict[str, Any]) -> dict[str, Any]:
         "temperature": values["temperature"],
         "max_tokens": int(values["max_tokens"]),
     }
-    if values["top_p"] not in (None, ""):
+    if values["top_p"] not in (None, "", 0):  # an empty number box arrives as 0
         sampling["top_p"] = values["top_p"]
     if values["top_k"] not in (None, "", 0):
         sampling["top_k"] = int(values["top_k"])
@@ -440,14 +440,15 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
         "top_p": top_p, "top_k": top_k, "max_tokens": max_tokens, "thinking": thinking,
         "is_baseline": is_baseline,
     }  # fmt: skip
-    names = list(widgets)
+    by_component = {component: name for name, component in widgets.items()}
 
-    async def submit(*values: Any, request: gr.Request) -> tuple[str, str]:
+    async def submit(data: dict[Any, Any], request: gr.Request) -> tuple[str, str]:
         client = request.client.host if request and request.client else "unknown"
-        text = await submit_action(services, dict(zip(names, values, strict=True)), client)
+        values = {by_component[component]: value for component, value in data.items()}
+        text = await submit_action(services, values, client)
         return text, ""  # the key field is cleared whatever happened
 
-    send.click(submit, inputs=list(widgets.values()), outputs=[result, api_key])
+    send.click(submit, inputs=set(widgets.values()), outputs=[result, api_key])
 
     with gr.Accordion("Manage my submission", open=False):
         with gr.Row():

@@ -89,23 +89,23 @@ def test_submit_through_the_form_and_see_the_probe(
 ) -> None:
     served = llama_servers["Q4_1"]
     open_tab(page, "Submit")
-    page.get_by_label("Display name").fill("SmolLM2 Q4_1 <b>baseline</b>")
+    page.get_by_label("Display name", exact=True).fill("SmolLM2 Q4_1 <b>baseline</b>")
     choose(page, "Base model", "SmolLM2-135M-Instruct")
     choose(page, "Quant", "Q4_1")
-    page.get_by_label("Bits per weight").fill(str(served.bits_per_weight))
-    page.get_by_label("Hardware").fill("CPU, 1 thread")
-    page.get_by_label("Endpoint base URL").fill(served.server.base_url)
-    page.get_by_label("Served model id").fill(served.server.alias)
-    page.get_by_label("API key (optional)").fill(CANARY)
-    page.get_by_label("max_tokens").fill("96")
-    page.get_by_label("This is the full-precision baseline for its base model").check()
+    page.get_by_label("Bits per weight", exact=True).fill(str(served.bits_per_weight))
+    page.get_by_label("Hardware", exact=True).fill("CPU, 1 thread")
+    page.get_by_label("Endpoint base URL", exact=True).fill(served.server.base_url)
+    page.get_by_label("Served model id", exact=True).fill(served.server.alias)
+    page.get_by_label("API key (optional)", exact=True).fill(CANARY)
+    page.get_by_label("max_tokens", exact=True).fill("96")
+    page.get_by_label("This is the full-precision baseline for its base model", exact=True).check()
     page.locator("#submit-button").click()
     result = page.locator("#submit-result")
     result.get_by_text("Accepted: submission #").wait_for(timeout=60_000)
     text = result.inner_text()
     assert "Health probe: answered in" in text and "deletion token" in text.lower()
     page.screenshot(path=SHOTS / "submit.png", full_page=True)
-    assert page.get_by_label("API key (optional)").input_value() == ""
+    assert page.get_by_label("API key (optional)", exact=True).input_value() == ""
     with app.api() as api:
         created = api.post("/api/submissions", json=submission_body(llama_servers["Q2_K"]))
         assert created.status_code == 201, created.text
