@@ -13,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from arena.client import ClientLimits
-from arena.models import MatchSettings
+from arena.models import ContestantSummary, MatchResult, MatchSettings
 from arena.nullserver import NullServer, NullServerConfig
 from arena.queue import JobQueue
 from arena.scheduler import (
@@ -316,3 +316,35 @@ async def test_stop_gives_a_running_match_back_to_the_queue(
     assert store.query("SELECT status FROM matches")[0]["status"] == "interrupted"
     job = store.query("SELECT status, attempts FROM job_queue ORDER BY id LIMIT 1")[0]
     assert job == {"status": "queued", "attempts": 0}
+
+
+async def test_an_endpoint_that_dies_mid_match_counts_as_a_failure(
+    store: Store, keystore: KeyStore, servers: list[NullServer]
+) -> None:
+    """Forfeiting every room of a finished match counts against that submission only."""
+    a = await register(store, keystore, servers[0].base_url, "m0", baseline=True)
+    b = await register(store, keystore, servers[1].base_url, "m1")
+    settings = SchedulerSettings(**FAST, failure_threshold=1)
+    scheduler = Scheduler(store, keystore, settings, owner="me")
+    key, payload = job_for(a, b, 0, settings, b"s")
+    job_id = scheduler.queue.enqueue(key, payload)
+    job = scheduler.queue.claim("me", 30)
+    assert job is not None and job.id == job_id
+
+    def summary(slot: str, forfeits: int) -> ContestantSummary:
+        outcomes = {"forfeit": forfeits, "trapped": 6 - forfeits}
+        return ContestantSummary(slot=slot, display_name=slot, escaped=0, rooms=6, score=0,
+                                 decode_tps=None, completion_tokens=0, cap_hits=0, errors=forfeits,
+                                 outcomes=outcomes)  # fmt: skip
+
+    contestants = {"a": scheduler.contestant(a), "b": scheduler.contestant(b)}
+    match_id = await store.start_match(MatchSettings(), contestants, [], job_id=job.id)  # type: ignore[arg-type]
+    result = MatchResult(
+        match_id=match_id, status="done", settings=MatchSettings(), room_ids=[], rooms=[],
+        summaries={"a": summary("a", 0), "b": summary("b", 6)}, wall_seconds=1.0,
+    )  # fmt: skip
+    scheduler._record_result(job, result)
+    assert submission(store, b)["status"] == "paused"
+    assert f"failed every room of match {match_id}" in submission(store, b)["status_reason"]
+    assert submission(store, a)["status"] == "active"
+    assert scheduler.queue.get(job.id).status == "done"  # type: ignore[union-attr]
