@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from arena import charts
-from arena.api import build_router, install_error_handlers
+from arena.api import build_router, client_id_from, install_error_handlers
 from arena.leaderboard import (
     ALL_COLUMNS,
     DEFAULT_COLUMNS,
@@ -211,7 +211,7 @@ def _form_fields(values: dict[str, Any]) -> dict[str, Any]:
     """The form's widgets to the submission model's fields (empty optional fields omitted)."""
     sampling: dict[str, Any] = {
         "temperature": values["temperature"],
-        "max_tokens": int(values["max_tokens"]),
+        "max_tokens": values["max_tokens"],  # None: the model says which field is missing
     }
     if values["top_p"] not in (None, "", 0):  # an empty number box arrives as 0
         sampling["top_p"] = values["top_p"]
@@ -297,10 +297,12 @@ def build_ui(services: Services) -> gr.Blocks:
                 _leaderboard_tab(store, demo)
             with gr.Tab("Pareto frontier", id="pareto"):
                 pareto = gr.Plot(label="Quality retained vs throughput", elem_id="pareto-plot")
+                refresh_pareto = gr.Button("Refresh charts", size="sm")
             with gr.Tab("Bang per bit", id="bang"):
                 per_gb = gr.Plot(label="Quality vs file size")
                 per_bit = gr.Plot(label="Escape rate vs bits per weight, per room")
                 speed = gr.Plot(label="Throughput vs file size")
+                refresh_bang = gr.Button("Refresh charts", size="sm")
             with gr.Tab("Replays", id="replays"):
                 _replays_tab(store, demo)
             with gr.Tab("Submit", id="submit"):
@@ -309,8 +311,8 @@ def build_ui(services: Services) -> gr.Blocks:
                 gr.Markdown(about_markdown())
         charts_out = [pareto, per_gb, per_bit, speed]
         demo.load(lambda: figures(store), outputs=charts_out)
-        refresh = gr.Button("Refresh charts", size="sm")
-        refresh.click(lambda: figures(store), outputs=charts_out)
+        for refresh in (refresh_pareto, refresh_bang):
+            refresh.click(lambda: figures(store), outputs=charts_out)
         gr.Timer(POLL_S).tick(lambda: now_playing_markdown(store), outputs=playing)
     return demo
 
@@ -365,19 +367,20 @@ def _replays_tab(store: Store, demo: gr.Blocks) -> None:
         value = options[0][1] if options else None
         return gr.Dropdown(choices=options, value=value), replay_view(store, value)
 
-    def tick(match_id: str | None) -> Any:
-        if not match_id:
-            return gr.skip()
-        row = store.match(match_id)
-        if row is None or row["status"] != "running":
-            return gr.skip()
-        return replay_view(store, match_id)
+    shown = gr.State("")  # the status of the match when the view was last drawn
+
+    def tick(match_id: str | None, last: str) -> tuple[Any, str]:
+        """Redraw while the match runs, and once more when it ends (solutions revealed)."""
+        row = store.match(match_id) if match_id else None
+        if row is None or (row["status"] != "running" and last != "running"):
+            return gr.skip(), row["status"] if row else ""
+        return replay_view(store, match_id), row["status"]
 
     demo.load(choices, outputs=pick)
     pick.focus(choices, outputs=pick)
     pick.change(lambda m: replay_view(store, m), inputs=pick, outputs=view)
-    latest.click(newest, outputs=[pick, view])
-    live.tick(tick, inputs=pick, outputs=view)
+    latest.click(newest, outputs=[pick, view])  # pick.change redraws too: harmless
+    live.tick(tick, inputs=[pick, shown], outputs=[view, shown])
 
 
 def _submit_tab(services: Services, demo: gr.Blocks) -> None:
@@ -414,8 +417,8 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
     with gr.Row():
         preset = gr.Dropdown(["(custom)", *PRESETS], value="(custom)", label="Sampling preset")
         temperature = gr.Number(label="temperature", value=0.0, minimum=0, maximum=2)
-        top_p = gr.Number(label="top_p", value=None)
-        top_k = gr.Number(label="top_k", value=None, precision=0)
+        top_p = gr.Number(label="top_p (0 = unset)", value=None)
+        top_k = gr.Number(label="top_k (0 = unset)", value=None, precision=0)
         max_tokens = gr.Number(label="max_tokens", value=1024, precision=0)
         thinking = gr.Radio(["server default", "on", "off"], value="server default",
                             label="thinking")  # fmt: skip
@@ -444,7 +447,8 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
     by_component = {component: name for name, component in widgets.items()}
 
     async def submit(data: dict[Any, Any], request: gr.Request) -> tuple[str, str]:
-        client = request.client.host if request and request.client else "unknown"
+        peer = request.client.host if request and request.client else None
+        client = client_id_from(request.headers if request else {}, peer)
         values = {by_component[component]: value for component, value in data.items()}
         text = await submit_action(services, values, client)
         return text, ""  # the key field is cleared whatever happened
@@ -484,7 +488,9 @@ def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
     api = FastAPI(title=TITLE, lifespan=lifespan)
     install_error_handlers(api)
     api.include_router(build_router(services.store, services.service, services.scheduler))
-    return gr.mount_gradio_app(api, build_ui(services), path="/", footer_links=["gradio"])
+    return gr.mount_gradio_app(
+        api, build_ui(services), path="/", footer_links=["gradio"], show_error=False
+    )
 
 
 def make_services(db: Path, settings: SchedulerSettings, *, scheduler: bool = True) -> Services:
@@ -526,7 +532,6 @@ def main() -> None:
     if args.interval is not None:
         overrides["interval_s"] = args.interval
     if args.demo:
-        overrides["allow_private"] = True  # the demo's own contestants live on loopback
         overrides.setdefault("interval_s", float(os.environ.get("QER_SCHEDULE_INTERVAL_S", 10)))
     settings = SchedulerSettings.from_env(**overrides)
     services = make_services(args.db or args.data_dir / "arena.sqlite3", settings,
@@ -557,6 +562,8 @@ def _start_demo(services: Services, data_dir: Path) -> Any:
     local = SubmissionService(services.store, services.service.keystore, allow_private=True,
                               rate_limit=1000)  # fmt: skip
     demo = asyncio.run(start_demo(services.store, local, data_dir))
+    if services.scheduler is not None:  # its own loopback contestants, and only those
+        services.scheduler.local.update(demo.submission_ids)
     log.info("demo contestants ready: submissions %s", demo.submission_ids)
     return demo
 

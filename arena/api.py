@@ -10,9 +10,10 @@ or delete with the deletion token). Responses are pydantic models, so the OpenAP
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, FastAPI, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -105,14 +106,19 @@ class StatusChange(BaseModel):
     status: Literal["active", "paused", "deleted"]
 
 
-def client_id(request: Request) -> str:
+def client_id_from(headers: Mapping[str, str], peer: str | None) -> str:
     """Who is submitting, for the rate limit. Behind a trusted proxy (a Hugging Face Space, or
-    ``QER_TRUST_PROXY=1``) the first ``X-Forwarded-For`` address; else the socket peer."""
+    ``QER_TRUST_PROXY=1``) the last ``X-Forwarded-For`` entry, the one the proxy itself appended
+    (earlier entries are whatever the client sent); else the socket peer."""
     trusted = os.environ.get("SPACE_ID") or os.environ.get("QER_TRUST_PROXY") == "1"
-    forwarded = request.headers.get("x-forwarded-for", "")
-    if trusted and forwarded:
-        return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+    forwarded = headers.get("x-forwarded-for", "")
+    if trusted and forwarded.strip():
+        return forwarded.split(",")[-1].strip()
+    return peer or "unknown"
+
+
+def client_id(request: Request) -> str:
+    return client_id_from(request.headers, request.client.host if request.client else None)
 
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
@@ -200,7 +206,7 @@ def build_router(
     def match(match_id: str) -> Replay:
         found = replay(store, match_id) if len(match_id) <= 64 else None
         if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no match {match_id[:64]!r}")
+            raise SubmissionRefused(f"no match {match_id[:64]!r}", "not_found")
         return found
 
     @router.post(
@@ -218,7 +224,7 @@ def build_router(
     def submission(submission_id: int) -> SubmissionPublic:
         found = service.get(submission_id)
         if found is None or found["status"] == "deleted":
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no submission #{submission_id}")
+            raise SubmissionRefused(f"no submission #{submission_id}", "not_found")
         return SubmissionPublic.model_validate(found)
 
     @router.post("/submissions/{submission_id}/status", responses=problems)  # type: ignore[arg-type]

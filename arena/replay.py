@@ -386,11 +386,13 @@ def _rows(db: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> lis
 
 
 _SEALED = (
-    "(m.status != 'done' AND m.job_id IN (SELECT id FROM job_queue "
-    "WHERE status IN ('queued', 'running'))) AS sealed "
+    "(m.status != 'running' AND EXISTS (SELECT 1 FROM job_queue j "
+    "WHERE j.status IN ('queued', 'running') AND json_extract(j.payload, '$.seed') = m.seed)) "
+    "AS sealed "
 )
-"""A stopped match whose scheduled job will be played again (same seed): its secrets stay
-hidden until the job is over, or the re-run's puzzles and answers would be public."""
+"""A stopped match whose seed a scheduled match still has to play (the other order of its
+round, or its own re-run after a crash): its secrets stay hidden until that is over, or that
+match's puzzles and answers would be public while it is played."""
 
 _MATCH_COLUMNS = (
     "SELECT m.*, "

@@ -44,7 +44,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from arena.client import ChatClient, ClientLimits, EndpointError
-from arena.match import play_match
+from arena.match import MatchEvent, play_match
 from arena.models import AdversarialMode, ContestantSpec, MatchResult, MatchSettings, MatchSpec
 from arena.queue import Job, JobQueue
 from arena.replay import endpoint_hosts, scrub_endpoints
@@ -124,11 +124,12 @@ class Entrant:
     endpoint: str
 
 
-def round_seed(round_index: int, secret: bytes) -> int:
-    """The seed of a pair's ``round_index``-th round: the same for every pair of a deployment,
-    unpredictable without the deployment's seed secret (rooms and solvers are public code, so a
-    known seed would give away every puzzle and answer before the match)."""
-    digest = hmac.new(secret, f"{SEED_LIST}:{round_index}".encode(), hashlib.sha256).digest()
+def round_seed(low: int, high: int, round_index: int, secret: bytes) -> int:
+    """The seed of a pair's ``round_index``-th round (both orders play it). Unpredictable without
+    the deployment's seed secret, and never shared with another pair: rooms and solvers are
+    public code, so a seed whose replay is public must not come up again in a later match."""
+    message = f"{SEED_LIST}:{low}:{high}:{round_index}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
 
@@ -202,7 +203,7 @@ def job_for(
         "a": a,
         "b": b,
         "round": round_index,
-        "seed": round_seed(round_index, secret),
+        "seed": round_seed(low, high, round_index, secret),
         "difficulty": settings.difficulty,
         "retries": settings.retries,
         "adversarial": settings.adversarial.value,
@@ -255,8 +256,12 @@ class Scheduler:
         self.secret = seed_secret(store)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = False
+        self.local: set[int] = set()
+        """Submissions allowed on private addresses whatever ``allow_private`` says (the
+        ``--demo`` contestants this process started on loopback)."""
         self._running: dict[int, asyncio.Task[None]] = {}
         self._endpoints: dict[int, tuple[str, ...]] = {}
+        self._match_ids: dict[int, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._aps: AsyncIOScheduler | None = None
@@ -368,7 +373,8 @@ class Scheduler:
         ]
 
     def enqueue_next(self) -> int | None:
-        """Queue one match for the best pair; None when the queue is full or nothing pairs."""
+        """Queue the next round of the best pair, both orders at once (a round's replays stay
+        sealed until both are over); None when the queue is full or nothing pairs."""
         counts = self.queue.counts()
         if counts.get("queued", 0) >= self.settings.queue_depth:
             return None
@@ -383,13 +389,16 @@ class Scheduler:
         if chosen is None:
             return None
         low, high = chosen[0].id, chosen[1].id
-        key, payload = job_for(low, high, played[(low, high)], self.settings, self.secret)
-        job_id = self.queue.enqueue(key, payload, max_attempts=self.settings.max_attempts)
-        if job_id is not None:
-            log.info(
-                "queued match job %d: #%d vs #%d, round %d", job_id, low, high, payload["round"]
-            )
-        return job_id
+        first: int | None = None
+        start = played[(low, high)]
+        for count in range(start, start + 2 - start % 2):  # the rest of this round
+            key, payload = job_for(low, high, count, self.settings, self.secret)
+            job_id = self.queue.enqueue(key, payload, max_attempts=self.settings.max_attempts)
+            if job_id is not None:
+                first = first or job_id
+                log.info("queued match job %d: #%d vs #%d, round %d",
+                         job_id, payload["a"], payload["b"], payload["round"])  # fmt: skip
+        return first
 
     # -- dispatch -----------------------------------------------------------------------------
     def _renew_leases(self, job_ids: list[int]) -> list[int]:
@@ -446,6 +455,7 @@ class Scheduler:
         finally:
             self._running.pop(job.id, None)
             self._endpoints.pop(job.id, None)
+            self._match_ids.pop(job.id, None)
         if self.is_leader:
             self._dispatch()
 
@@ -458,16 +468,23 @@ class Scheduler:
     def _abandon(self, job: Job) -> None:
         """A match cancelled by ``stop``: interrupted, and its job queued again at once."""
 
+        match_id = self._match_ids.pop(job.id, None)
+
         def run(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE matches SET status = 'interrupted', finished_at = ?, "
                 "error = 'the app stopped while the match was running' "
-                "WHERE job_id = ? AND status = 'running'",
-                (now(), job.id),
+                "WHERE id = ? AND status = 'running'",
+                (now(), match_id),
             )
 
-        self.store.write(run)
+        if match_id is not None:  # only this worker's match, never a newer owner's
+            self.store.write(run)
         self.queue.release(job.id, self.owner, "the app stopped while the match was running")
+
+    def _note_match(self, job_id: int, event: MatchEvent) -> None:
+        if event.kind == "match_start":
+            self._match_ids[job_id] = event.match_id
 
     # -- playing ------------------------------------------------------------------------------
     async def play(self, job: Job) -> MatchResult:
@@ -490,7 +507,12 @@ class Scheduler:
             for slot, contestant, submission_id in zip("ab", specs, ids, strict=True):
                 clients[slot] = await self._client(contestant, submission_id)
                 await self._check_alive(clients[slot], contestant, submission_id)
-            return await play_match(spec, self.store, endpoints=clients)  # type: ignore[arg-type]
+            return await play_match(
+                spec,
+                self.store,
+                endpoints=clients,  # type: ignore[arg-type]
+                observer=functools.partial(self._note_match, job.id),
+            )
         finally:
             for client in clients.values():
                 await client.aclose()
@@ -527,7 +549,7 @@ class Scheduler:
             target = await check_url(
                 contestant.base_url,
                 resolver=self.resolver,
-                allow_private=self.settings.allow_private,
+                allow_private=self.settings.allow_private or contestant.submission_id in self.local,
             )
         except URLRefused as exc:
             raise MatchFailed(

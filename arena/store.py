@@ -526,17 +526,26 @@ class Store:
         row["breakdown"] = json.dumps(row["breakdown"])
         await self.awrite(lambda db: _insert_row(db, "rooms_played", row))
 
-    async def finish_match(self, result: MatchResult) -> None:
+    async def finish_match(self, result: MatchResult) -> bool:
+        """Record the end of a match still ``running``; False (nothing written) when it was
+        marked ``interrupted`` meanwhile (its worker lost the lease and the match is replayed:
+        a stale worker must not finish it)."""
         summary = json.dumps({slot: s.model_dump() for slot, s in result.summaries.items()})
 
-        def run(db: sqlite3.Connection) -> None:
-            db.execute(
+        def run(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
                 "UPDATE matches SET status = ?, finished_at = ?, wall_seconds = ?, error = ?, "
-                "summary = ? WHERE id = ?",
+                "summary = ? WHERE id = ? AND status = 'running'",
                 (result.status, now(), result.wall_seconds, result.error, summary, result.match_id),
             )
+            return cursor.rowcount == 1
 
-        await self.awrite(run)
+        finished = await self.awrite(run)
+        if not finished:
+            log.warning(
+                "match %s was no longer running; its result is not recorded", result.match_id
+            )
+        return finished
 
     # -- domain reads -------------------------------------------------------------------------
     def match(self, match_id: str) -> dict[str, Any] | None:

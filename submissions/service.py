@@ -265,8 +265,8 @@ class SubmissionService:
         def run(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE submissions SET status = ?, status_reason = ?, updated_at = ?, "
-                "api_key_encrypted = CASE WHEN ? THEN NULL ELSE api_key_encrypted END "
-                "WHERE id = ?",
+                "api_key_encrypted = CASE WHEN ? THEN NULL ELSE api_key_encrypted END, "
+                "consecutive_failures = 0 WHERE id = ?",
                 (status, reason or f"set by the owner: {status}", now(), clear_key, submission_id),
             )
 

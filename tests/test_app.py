@@ -133,11 +133,14 @@ def test_python_app_py_serves_its_page(tmp_path: Path) -> None:
                 continue
             assert response.status_code == 200
             assert "Quant Escape Room" in response.text
-            health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5, trust_env=False)
-            assert health.json()["status"] == "ok" and health.json()["scheduler_leader"] in (
-                True,
-                False,
-            )
+            for _ in range(40):  # the scheduler takes the leader lease on its first tick
+                health = httpx.get(
+                    f"http://127.0.0.1:{port}/api/health", timeout=5, trust_env=False
+                )
+                if health.json()["scheduler_leader"]:
+                    break
+                time.sleep(0.25)
+            assert health.json()["status"] == "ok" and health.json()["scheduler_leader"] is True
             docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5, trust_env=False)
             assert "/api/submissions" in docs.json()["paths"]
             assert (tmp_path / "data" / "arena.sqlite3").exists()

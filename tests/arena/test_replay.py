@@ -396,7 +396,7 @@ async def test_an_unknown_match_has_no_replay(store: Store) -> None:
 async def test_a_stopped_match_whose_job_will_replay_keeps_its_secrets(store: Store) -> None:
     """An interrupted scheduled match is played again on the same seed: until that job is over,
     its replay must not give away the seed, solutions or keys."""
-    job_id = JobQueue(store).enqueue("job", {"pair": [1, 2]})
+    job_id = JobQueue(store).enqueue("job", {"pair": [1, 2], "seed": SEED})
     result = await play_match(
         spec(AdversarialMode.NONE, solo=True).model_copy(update={"job_id": job_id}),
         store,

@@ -71,10 +71,11 @@ def test_both_orders_of_a_pair_meet_the_same_seeds() -> None:
     assert [(p["a"], p["b"]) for p in payloads] == [(3, 7), (7, 3)] * 3
     assert [p["seed"] for p in payloads][::2] == [p["seed"] for p in payloads][1::2]
     assert len({p["seed"] for p in payloads}) == 3
-    assert payloads[0]["seed"] == round_seed(0, b"s") == job_for(1, 2, 0, settings, b"s")[1]["seed"]
-    assert round_seed(0, b"s") != round_seed(0, b"t")  # unpredictable without the secret
+    assert payloads[0]["seed"] == round_seed(3, 7, 0, b"s")
+    assert round_seed(3, 7, 0, b"s") != round_seed(3, 7, 0, b"t")  # needs the secret
+    assert round_seed(3, 7, 0, b"s") != job_for(1, 2, 0, settings, b"s")[1]["seed"]  # per pair
     assert len({key for key, _ in jobs}) == 6
-    assert 0 <= round_seed(5, b"s") < 2**63
+    assert 0 <= round_seed(1, 2, 5, b"s") < 2**63
 
 
 def test_the_seed_secret_is_made_once_per_database(store: Store, monkeypatch: Any) -> None:
@@ -172,13 +173,22 @@ async def test_scheduler_plays_linked_matches_within_limits(
     )
     scheduler.start()
     try:
-        wait_for(lambda: len(done_jobs(store)) >= 4)
+        wait_for(lambda: {j["id"] for j in done_jobs(store)} >= {1, 2, 3, 4})
     finally:
         scheduler.stop()
-    jobs = done_jobs(store)
+    jobs = [j for j in done_jobs(store) if j["id"] <= 4]
     pairs = [tuple(json.loads(j["payload"])["pair"]) for j in jobs]
-    # Baseline pairs come first; no two matches ever shared an endpoint at the same time.
-    assert set(pairs[:2]) == {(base, cand), (base, other)}
+    # Baseline pairs come first, each round queued in both orders on one seed; no two matches
+    # ever shared an endpoint at the same time.
+    assert set(pairs[:4]) == {(base, cand), (base, other)}
+    for pair in {(base, cand), (base, other)}:
+        rounds = [
+            json.loads(j["payload"])
+            for j in jobs
+            if tuple(json.loads(j["payload"])["pair"]) == pair
+        ]
+        assert [(p["a"], p["b"]) for p in rounds[:2]] == [pair, pair[::-1]]
+        assert rounds[0]["seed"] == rounds[1]["seed"]
     for job in jobs:
         payload = json.loads(job["payload"])
         match = store.match(job["match_id"])
@@ -237,11 +247,10 @@ async def test_only_one_of_two_processes_schedules(
         second.start()
         wait_for(lambda: len(done_jobs(store)) >= 2)
         assert not second.is_leader
+        assert [r["owner"] for r in store.query("SELECT owner FROM leases")] == ["first"]
     finally:
         second.stop()
         first.stop()
-    owners = {r["owner"] for r in store.query("SELECT owner FROM leases")}
-    assert owners <= {"first"}
     keys = [r["dedupe_key"] for r in store.query("SELECT dedupe_key FROM job_queue")]
     assert len(keys) == len(set(keys))
 
@@ -348,3 +357,52 @@ async def test_an_endpoint_that_dies_mid_match_counts_as_a_failure(
     assert f"failed every room of match {match_id}" in submission(store, b)["status_reason"]
     assert submission(store, a)["status"] == "active"
     assert scheduler.queue.get(job.id).status == "done"  # type: ignore[union-attr]
+
+
+async def test_a_stale_worker_cannot_finish_a_match_taken_over(
+    store: Store, keystore: KeyStore, servers: list[NullServer]
+) -> None:
+    """Worker A loses its lease mid-match (recovery marks the match interrupted) and finishes
+    later: nothing is written, so B's re-run is the job's only done match."""
+    a = await register(store, keystore, servers[0].base_url, "m0", baseline=True)
+    b = await register(store, keystore, servers[1].base_url, "m1")
+    settings = SchedulerSettings(**FAST)
+    queue = JobQueue(store)
+    key, payload = job_for(a, b, 0, settings, b"s")
+    job_id = queue.enqueue(key, payload)
+    assert queue.claim("A", lease_seconds=0.2) is not None
+    worker = Scheduler(store, keystore, settings, owner="A")
+    spec = {"a": worker.contestant(a), "b": worker.contestant(b)}
+    stale = await store.start_match(MatchSettings(), spec, [], job_id=job_id)  # type: ignore[arg-type]
+    time.sleep(0.3)
+    assert queue.claim("B", lease_seconds=30) is not None  # recovers: stale is interrupted
+    fresh = await store.start_match(MatchSettings(), spec, [], job_id=job_id)  # type: ignore[arg-type]
+
+    def result(match_id: str) -> MatchResult:
+        return MatchResult(match_id=match_id, status="done", settings=MatchSettings(),
+                           room_ids=[], rooms=[], summaries={}, wall_seconds=1.0)  # fmt: skip
+
+    assert await store.finish_match(result(stale)) is False
+    assert await store.finish_match(result(fresh)) is True
+    statuses = {m["id"]: m["status"] for m in store.query("SELECT id, status FROM matches")}
+    assert statuses == {stale: "interrupted", fresh: "done"}
+
+
+async def test_resuming_a_paused_submission_clears_its_failures(
+    store: Store, keystore: KeyStore, servers: list[NullServer]
+) -> None:
+    service = SubmissionService(store, keystore, allow_private=True, rate_limit=100,
+                                probe_limits=ClientLimits(deadline_s=5, max_retries=0))  # fmt: skip
+    form = SubmissionForm(display_name="x", base_model="M", quant="Q4_0", bits_per_weight=4.5,
+                          hardware="cpu", engine="llama.cpp", base_url=servers[0].base_url,
+                          model="m0")  # fmt: skip
+    receipt = await service.submit(form, client_id="owner")
+    scheduler = Scheduler(store, keystore, SchedulerSettings(**FAST, failure_threshold=2))
+    for _ in range(2):
+        scheduler._count_failure(receipt.submission_id, "down")
+    assert submission(store, receipt.submission_id)["status"] == "paused"
+    service.set_status(receipt.submission_id, receipt.deletion_token, "active")
+    row = submission(store, receipt.submission_id)
+    assert row["status"] == "active" and row["consecutive_failures"] == 0
+    scheduler._count_failure(receipt.submission_id, "down once more")
+    assert submission(store, receipt.submission_id)["status"] == "active"  # not re-paused at once
