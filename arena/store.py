@@ -239,11 +239,53 @@ def m004_scheduling(db: sqlite3.Connection) -> None:
     )
 
 
+def m005_imports(db: sqlite3.Connection) -> None:
+    """Results imported from other tools (lm-evaluation-harness, llama-bench), attached to a
+    submission or to a "reference" entry (a base model + quant with no endpoint). They are shown
+    beside escape-room results, marked by source, and never mixed into escape-room scores."""
+    run_script(
+        db,
+        """
+        CREATE TABLE reference_entries (
+            id INTEGER PRIMARY KEY,
+            base_model TEXT NOT NULL,
+            base_model_key TEXT NOT NULL,
+            quant TEXT NOT NULL,
+            bits_per_weight REAL,
+            file_size_gb REAL,
+            hardware TEXT NOT NULL DEFAULT '',
+            engine TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            UNIQUE (base_model_key, quant, hardware, engine)
+        );
+        CREATE TABLE imported_results (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER REFERENCES submissions(id),
+            reference_id INTEGER REFERENCES reference_entries(id),
+            source TEXT NOT NULL CHECK (source IN ('lm-eval', 'llama-bench')),
+            task TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            value REAL NOT NULL,
+            stderr REAL,
+            n INTEGER,
+            details TEXT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            CHECK ((submission_id IS NULL) != (reference_id IS NULL))
+        );
+        CREATE UNIQUE INDEX imported_results_once ON imported_results(
+            file_sha256, task, metric, IFNULL(submission_id, 0), IFNULL(reference_id, 0)
+        );
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_initial,
     m002_job_queue,
     m003_submissions,
     m004_scheduling,
+    m005_imports,
 )
 """Applied in order; each applied name is recorded in ``schema_migrations``."""
 
