@@ -385,11 +385,11 @@ def _rows(db: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> lis
     return [dict(row) for row in db.execute(sql, params)]
 
 
-_SEALED = (
+SEALED_SQL = (
     "(m.status != 'running' AND EXISTS (SELECT 1 FROM job_queue j "
-    "WHERE j.status IN ('queued', 'running') AND json_extract(j.payload, '$.seed') = m.seed)) "
-    "AS sealed "
+    "WHERE j.status IN ('queued', 'running') AND json_extract(j.payload, '$.seed') = m.seed))"
 )
+_SEALED = SEALED_SQL + " AS sealed "
 """A stopped match whose seed a scheduled match still has to play (the other order of its
 round, or its own re-run after a crash): its secrets stay hidden until that is over, or that
 match's puzzles and answers would be public while it is played."""

@@ -1,0 +1,215 @@
+"""The publishable slice: allowlist, no leaks, deterministic files, load_dataset, restore."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from datasets import load_dataset
+
+from arena.client import ChatResult, ConnectFailed
+from arena.dataset import RESTORED_NOTE, ROW_MODELS, export, fingerprint, is_empty, restore
+from arena.leaderboard import leaderboard_rows
+from arena.match import play_match
+from arena.models import ContestantSpec, MatchSettings, MatchSpec
+from arena.queue import JobQueue
+from arena.store import Store
+from rooms import load_rooms
+from tests.arena.test_leaderboard import add_submission, play, set_status
+from tests.arena.test_match import SEED, Scripted
+
+CANARY_KEY = "sk-CANARY-dataset-5f1e9d2c"
+CANARY_HOST = "canary-endpoint.example.internal"
+ROOMS = list(load_rooms().values())
+IDS: dict[str, Any] = {}
+
+
+class Failing:
+    """An endpoint whose every call fails with its (canary) URL in the error text."""
+
+    async def chat(
+        self, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> ChatResult:
+        raise ConnectFailed("refused", endpoint=f"http://{CANARY_HOST}:8443/v1")
+
+
+@pytest.fixture(scope="module")
+async def source(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Store]:
+    path = tmp_path_factory.mktemp("source") / "arena.sqlite3"
+    with Store(path) as store:
+        base = add_submission(store, "Smol BF16", "Smol-135M", "BF16", 16.0, baseline=True)
+        cand = add_submission(store, "Smol <b>Q4</b>", "Smol-135M", "Q4_K_M", 4.8, size_gb=0.1)
+        gone = add_submission(store, "Deleted", "Smol-135M", "Q2_K", 2.6, status="deleted")
+        store.write(
+            lambda db: db.execute(
+                "UPDATE submissions SET base_url = ?, api_key_encrypted = ? WHERE id = ?",
+                (f"https://{CANARY_HOST}/v1", b"gAAAA-encrypted", cand),
+            )
+        )
+        tokens = {base: 96, cand: 64}
+        await play(store, 1, base, "HHHHHH", cand, "hMSTRH", tokens)
+        await play(store, 2, cand, "TTTTTH", base, "HHHTTT", tokens)
+        # a match with a keyed contestant at the canary host whose calls all fail
+        keyed = ContestantSpec(
+            base_url=f"https://{CANARY_HOST}/v1", model="smol-q4", api_key=CANARY_KEY,
+            base_model="Smol-135M", quant="Q4_K_M", submission_id=cand,
+        )  # fmt: skip
+        plain = ContestantSpec(base_url="http://127.0.0.1:2/v1", model="m", submission_id=base)
+        spec = MatchSpec(a=keyed, b=plain, settings=MatchSettings(seed=SEED))
+        await play_match(spec, store, endpoints={"a": Failing(), "b": Scripted([])})
+        # never published: a running match, and a finished one whose seed is still queued
+        running = {"a": keyed, "b": plain}
+        await store.start_match(MatchSettings(seed=4), running, [])  # type: ignore[arg-type]
+        sealed = await play(store, 5, base, "HHHHHH", cand, "HHHHHH", tokens)
+        JobQueue(store).enqueue("other order", {"pair": [base, cand], "seed": 5})
+        IDS.update(sealed=sealed, gone=gone)
+        yield store
+
+
+@pytest.fixture(scope="module")
+def exported(source: Store, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("slice")
+    stats = export(source, folder)
+    assert stats.matches == 3 and stats.rows["submissions"] == 2
+    return folder
+
+
+def tables(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    return {
+        m.table: pq.read_table(folder / f"data/{m.table}/{m.table}-00000.parquet").to_pylist()
+        for m in ROW_MODELS
+    }
+
+
+def test_only_allowlisted_columns_and_public_matches(source: Store, exported: Path) -> None:
+    data = tables(exported)
+    for model in ROW_MODELS:
+        path = exported / f"data/{model.table}/{model.table}-00000.parquet"
+        assert pq.read_schema(path).names == list(model.model_fields)
+    forbidden = {"base_url", "api_key_encrypted", "deletion_token_hash", "client_hash", "probe",
+                 "status_reason", "job_id", "settings_class"}  # fmt: skip
+    for rows in data.values():
+        for row in rows:
+            assert not forbidden & set(row)
+    match_ids = {m["id"] for m in data["matches"]}
+    assert IDS["sealed"] not in match_ids
+    assert {m["status"] for m in data["matches"]} == {"done"}
+    assert {t["match_id"] for t in data["turns"]} == match_ids
+    assert {r["match_id"] for r in data["rooms"]} == match_ids
+    assert len(data["puzzles"]) == 6 * len(match_ids)
+    assert [s["id"] for s in data["submissions"]] == [1, 2]  # the deleted one is left out
+
+
+def every_text(folder: Path) -> list[bytes]:
+    """Raw bytes of every file, and every decoded cell of every table (parquet is compressed)."""
+    blobs = [p.read_bytes() for p in folder.rglob("*") if p.is_file()]
+    for rows in tables(folder).values():
+        blobs.append(json.dumps(rows, default=str).encode())
+    return blobs
+
+
+def test_no_key_or_endpoint_leaks_anywhere(exported: Path) -> None:
+    raw = CANARY_KEY.encode()
+    forms = [raw, raw.hex().encode(), base64.b64encode(raw), base64.urlsafe_b64encode(raw),
+             CANARY_HOST.encode(), b"127.0.0.1:", b"gAAAA"]  # fmt: skip
+    for blob in every_text(exported):
+        for form in forms:
+            assert form not in blob, form
+    errors = [t["error"] for t in tables(exported)["turns"] if t["error"]]
+    assert errors and all("<endpoint>" in e for e in errors)
+
+
+def test_export_is_deterministic(source: Store, exported: Path, tmp_path: Path) -> None:
+    export(source, tmp_path)
+    assert fingerprint(tmp_path) == fingerprint(exported)
+
+
+def test_load_dataset_reads_every_table(exported: Path, tmp_path: Path) -> None:
+    counts = {table: len(rows) for table, rows in tables(exported).items()}
+    for model in ROW_MODELS:
+        files = str(exported / f"data/{model.table}/*.parquet")
+        loaded = load_dataset("parquet", data_files=files, split="train",
+                              cache_dir=str(tmp_path / "cache"))  # fmt: skip
+        assert loaded.num_rows == counts[model.table]
+        assert loaded.column_names == list(model.model_fields)
+    by_config = load_dataset(str(exported), "turns", split="train", cache_dir=str(tmp_path / "c2"))
+    assert by_config.num_rows == counts["turns"]
+
+
+def test_the_card_declares_every_config(exported: Path) -> None:
+    text = (exported / "README.md").read_text()
+    header = yaml.safe_load(text.split("---")[1])
+    assert [c["config_name"] for c in header["configs"]] == [m.table for m in ROW_MODELS]
+    assert header["license"] == "cc-by-4.0"
+    assert "score-v1" in text and "manipulated" in text
+
+
+def test_restore_rebuilds_the_leaderboard_once(
+    source: Store, exported: Path, tmp_path: Path
+) -> None:
+    with Store(tmp_path / "restored.sqlite3") as target:
+        assert is_empty(target)
+        inserted = restore(target, exported)
+        assert inserted["matches"] == 3 and inserted["turns"] > 0
+        assert not is_empty(target)
+        again = restore(target, exported)
+        assert set(again.values()) == {0}  # the same snapshot twice changes nothing
+
+        counts = {
+            t: target.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]  # noqa: S608
+            for t in ("submissions", "matches", "calls", "rooms_played", "puzzles")
+        }
+        assert counts["matches"] == 3 and counts["puzzles"] == 18
+        statuses = {r["status"] for r in target.query("SELECT status FROM submissions")}
+        assert statuses == {"paused"}
+        reasons = {
+            r["status_reason"] for r in target.query("SELECT status_reason FROM submissions")
+        }
+        assert reasons == {RESTORED_NOTE}
+
+
+def test_restored_leaderboard_equals_the_source_without_unpublished(
+    source: Store, exported: Path, tmp_path: Path
+) -> None:
+    """Exactly what the source shows, once the sealed match is published too."""
+    source.write(lambda db: db.execute("UPDATE job_queue SET status = 'done'"))
+    try:
+        folder = tmp_path / "full"
+        export(source, folder)
+        with Store(tmp_path / "restored.sqlite3") as target:
+            restore(target, folder)
+            fields = {"status", "status_reason"}
+            got = [r.model_dump(exclude=fields) for r in leaderboard_rows(target)]
+            want = [r.model_dump(exclude=fields) for r in leaderboard_rows(source)]
+            assert got == want
+    finally:
+        source.write(lambda db: db.execute("UPDATE job_queue SET status = 'queued'"))
+
+
+def test_empty_database_exports_empty_tables(store: Store, tmp_path: Path) -> None:
+    stats = export(store, tmp_path)
+    assert set(stats.rows.values()) == {0}
+    assert all(pq.read_table(tmp_path / f).num_rows == 0 for f in stats.files.values())
+
+
+def test_a_failed_match_is_published_with_its_error_scrubbed(source: Store, tmp_path: Path) -> None:
+    match_id = source.query("SELECT id FROM matches WHERE status = 'done' ORDER BY id")[0]["id"]
+    set_status(source, match_id, "failed")
+    source.write(lambda db: db.execute(
+        "UPDATE matches SET error = ? WHERE id = ?",
+        (f"boom at https://{CANARY_HOST}/v1/chat", match_id),
+    ))  # fmt: skip
+    try:
+        export(source, tmp_path)
+        failed = next(m for m in tables(tmp_path)["matches"] if m["id"] == match_id)
+        assert failed["status"] == "failed" and failed["error"] == "boom at <endpoint>"
+    finally:
+        set_status(source, match_id, "done")
+        source.write(lambda db: db.execute("UPDATE matches SET error = NULL WHERE id = ?",
+                                           (match_id,)))  # fmt: skip
