@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import os
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 
 from arena import charts
 from arena.api import build_router, client_id_from, install_error_handlers
+from arena.dataset import download_archives, load_snippet
 from arena.leaderboard import (
     ALL_COLUMNS,
     DEFAULT_COLUMNS,
@@ -37,6 +39,7 @@ from arena.leaderboard import (
     room_quality,
 )
 from arena.local_models import LocalModelError
+from arena.publish import Publisher, PublishSettings, restore_from_hub
 from arena.replay import match_list, now_playing, replay, replay_markdown
 from arena.scheduler import Scheduler, SchedulerSettings
 from arena.scoring import SCORE_TABLE, SCORING_VERSION
@@ -50,6 +53,8 @@ from submissions.ssrf import allow_private_from_env
 log = logging.getLogger("app")
 
 DATA_DIR = Path(os.environ.get("QER_DATA_DIR", "data"))
+MIRROR = Path(os.environ.get("QER_MIRROR_DIR", "leaderboard_data"))
+"""The local mirror of the published dataset."""
 TITLE = "Quant Escape Room"
 POLL_S = 2.0
 
@@ -67,6 +72,7 @@ class Services:
     store: Store
     service: SubmissionService
     scheduler: Scheduler | None = None
+    publisher: Publisher | None = None
 
 
 # -- views (pure functions of the store, also used by the tests) ----------------------------------
@@ -307,6 +313,8 @@ def build_ui(services: Services) -> gr.Blocks:
                 _replays_tab(store, demo)
             with gr.Tab("Submit", id="submit"):
                 _submit_tab(services, demo)
+            with gr.Tab("Download", id="download"):
+                _download_tab(services)
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_markdown())
         charts_out = [pareto, per_gb, per_bit, speed]
@@ -470,6 +478,33 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
     demo.load(lambda: gr.Dropdown(choices=base_model_suggestions(store)), outputs=base_model)
 
 
+def _download_tab(services: Services) -> None:
+    repo = services.publisher.settings.repo_id if services.publisher else None
+    where = (
+        f"The published copy lives in the Hub dataset `{repo}`."
+        if repo
+        else "Publishing to the Hub is **off** on this server (no `HF_TOKEN` / "
+        "`QER_RESULTS_REPO`): the downloads below are the only copy."
+    )
+    gr.Markdown(
+        "Every finished match: submissions (without endpoints or keys), matches, puzzles, rooms "
+        f"and every turn (prompts, answers, reasoning). {where}"
+    )
+    with gr.Row():
+        make = gr.Button("Prepare downloads", variant="primary", elem_id="download-button")
+    with gr.Row():
+        csv_file = gr.File(label="CSV (zipped)", interactive=False)
+        parquet_file = gr.File(label="Parquet", interactive=False)
+    gr.Code(load_snippet(repo), language="python", label="Load it with datasets")
+
+    def prepare() -> tuple[str, str]:
+        workdir = Path(tempfile.mkdtemp(prefix="qer-download-"))
+        csv_zip, parquet_zip = download_archives(services.store, workdir)
+        return str(csv_zip), str(parquet_zip)
+
+    make.click(prepare, outputs=[csv_file, parquet_file])
+
+
 # -- the server -----------------------------------------------------------------------------------
 def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
     """FastAPI with the ``/api`` routes, the Gradio UI mounted at ``/``, and the scheduler's
@@ -479,25 +514,46 @@ def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if services.scheduler is not None and start_scheduler:
             services.scheduler.start()
+        if services.publisher is not None:
+            services.publisher.start()
         try:
             yield
         finally:
             if services.scheduler is not None:
                 await asyncio.to_thread(services.scheduler.stop)
+            if services.publisher is not None:
+                await asyncio.to_thread(services.publisher.stop)
 
     api = FastAPI(title=TITLE, lifespan=lifespan)
     install_error_handlers(api)
-    api.include_router(build_router(services.store, services.service, services.scheduler))
+    api.include_router(
+        build_router(services.store, services.service, services.scheduler, services.publisher)
+    )
     return gr.mount_gradio_app(
         api, build_ui(services), path="/", footer_links=["gradio"], show_error=False
     )
 
 
-def make_services(db: Path, settings: SchedulerSettings, *, scheduler: bool = True) -> Services:
+def make_services(
+    db: Path, settings: SchedulerSettings, *, scheduler: bool = True, mirror: Path = MIRROR
+) -> Services:
+    """The store, intake, scheduler and (with ``HF_TOKEN`` and ``QER_RESULTS_REPO``) the
+    publisher; an empty database is first restored from the published dataset."""
     store = Store(db)
     service = SubmissionService(store, KeyStore.from_env(), allow_private=allow_private_from_env())
+    publisher = None
+    publishing = PublishSettings.from_env()
+    if publishing is not None:
+        try:
+            restore_from_hub(store, publishing, mirror)
+        except Exception as exc:  # the app still starts; the log says why nothing was restored
+            log.error("could not restore from %s: %s", publishing.repo_id, type(exc).__name__)
+        publisher = Publisher(store, publishing, mirror)
     return Services(
-        store, service, Scheduler(store, service.keystore, settings) if scheduler else None
+        store,
+        service,
+        Scheduler(store, service.keystore, settings) if scheduler else None,
+        publisher,
     )
 
 

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from arena.leaderboard import LeaderboardRow, filter_rows, leaderboard_rows
+from arena.publish import Publisher
 from arena.replay import MatchListItem, Replay, match_list, replay
 from arena.scheduler import Scheduler
 from arena.store import Store
@@ -63,6 +64,8 @@ class Health(BaseModel):
     """Isolation level for model-written code."""
     api_keys_accepted: bool
     """False when no encryption secret is configured."""
+    publishing: str
+    """Where results are published, or why not."""
 
 
 class SubmissionCreated(BaseModel):
@@ -152,10 +155,17 @@ def _counts(store: Store, table: str) -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
+PUBLISHING_OFF = "off: set HF_TOKEN and QER_RESULTS_REPO to publish the results dataset"
+
+
 def build_router(
-    store: Store, service: SubmissionService, scheduler: Scheduler | None = None
+    store: Store,
+    service: SubmissionService,
+    scheduler: Scheduler | None = None,
+    publisher: Publisher | None = None,
 ) -> APIRouter:
-    """The ``/api`` routes over one store, submission service and (optional) scheduler."""
+    """The ``/api`` routes over one store, submission service and (optional) scheduler and
+    publisher."""
     router = APIRouter(prefix="/api")
     problems: dict[int | str, dict[str, Any]] = {
         code: {"model": Problem} for code in sorted(set(REFUSAL_STATUS.values()))
@@ -170,6 +180,7 @@ def build_router(
             scheduler_leader=bool(scheduler and scheduler.is_leader),
             sandbox_level=isolation().level if isolation().allowed else "refused",
             api_keys_accepted=service.keystore.enabled,
+            publishing=publisher.status() if publisher is not None else PUBLISHING_OFF,
         )
 
     @router.get("/leaderboard")

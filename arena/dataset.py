@@ -17,11 +17,14 @@ has yet to play (their replays are sealed), are left out until they may be shown
 from __future__ import annotations
 
 import hashlib
+import io
 import sqlite3
+import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
@@ -420,6 +423,43 @@ def _insert(db: sqlite3.Connection, row: _Row) -> int:
     )
     cursor = db.execute(sql, [int(v) if isinstance(v, bool) else v for v in values.values()])
     return cursor.rowcount
+
+
+def download_archives(store: Store, workdir: Path) -> tuple[Path, Path]:
+    """The current public slice as two zips for the Download tab: CSV files (one per table, plus
+    the card) and the parquet files as published."""
+    folder = workdir / "slice"
+    export(store, folder)
+    csv_zip, parquet_zip = (
+        workdir / "quant-escape-room-csv.zip",
+        workdir / "quant-escape-room-parquet.zip",
+    )
+    with zipfile.ZipFile(csv_zip, "w", zipfile.ZIP_DEFLATED) as archive:
+        for model in ROW_MODELS:
+            table = pq.read_table(folder / f"data/{model.table}/{model.table}-00000.parquet")
+            buffer = io.BytesIO()
+            pa_csv.write_csv(table, buffer)
+            archive.writestr(f"{model.table}.csv", buffer.getvalue())
+        archive.write(folder / "README.md", "README.md")
+    with zipfile.ZipFile(parquet_zip, "w", zipfile.ZIP_STORED) as archive:
+        for path in slice_files(folder):
+            archive.write(path, path.relative_to(folder).as_posix())
+    return csv_zip, parquet_zip
+
+
+def load_snippet(repo_id: str | None) -> str:
+    """How to load the published copy (or a local download) with ``datasets``."""
+    if repo_id:
+        return (
+            "from datasets import load_dataset\n\n"
+            f'turns = load_dataset("{repo_id}", "turns", split="train")\n'
+            f'matches = load_dataset("{repo_id}", "matches", split="train")'
+        )
+    return (
+        "from datasets import load_dataset\n\n"
+        "# publishing is off on this server: unzip the parquet download, then\n"
+        'turns = load_dataset("parquet", data_files="data/turns/*.parquet", split="train")'
+    )
 
 
 def fingerprint(folder: Path) -> str:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,16 @@ import yaml
 from datasets import load_dataset
 
 from arena.client import ChatResult, ConnectFailed
-from arena.dataset import RESTORED_NOTE, ROW_MODELS, export, fingerprint, is_empty, restore
+from arena.dataset import (
+    RESTORED_NOTE,
+    ROW_MODELS,
+    download_archives,
+    export,
+    fingerprint,
+    is_empty,
+    load_snippet,
+    restore,
+)
 from arena.leaderboard import leaderboard_rows
 from arena.match import play_match
 from arena.models import ContestantSpec, MatchSettings, MatchSpec
@@ -213,3 +225,21 @@ def test_a_failed_match_is_published_with_its_error_scrubbed(source: Store, tmp_
         set_status(source, match_id, "done")
         source.write(lambda db: db.execute("UPDATE matches SET error = NULL WHERE id = ?",
                                            (match_id,)))  # fmt: skip
+
+
+def test_download_archives_hold_every_table(exported: Path, source: Store, tmp_path: Path) -> None:
+    csv_zip, parquet_zip = download_archives(source, tmp_path)
+    with zipfile.ZipFile(csv_zip) as archive:
+        names = sorted(archive.namelist())
+        assert names == sorted([f"{m.table}.csv" for m in ROW_MODELS] + ["README.md"])
+        turns = list(csv.DictReader(io.StringIO(archive.read("turns.csv").decode())))
+    assert len(turns) == len(tables(exported)["turns"])
+    assert turns[0]["response_text"] == tables(exported)["turns"][0]["response_text"]
+    with zipfile.ZipFile(parquet_zip) as archive:
+        assert sorted(archive.namelist()) == sorted(
+            ["README.md", *(f"data/{m.table}/{m.table}-00000.parquet" for m in ROW_MODELS)]
+        )
+    for blob in (csv_zip.read_bytes(), parquet_zip.read_bytes()):
+        assert CANARY_HOST.encode() not in blob
+    assert 'load_dataset("me/results", "turns"' in load_snippet("me/results")
+    assert "publishing is off" in load_snippet(None)
