@@ -1,4 +1,5 @@
 """``python -m arena match ...``: play one match from the command line and store it.
+``python -m arena import lm-eval|llama-bench FILE ...``: store another tool's results beside them.
 
 Loopback and private endpoints are allowed here: the CLI runs on the owner's own machine. API keys
 are read from environment variables named on the command line (never passed as arguments, which
@@ -18,6 +19,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
+from arena.imports import ImportRefused, ReferenceSpec, import_results, parse_file
 from arena.match import MatchEvent, play_match
 from arena.models import (
     AdversarialMode,
@@ -99,7 +101,95 @@ def build_parser() -> argparse.ArgumentParser:
     )
     match.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     match.add_argument("--quiet", action="store_true", help="no room-by-room progress")
+    add_import_parser(commands)
     return parser
+
+
+REFERENCE_OPTIONS = {
+    "base_model": "--base-model",
+    "quant": "--quant",
+    "bits_per_weight": "--bits-per-weight",
+    "file_size_gb": "--file-size-gb",
+    "hardware": "--hardware",
+    "engine": "--engine",
+}
+"""ReferenceSpec fields and the options that set them (errors name the option)."""
+
+
+def add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``import lm-eval FILE`` and ``import llama-bench FILE``, each with one target."""
+    target = argparse.ArgumentParser(add_help=False)
+    group = target.add_argument_group(
+        "target (exactly one: a submission, or a reference entry created or reused)"
+    )
+    group.add_argument("--submission", type=int, metavar="ID", help="a registered submission")
+    group.add_argument("--base-model", metavar="NAME", help="reference: base model name")
+    group.add_argument("--quant", metavar="LABEL", help="reference: quant label, e.g. Q4_K_M")
+    group.add_argument("--bits-per-weight", type=float, metavar="X", help="reference: bits/weight")
+    group.add_argument("--file-size-gb", type=float, metavar="X", help="reference: file size, GB")
+    group.add_argument("--hardware", metavar="H", help="reference: hardware (part of its identity)")
+    group.add_argument("--engine", metavar="E", help="reference: engine (part of its identity)")
+    target.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
+    )
+    command = commands.add_parser(
+        "import", help="import lm-evaluation-harness or llama-bench results"
+    )
+    sources = command.add_subparsers(dest="source", required=True)
+    lm_eval = sources.add_parser(
+        "lm-eval", parents=[target], help="an lm-evaluation-harness results_*.json"
+    )
+    lm_eval.add_argument("file", type=Path, help="results_<date>.json written by lm_eval")
+    bench = sources.add_parser(
+        "llama-bench", parents=[target], help="llama-bench -o json|jsonl|csv output"
+    )
+    bench.add_argument("file", type=Path, help="a .json, .jsonl or .csv file")
+
+
+def import_target(args: argparse.Namespace) -> tuple[int | None, ReferenceSpec | None]:
+    """The submission id or reference spec named on the command line (ImportRefused if not
+    exactly one, ValidationError for a bad reference field)."""
+    given = [REFERENCE_OPTIONS[f] for f in REFERENCE_OPTIONS if getattr(args, f) is not None]
+    if args.submission is not None:
+        if given:
+            raise ImportRefused(
+                f"--submission cannot be combined with {', '.join(given)} "
+                "(those describe a reference entry)"
+            )
+        return args.submission, None
+    if args.base_model is None:
+        raise ImportRefused("give --submission ID, or --base-model NAME --quant LABEL")
+    if args.quant is None:
+        raise ImportRefused("--quant is required with --base-model")
+    fields = {f: getattr(args, f) for f in REFERENCE_OPTIONS if getattr(args, f) is not None}
+    return None, ReferenceSpec(**fields)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Parse the whole file, then store every result in one transaction; exit 2 on bad input."""
+    try:
+        submission_id, reference = import_target(args)
+        parsed = parse_file(args.source, args.file)
+        with Store(args.db, recover=False) as store:
+            report = import_results(
+                store,
+                parsed.results,
+                source_sha256=parsed.sha256,
+                submission_id=submission_id,
+                reference=reference,
+            )
+    except ImportRefused as exc:
+        print(f"error: {exc.reason}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "reference"
+            print(f"error: {REFERENCE_OPTIONS.get(field, field)}: {err['msg']}", file=sys.stderr)
+        return 2
+    for line in report.lines():
+        print(line)
+    print(f"from {parsed.filename} (sha256 {parsed.sha256[:12]}) in {args.db}")
+    return 0
 
 
 def contestant(args: argparse.Namespace, slot: str, sampling: Sampling) -> ContestantSpec | None:
@@ -245,4 +335,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "match":
         return run_match(args)
+    if args.command == "import":
+        return run_import(args)
     return 2

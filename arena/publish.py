@@ -225,6 +225,7 @@ def restore_from_hub(
         settings.repo_id,
         repo_type="dataset",
         local_dir=folder,
+        cache_dir=folder / ".cache",  # nothing outside the mirror (the app's own folder)
         endpoint=settings.endpoint,
         token=settings.token.get_secret_value(),
     )
