@@ -9,6 +9,8 @@ or delete with the deletion token). Responses are pydantic models, so the OpenAP
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -16,8 +18,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, FastAPI, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from arena.imports import ImportRefused, ImportReport, ReferenceSpec, import_results, parse_bytes
 from arena.leaderboard import LeaderboardRow, filter_rows, leaderboard_rows
 from arena.publish import Publisher
 from arena.replay import MatchListItem, Replay, match_list, replay
@@ -36,6 +39,8 @@ REFUSAL_STATUS = {
     "not_found": status.HTTP_404_NOT_FOUND,
     "forbidden": status.HTTP_403_FORBIDDEN,
     "gone": status.HTTP_410_GONE,
+    "unauthorized": status.HTTP_401_UNAUTHORIZED,
+    "bad_request": status.HTTP_400_BAD_REQUEST,
 }
 
 
@@ -155,6 +160,25 @@ def _counts(store: Store, table: str) -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+def _bad(reason: str) -> SubmissionRefused:
+    return SubmissionRefused(reason, "bad_request")
+
+
+def _require_admin(request: Request) -> None:
+    """Imports need ``Authorization: Bearer <QER_ADMIN_TOKEN>``; without the setting, none."""
+    expected = os.environ.get("QER_ADMIN_TOKEN", "")
+    if not expected:
+        raise SubmissionRefused(
+            "imports are disabled: no QER_ADMIN_TOKEN is configured", "forbidden"
+        )
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise SubmissionRefused("admin token missing or wrong", "unauthorized")
+
+
 PUBLISHING_OFF = "off: set HF_TOKEN and QER_RESULTS_REPO to publish the results dataset"
 
 
@@ -230,6 +254,52 @@ def build_router(
         if scheduler is not None:
             scheduler.kick()
         return SubmissionCreated(**receipt.model_dump())
+
+    @router.post(
+        "/imports/{source}",
+        status_code=status.HTTP_201_CREATED,
+        responses={400: {"model": Problem}, 401: {"model": Problem}, 403: {"model": Problem}},
+    )
+    async def import_file(
+        source: Literal["lm-eval", "llama-bench"],
+        request: Request,
+        filename: str = Query(..., min_length=1, max_length=200, description="e.g. results.json"),
+        submission_id: int | None = None,
+        base_model: str | None = Query(None, max_length=100),
+        quant: str | None = Query(None, max_length=40),
+        bits_per_weight: float | None = Query(None, gt=0, le=64),
+        file_size_gb: float | None = Query(None, gt=0),
+        hardware: str = Query("", max_length=80),
+        engine: str = Query("", max_length=40),
+    ) -> ImportReport:
+        """Import a results file (the request body, as is) for a submission or a reference entry
+        (base model + quant). Needs ``Authorization: Bearer <QER_ADMIN_TOKEN>``."""
+        _require_admin(request)
+        raw = await request.body()
+        if len(raw) > MAX_IMPORT_BYTES:
+            raise _bad(f"file larger than {MAX_IMPORT_BYTES} bytes")
+        reference = None
+        if submission_id is None:
+            if not base_model or not quant:
+                raise _bad("give submission_id, or base_model and quant for a reference entry")
+            try:
+                reference = ReferenceSpec(
+                    base_model=base_model, quant=quant, bits_per_weight=bits_per_weight,
+                    file_size_gb=file_size_gb, hardware=hardware, engine=engine,
+                )  # fmt: skip
+            except ValidationError as exc:
+                raise _bad("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from None
+        try:
+            results = parse_bytes(source, raw, filename)
+            return import_results(
+                store,
+                results,
+                source_sha256=hashlib.sha256(raw).hexdigest(),
+                submission_id=submission_id,
+                reference=reference,
+            )
+        except ImportRefused as exc:
+            raise _bad(exc.reason) from None
 
     @router.get("/submissions/{submission_id}", responses={404: {"model": Problem}})
     def submission(submission_id: int) -> SubmissionPublic:

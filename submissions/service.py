@@ -40,7 +40,7 @@ Status = Literal["active", "paused", "deleted"]
 
 RefusalKind = Literal[
     "rate_limited", "url_refused", "duplicate", "keys_disabled", "probe_failed", "not_found",
-    "forbidden", "gone",
+    "forbidden", "gone", "unauthorized", "bad_request",
 ]  # fmt: skip
 
 

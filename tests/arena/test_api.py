@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,3 +184,34 @@ def test_openapi_schema_is_typed(store: Store) -> None:
     board = paths["/api/leaderboard"]["get"]["responses"]["200"]["content"]["application/json"]
     assert board["schema"]["items"]["$ref"].endswith("LeaderboardRow")
     assert "SubmissionForm" in str(paths["/api/submissions"]["post"]["requestBody"])
+
+
+LLAMA_BENCH = Path(__file__).resolve().parents[1] / "data" / "llama_bench"
+
+
+def test_imports_need_the_admin_token(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = make_client(store)
+    data = (LLAMA_BENCH / "qwen2.5-7b-q4_k_m.json").read_bytes()
+    params = {"filename": "bench.json", "base_model": "Qwen2.5-7B", "quant": "Q4_K_M"}
+    monkeypatch.delenv("QER_ADMIN_TOKEN", raising=False)
+    off = client.post("/api/imports/llama-bench", params=params, content=data)
+    assert off.status_code == 403 and "QER_ADMIN_TOKEN" in off.json()["detail"]
+    monkeypatch.setenv("QER_ADMIN_TOKEN", "admin-secret")
+    wrong = client.post("/api/imports/llama-bench", params=params, content=data,
+                        headers={"Authorization": "Bearer nope"})  # fmt: skip
+    assert wrong.status_code == 401
+    auth = {"Authorization": "Bearer admin-secret"}
+    created = client.post("/api/imports/llama-bench", params=params, content=data, headers=auth)
+    assert created.status_code == 201, created.text
+    report = created.json()
+    assert report["target"] == "reference" and report["stored"]
+    assert {r["source"] for r in report["stored"]} == {"llama-bench"}
+    again = client.post("/api/imports/llama-bench", params=params, content=data, headers=auth)
+    assert again.status_code == 201 and again.json()["stored"] == []  # same file: nothing new
+    bad = client.post("/api/imports/llama-bench", params=params, content=b"[{}]", headers=auth)
+    assert bad.status_code == 400 and "missing" in bad.json()["detail"]
+    rows = store.query("SELECT COUNT(*) AS n FROM imported_results")[0]["n"]
+    assert rows == len(report["stored"])  # the bad file stored nothing
+    nothing = client.post("/api/imports/lm-eval", params={"filename": "r.json"}, content=b"{}",
+                          headers=auth)  # fmt: skip
+    assert nothing.status_code == 400 and "submission_id" in nothing.json()["detail"]
