@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from arena import charts
 from arena.api import build_router, client_id_from, install_error_handlers
 from arena.dataset import download_archives, load_snippet
+from arena.imports import imported_points, read_imported
 from arena.leaderboard import (
     ALL_COLUMNS,
     DEFAULT_COLUMNS,
@@ -121,8 +122,9 @@ def leaderboard_view(
 
 def figures(store: Store) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure]:
     points = chart_points(leaderboard_rows(store))
-    pareto = charts.pareto_figure(points, pareto_frontier(points))
-    bang = charts.bang_per_bit_figures(points, room_quality(store))
+    imported = imported_points(read_imported(store))
+    pareto = charts.pareto_figure(points, pareto_frontier(points), imported)
+    bang = charts.bang_per_bit_figures(points, room_quality(store), imported)
     return pareto, bang["quality_vs_gb"], bang["quality_vs_bpw_by_room"], bang["tps_vs_gb"]
 
 

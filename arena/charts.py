@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from arena.imports import ImportedPoint
 from arena.leaderboard import ChartPoint
 from rooms import load_rooms
 
@@ -195,7 +196,61 @@ def _baseline_line(figure: go.Figure) -> None:
 
 
 # -- figures --------------------------------------------------------------------------------------
-def pareto_figure(points: Sequence[ChartPoint], frontier: Sequence[ChartPoint]) -> go.Figure:
+IMPORTED_SYMBOLS: Final = {
+    "lm-eval × llama-bench": "x",
+    "lm-eval": "diamond",
+    "llama-bench": "diamond-open",
+}
+"""Imported points are drawn with their own symbols and legend entries, marked by source."""
+
+
+def _imported_hover(point: ImportedPoint) -> str:
+    lines = [f"<b>{esc(point.label)}</b> (imported: {esc(point.source)})",
+             f"{esc(point.base_model)} · {esc(point.quant)}"]  # fmt: skip
+    if point.task is not None and point.score is not None and point.quality_pct is not None:
+        lines.append(
+            f"{esc(point.task)}: {point.score:.4g} = {point.quality_pct:.1f} % of baseline"
+        )
+    if point.tps is not None:
+        spread = f" ± {point.tps_stddev:.1f}" if point.tps_stddev else ""
+        lines.append(f"llama-bench tg: {point.tps:.1f}{spread} tok/s")
+    if point.size_gb is not None:
+        lines.append(f"size: {point.size_gb:.2f} GB")
+    return "<br>".join(lines)
+
+
+def imported_traces(
+    imported: Sequence[ImportedPoint],
+    x: Callable[[ImportedPoint], float | None],
+    y: Callable[[ImportedPoint], float | None],
+) -> list[go.Scatter]:
+    """One trace per source of the imported points that have both values."""
+    traces = []
+    for source, symbol in IMPORTED_SYMBOLS.items():
+        chosen = [
+            p for p in imported if p.source == source and x(p) is not None and y(p) is not None
+        ]
+        if not chosen:
+            continue
+        traces.append(
+            go.Scatter(
+                x=[x(p) for p in chosen],
+                y=[y(p) for p in chosen],
+                mode="markers",
+                name=f"imported: {source}",
+                marker={"symbol": symbol, "size": 12, "color": "#555555"},
+                hovertext=[_imported_hover(p) for p in chosen],
+                hoverinfo="text",
+            )
+        )
+    return traces
+
+
+def pareto_figure(
+    points: Sequence[ChartPoint],
+    frontier: Sequence[ChartPoint],
+    imported: Sequence[ImportedPoint] = (),
+) -> go.Figure:
     """Decode tok/s (x) against quality % retained vs the baseline (y), with 95 % error bars,
     one colour and line per base model, and the Pareto ``frontier`` as a gold line."""
     title = "Speed vs quality retained"
@@ -206,22 +261,24 @@ def pareto_figure(points: Sequence[ChartPoint], frontier: Sequence[ChartPoint]) 
         colours(model_key(p) for p in points),
         error_bars=True,
     )
-    if not traces:
+    extra = imported_traces(imported, lambda p: p.tps, lambda p: p.quality_pct)
+    if not traces and not extra:
         return empty_figure(EMPTY_PARETO, title)
-    figure = go.Figure(traces)
+    figure = go.Figure([*traces, *extra])
     ordered = sorted(frontier, key=lambda p: (p.decode_tps or 0.0, p.quality_pct or 0.0))
-    figure.add_trace(
-        go.Scatter(
-            x=[p.decode_tps for p in ordered],
-            y=[p.quality_pct for p in ordered],
-            mode="lines+markers",
-            name="Pareto frontier",
-            line={"color": GOLD, "width": 3},
-            marker={"color": GOLD, "size": 16, "symbol": "circle-open", "line": {"width": 2}},
-            hovertext=[hover_text(p) for p in ordered],
-            hoverinfo="text",
+    if ordered:
+        figure.add_trace(
+            go.Scatter(
+                x=[p.decode_tps for p in ordered],
+                y=[p.quality_pct for p in ordered],
+                mode="lines+markers",
+                name="Pareto frontier",
+                line={"color": GOLD, "width": 3},
+                marker={"color": GOLD, "size": 16, "symbol": "circle-open", "line": {"width": 2}},
+                hovertext=[hover_text(p) for p in ordered],
+                hoverinfo="text",
+            )
         )
-    )
     _baseline_line(figure)
     return _axes_layout(
         figure, title, "decode speed (tok/s, higher is better)", "quality retained vs baseline (%)"
@@ -229,7 +286,9 @@ def pareto_figure(points: Sequence[ChartPoint], frontier: Sequence[ChartPoint]) 
 
 
 def quality_vs_gb_figure(
-    points: Sequence[ChartPoint], palette: dict[str, str] | None = None
+    points: Sequence[ChartPoint],
+    palette: dict[str, str] | None = None,
+    imported: Sequence[ImportedPoint] = (),
 ) -> go.Figure:
     """Quality % retained (y, with 95 % error bars) against file size in GB (x)."""
     title = "Quality retained vs file size"
@@ -240,15 +299,18 @@ def quality_vs_gb_figure(
         palette or colours(model_key(p) for p in points),
         error_bars=True,
     )
-    if not traces:
+    extra = imported_traces(imported, lambda p: p.size_gb, lambda p: p.quality_pct)
+    if not traces and not extra:
         return empty_figure(EMPTY_QUALITY_VS_GB, title)
-    figure = go.Figure(traces)
+    figure = go.Figure([*traces, *extra])
     _baseline_line(figure)
     return _axes_layout(figure, title, "file size (GB)", "quality retained vs baseline (%)")
 
 
 def tps_vs_gb_figure(
-    points: Sequence[ChartPoint], palette: dict[str, str] | None = None
+    points: Sequence[ChartPoint],
+    palette: dict[str, str] | None = None,
+    imported: Sequence[ImportedPoint] = (),
 ) -> go.Figure:
     """Decode tok/s (y) against file size in GB (x)."""
     title = "Decode speed vs file size"
@@ -259,9 +321,11 @@ def tps_vs_gb_figure(
         palette or colours(model_key(p) for p in points),
         error_bars=False,
     )
-    if not traces:
+    extra = imported_traces(imported, lambda p: p.size_gb, lambda p: p.tps)
+    if not traces and not extra:
         return empty_figure(EMPTY_TPS_VS_GB, title)
-    return _axes_layout(go.Figure(traces), title, "file size (GB)", "decode speed (tok/s)")
+    figure = go.Figure([*traces, *extra])
+    return _axes_layout(figure, title, "file size (GB)", "decode speed (tok/s)")
 
 
 def room_title(room_id: str) -> str:
@@ -336,7 +400,9 @@ def room_escape_figure(room_quality: pd.DataFrame, palette: dict[str, str]) -> g
 
 
 def bang_per_bit_figures(
-    points: Sequence[ChartPoint], room_quality: pd.DataFrame
+    points: Sequence[ChartPoint],
+    room_quality: pd.DataFrame,
+    imported: Sequence[ImportedPoint] = (),
 ) -> dict[str, go.Figure]:
     """The bang-per-bit charts: ``quality_vs_gb``, ``quality_vs_bpw_by_room`` (one panel per
     room, from :func:`arena.leaderboard.room_quality`) and ``tps_vs_gb``; base models keep the
@@ -346,9 +412,9 @@ def bang_per_bit_figures(
         keys += [str(k) for k in room_quality["base_model_key"]]
     palette = colours(keys)
     return {
-        "quality_vs_gb": quality_vs_gb_figure(points, palette),
+        "quality_vs_gb": quality_vs_gb_figure(points, palette, imported),
         "quality_vs_bpw_by_room": room_escape_figure(room_quality, palette),
-        "tps_vs_gb": tps_vs_gb_figure(points, palette),
+        "tps_vs_gb": tps_vs_gb_figure(points, palette, imported),
     }
 
 

@@ -184,8 +184,49 @@ class TurnRow(_Row):
     started_at: str
 
 
+class ReferenceRow(_Row):
+    """A base model + quant known only through imported results (no endpoint)."""
+
+    table = "references"
+    primary_key = ("id",)
+    description = "one row per reference entry: a base model and quant with imported results"
+    id: int
+    base_model: str
+    base_model_key: str
+    quant: str
+    bits_per_weight: float | None
+    file_size_gb: float | None
+    hardware: str
+    engine: str
+    created_at: str
+
+
+class ImportedRow(_Row):
+    """A number imported from lm-evaluation-harness or llama-bench (never an escape-room score)."""
+
+    table = "imported"
+    primary_key = ("id",)
+    description = (
+        "one row per imported result (lm-eval metric with stderr, llama-bench tok/s with "
+        "stddev), attached to a submission or a reference entry"
+    )
+    id: int
+    submission_id: int | None
+    reference_id: int | None
+    source: str
+    task: str
+    metric: str
+    value: float
+    stderr: float | None
+    n: int | None
+    details: str
+    file_sha256: str
+    imported_at: str
+
+
 ROW_MODELS: tuple[type[_Row], ...] = (
-    SubmissionRow, ContestantRow, MatchRow, PuzzleRow, RoomRow, TurnRow,
+    SubmissionRow, ContestantRow, MatchRow, PuzzleRow, RoomRow, TurnRow, ReferenceRow,
+    ImportedRow,
 )  # fmt: skip
 """The published tables, in dependency order."""
 
@@ -211,6 +252,9 @@ _SQL: dict[str, str] = {
     "WHERE {public} ORDER BY r.match_id, r.room_index, r.slot",
     "turns": "SELECT c.* FROM calls c JOIN matches m ON m.id = c.match_id WHERE {public} "
     "ORDER BY c.id",
+    "references": "SELECT * FROM reference_entries ORDER BY id",
+    "imported": "SELECT r.* FROM imported_results r LEFT JOIN submissions s "
+    "ON s.id = r.submission_id WHERE s.id IS NULL OR s.status != 'deleted' ORDER BY r.id",
 }
 _SCRUBBED = {"matches": ("error",), "turns": ("error",)}
 """Free-text columns an endpoint error can reach: URLs and endpoint hosts are replaced."""
@@ -308,6 +352,7 @@ def dataset_card(counts: dict[str, int]) -> str:
         f"- config_name: {m.table}\n  data_files:\n  - split: train\n"
         f"    path: data/{m.table}/*.parquet"
         for m in ROW_MODELS
+        if counts.get(m.table, 0) > 0  # datasets cannot build a split from an empty file
     )
     tables = "\n".join(
         f"### `{m.table}` ({counts.get(m.table, 0)} rows)\n{m.description}.\n\n"
@@ -324,8 +369,7 @@ pretty_name: Quant Escape Room results
 tags:
 - quantization
 - llm-evaluation
-configs:
-{configs}
+configs:{chr(10) + configs if configs else " []"}
 ---
 # Quant Escape Room results
 
@@ -349,6 +393,7 @@ Outcomes after the adversarial turn: held_ground (right, stayed right), manipula
 wrong), self_corrected (wrong, then right), trapped (wrong, stayed wrong), unchallenged, forfeit.
 
 ## Tables
+A table with no rows yet has no config (its empty parquet file is there all the same).
 JSON-valued columns (`sampling`, `settings`, `room_ids`, `summary`, `data`, `breakdown`,
 `request_messages`) are JSON text. `turns.request_messages` holds only the messages a call added;
 a call's full request is every earlier call's messages and replies (same match and slot) plus its
@@ -415,7 +460,10 @@ def _insert(db: sqlite3.Connection, row: _Row) -> int:
         )
     elif isinstance(row, ContestantRow):
         values["base_url"] = ""
-    target = {"rooms": "rooms_played", "turns": "calls"}.get(table, table)
+    target = {
+        "rooms": "rooms_played", "turns": "calls", "references": "reference_entries",
+        "imported": "imported_results",
+    }.get(table, table)  # fmt: skip
     columns = list(values)
     sql = (
         f"INSERT OR IGNORE INTO {target} ({', '.join(columns)}) "  # noqa: S608 - model fields

@@ -7,6 +7,14 @@ import plotly.graph_objects as go
 import pytest
 
 from arena import charts
+from arena.charts import bang_per_bit_figures, pareto_figure
+from arena.imports import (
+    ImportedResult,
+    ReferenceSpec,
+    import_results,
+    imported_points,
+    read_imported,
+)
 from arena.leaderboard import (
     ROOM_QUALITY_COLUMNS,
     ChartPoint,
@@ -181,3 +189,35 @@ def test_figures_are_self_contained() -> None:
     for figure in figures:
         text = figure.to_json()
         assert "http://" not in text and "https://" not in text and "mapbox" not in text
+
+
+def test_imported_points_are_drawn_apart_and_marked_by_source(store: Store) -> None:
+    """lm-eval scores as % of the BF16 reference's score, llama-bench tg speed; they get their
+    own traces and never join the escape-room frontier."""
+
+    def add(quant: str, score: float, tps: float, size: int, sha: str) -> None:
+        results = [
+            ImportedResult(source="lm-eval", task="arc", metric="acc,none", value=score),
+            ImportedResult(source="llama-bench", task="tg128", metric="tokens_per_second",
+                           value=tps, stderr=0.5,
+                           details={"model_size": size, "bits_per_weight": 16 * size / 2e9}),
+        ]  # fmt: skip
+        reference = ReferenceSpec(base_model="Ref-1B", quant=quant)
+        import_results(store, results, source_sha256=sha, reference=reference)
+
+    add("BF16", 0.80, 20.0, 2_000_000_000, "a" * 64)
+    add("Q4_K_M", 0.60, 55.0, 600_000_000, "b" * 64)
+    points = imported_points(read_imported(store))
+    by_quant = {p.quant: p for p in points}
+    assert by_quant["BF16"].quality_pct == pytest.approx(100.0)
+    assert by_quant["Q4_K_M"].quality_pct == pytest.approx(75.0)
+    assert by_quant["Q4_K_M"].source == "lm-eval × llama-bench"
+    assert by_quant["Q4_K_M"].size_gb == pytest.approx(0.6)
+    pareto = pareto_figure([], [], points)
+    names = [t.name for t in pareto.data]
+    assert names == ["imported: lm-eval × llama-bench"]  # no frontier made of imported points
+    assert sorted(pareto.data[0].y) == pytest.approx([75.0, 100.0])
+    assert "imported: lm-eval × llama-bench" in pareto.data[0].hovertext[0]
+    bang = bang_per_bit_figures([], pd.DataFrame(), points)
+    assert [t.name for t in bang["tps_vs_gb"].data] == ["imported: lm-eval × llama-bench"]
+    assert sorted(bang["tps_vs_gb"].data[0].y) == [20.0, 55.0]

@@ -8,7 +8,7 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 
-from arena.dataset import fingerprint
+from arena.dataset import ROW_MODELS, fingerprint
 from arena.leaderboard import leaderboard_rows
 from arena.publish import Publisher, PublishError, PublishSettings, restore_from_hub
 from arena.store import Store
@@ -51,7 +51,7 @@ async def test_a_batch_of_matches_is_one_commit_and_no_change_is_none(
     pub = publisher(arena, hub, tmp_path / "mirror")
     first = pub.publish_once()
     assert first is not None and hub.commit_calls == 1 and len(hub.commits) == 1
-    tables = ("submissions", "contestants", "matches", "puzzles", "rooms", "turns")
+    tables = [m.table for m in ROW_MODELS]
     assert set(hub.commits[0].paths) == {
         "README.md",
         *(f"data/{t}/{t}-00000.parquet" for t in tables),
