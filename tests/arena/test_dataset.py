@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 from datasets import load_dataset
 
 from arena.client import ChatResult, ConnectFailed
@@ -31,9 +32,13 @@ from arena.imports import ReferenceSpec, import_results, parse_file, read_import
 from arena.leaderboard import leaderboard_rows
 from arena.match import play_match
 from arena.models import ContestantSpec, MatchSettings, MatchSpec
+from arena.nullserver import NullServer, NullServerConfig
 from arena.queue import JobQueue
 from arena.store import Store
 from rooms import load_rooms
+from submissions.keystore import KeyStore
+from submissions.models import SubmissionForm
+from submissions.service import SubmissionService
 from tests.arena.test_leaderboard import add_submission, play, set_status
 from tests.arena.test_match import SEED, Scripted
 
@@ -262,3 +267,39 @@ def test_imported_results_survive_export_and_restore(store: Store, tmp_path: Pat
     with Store(tmp_path / "restored.sqlite3") as target:
         restore(target, tmp_path / "slice")
         assert read_imported(target) == read_imported(store)
+
+
+async def test_a_registered_canary_key_and_host_never_reach_the_export(
+    store: Store, tmp_path: Path
+) -> None:
+    """Registered through the real intake (encrypted key, canary hostname resolved to a loopback
+    null server), played, exported: no byte of any file holds the key (plain, hex, base64) or
+    the hostname."""
+
+    async def resolve(host: str, _port: int) -> list[str]:
+        assert host == CANARY_HOST
+        return ["127.0.0.1"]
+
+    with NullServer(NullServerConfig(reply="ready", model="canary-model")) as server:
+        service = SubmissionService(store, KeyStore(Fernet.generate_key().decode()),
+                                    allow_private=True, resolver=resolve)  # fmt: skip
+        url = server.base_url.replace("127.0.0.1", CANARY_HOST)
+        form = SubmissionForm(display_name="Canary", base_model="Smol-135M", quant="Q4_0",
+                              bits_per_weight=4.5, hardware="CPU", engine="vLLM", base_url=url,
+                              model="canary-model", api_key=CANARY_KEY)  # fmt: skip
+        receipt = await service.submit(form, client_id="198.51.100.7")
+        other = add_submission(store, "Base", "Smol-135M", "BF16", 16.0, baseline=True)
+        keyed = ContestantSpec(base_url=url, model="canary-model", api_key=CANARY_KEY,
+                               submission_id=receipt.submission_id)  # fmt: skip
+        plain = ContestantSpec(base_url="http://127.0.0.1:2/v1", model="m", submission_id=other)
+        spec = MatchSpec(a=keyed, b=plain, settings=MatchSettings(seed=SEED))
+        await play_match(spec, store, endpoints={"a": Failing(), "b": Scripted([])})
+    assert CANARY_HOST in store.query("SELECT base_url FROM submissions WHERE id = ?",
+                                      (receipt.submission_id,))[0]["base_url"]  # fmt: skip
+    export(store, tmp_path / "slice")
+    raw = CANARY_KEY.encode()
+    forms = [raw, raw.hex().encode(), base64.b64encode(raw), base64.urlsafe_b64encode(raw),
+             CANARY_HOST.encode(), b"198.51.100.7", receipt.deletion_token.encode()]  # fmt: skip
+    for blob in every_text(tmp_path / "slice"):
+        for form in forms:
+            assert form not in blob, form
