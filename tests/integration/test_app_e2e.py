@@ -76,12 +76,17 @@ def open_tab(page: Any, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def choose(page: Any, label: str, option: str) -> None:
-    """Pick an option of a Gradio dropdown (or type a custom value)."""
+def choose(page: Any, label: str, option: str, *, custom: bool = False) -> None:
+    """Pick an option of a Gradio dropdown by clicking it (or type a custom value), then wait
+    until the box shows it."""
     box = page.get_by_label(label, exact=True)
     box.click()
     box.fill(option)
-    page.keyboard.press("Enter")
+    if custom:
+        page.keyboard.press("Enter")
+    else:
+        page.get_by_role("option", name=option, exact=True).click()
+    playwright.expect(box).to_have_value(option)
 
 
 def test_submit_through_the_form_and_see_the_probe(
@@ -90,7 +95,7 @@ def test_submit_through_the_form_and_see_the_probe(
     served = llama_servers["Q4_1"]
     open_tab(page, "Submit")
     page.get_by_label("Display name", exact=True).fill("SmolLM2 Q4_1 <b>baseline</b>")
-    choose(page, "Base model", "SmolLM2-135M-Instruct")
+    choose(page, "Base model", "SmolLM2-135M-Instruct", custom=True)
     choose(page, "Quant", "Q4_1")
     page.get_by_label("Bits per weight", exact=True).fill(str(served.bits_per_weight))
     page.get_by_label("Hardware", exact=True).fill("CPU, 1 thread")
