@@ -1,0 +1,167 @@
+"""Paired statistics for degradation verdicts: pure functions over paired outcomes.
+
+A *paired outcome* is one puzzle (same room id and version, seed, difficulty and settings
+fingerprint) played by both the baseline and a candidate. Served models are nondeterministic, so
+single scores mean little; what means something is the pairs on which they disagree:
+
+- ``b``: the baseline solved it, the candidate did not; ``c``: the reverse. Noise flips both ways
+  equally; real degradation makes ``b > c``.
+- :func:`mcnemar_exact`: the two-sided exact McNemar test, a binomial test of ``b`` out of
+  ``b + c`` at 1/2.
+- :func:`solve_rate_difference`: candidate minus baseline solve rate with a 95 % interval from a
+  bootstrap over seeds (the six rooms of one match share a seed and are not independent).
+- :func:`sprt`: Wald's sequential probability ratio test on the discordant pairs, so the scheduler
+  can stop a pair as soon as the answer is clear: H0 "the flips are symmetric" (P(b | flip) = 1/2)
+  against H1 "the candidate loses ``p1`` of the flips" (the default 0.75 is a 10 pp drop at 20 %
+  discordance: b = 15 %, c = 5 %).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from scipy.stats import binom, norm
+
+Decision = Literal["degraded", "no_degradation", "continue"]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One puzzle played by both sides."""
+
+    seed: int
+    room_id: str
+    baseline_solved: bool
+    candidate_solved: bool
+
+
+def discordant(pairs: Sequence[Pair]) -> tuple[int, int]:
+    """(b, c): baseline-only solves and candidate-only solves."""
+    b = sum(p.baseline_solved and not p.candidate_solved for p in pairs)
+    c = sum(p.candidate_solved and not p.baseline_solved for p in pairs)
+    return b, c
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value (1.0 when there is no discordant pair)."""
+    if b < 0 or c < 0:
+        raise ValueError("counts must be >= 0")
+    n = b + c
+    if n == 0:
+        return 1.0
+    return float(min(1.0, 2.0 * binom.cdf(min(b, c), n, 0.5)))
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Candidate minus baseline solve rate (negative: worse), with a 95 % interval."""
+
+    difference: float
+    low: float
+    high: float
+    n_pairs: int
+    n_seeds: int
+
+
+def solve_rate_difference(
+    pairs: Sequence[Pair], *, resamples: int = 2000, seed: int = 17
+) -> Effect:
+    """The paired difference with a percentile bootstrap over seeds (clusters)."""
+    if not pairs:
+        raise ValueError("no paired outcomes")
+    clusters: dict[int, list[int]] = defaultdict(list)
+    for p in pairs:
+        clusters[p.seed].append(int(p.candidate_solved) - int(p.baseline_solved))
+    sums = [(sum(v), len(v)) for v in clusters.values()]
+    point = sum(s for s, _ in sums) / sum(n for _, n in sums)
+    rng = random.Random(seed)
+    estimates = []
+    for _ in range(resamples):
+        drawn = [sums[rng.randrange(len(sums))] for _ in sums]
+        estimates.append(sum(s for s, _ in drawn) / sum(n for _, n in drawn))
+    estimates.sort()
+    low = estimates[int(0.025 * (resamples - 1))]
+    high = estimates[math.ceil(0.975 * (resamples - 1))]
+    return Effect(point, min(low, point), max(high, point), len(pairs), len(sums))
+
+
+@dataclass(frozen=True)
+class Sprt:
+    """A sequential test's state after the pairs seen so far."""
+
+    decision: Decision
+    llr: float
+    """Log likelihood ratio of H1 (candidate loses ``p1`` of the flips) over H0 (1/2)."""
+    upper: float
+    """Decide ``degraded`` at or above this."""
+    lower: float
+    """Decide ``no_degradation`` at or below this."""
+
+
+def sprt(b: int, c: int, *, p1: float = 0.75, alpha: float = 0.05, beta: float = 0.2) -> Sprt:
+    """Wald's SPRT on the discordant pairs (type I error about ``alpha``, power ``1 - beta`` at
+    ``p1``)."""
+    if not 0.5 < p1 < 1.0:
+        raise ValueError("p1 must be in (0.5, 1)")
+    llr = b * math.log(p1 / 0.5) + c * math.log((1.0 - p1) / 0.5)
+    upper, lower = math.log((1.0 - beta) / alpha), math.log(beta / (1.0 - alpha))
+    decision: Decision = "continue"
+    if llr >= upper:
+        decision = "degraded"
+    elif llr <= lower:
+        decision = "no_degradation"
+    return Sprt(decision, llr, upper, lower)
+
+
+def fixed_n_pairs(
+    discordance: float, drop: float, *, alpha: float = 0.05, power: float = 0.8
+) -> int:
+    """Paired puzzles a fixed-size two-sided McNemar test needs to see ``drop`` (a solve-rate
+    difference) at the given discordance rate (Connor's normal approximation)."""
+    za, zb = norm.ppf(1 - alpha / 2), norm.ppf(power)
+    n = (za * math.sqrt(discordance) + zb * math.sqrt(discordance - drop**2)) ** 2 / drop**2
+    return math.ceil(n)
+
+
+def minimum_detectable_drop(
+    n_pairs: int, discordance: float, *, alpha: float = 0.05, power: float = 0.8
+) -> float | None:
+    """The smallest solve-rate drop ``n_pairs`` paired puzzles would detect with ``power`` at this
+    discordance (None without data)."""
+    if n_pairs <= 0 or discordance <= 0:
+        return None
+    za, zb = norm.ppf(1 - alpha / 2), norm.ppf(power)
+    return float((za + zb) * math.sqrt(discordance / n_pairs))
+
+
+@dataclass(frozen=True)
+class SimulatedRun:
+    decision: Decision
+    pairs: int
+    """Paired puzzles played before the decision (or the budget)."""
+
+
+def simulate(
+    p_b: float, p_c: float, *, budget: int = 600, seed: int = 0, p1: float = 0.75
+) -> SimulatedRun:
+    """One sequential run: each paired puzzle is a baseline-only solve with ``p_b``, a
+    candidate-only solve with ``p_c``; stop at the SPRT's decision or the budget."""
+    rng = random.Random(seed)
+    b = c = 0
+    for n in range(1, budget + 1):
+        draw = rng.random()
+        if draw < p_b:
+            b += 1
+        elif draw < p_b + p_c:
+            c += 1
+        else:
+            continue
+        state = sprt(b, c, p1=p1)
+        if state.decision != "continue":
+            return SimulatedRun(state.decision, n)
+    return SimulatedRun("continue", budget)
