@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 
 from arena.replay import endpoint_hosts, scrub_endpoints
 from arena.store import Store
+from arena.verdicts import Verdict, paired_outcomes, verdict
 from rooms import ROOM_ORDER
 from submissions.models import base_model_key, display_text
 
@@ -143,6 +144,9 @@ class LeaderboardRow(BaseModel):
     """Paired matches behind ``retention_pct`` (for a baseline: its matches against quants)."""
     retention_note: str | None
     """Why ``retention_pct`` is missing, or ``baseline``."""
+    verdict: Verdict | None = None
+    """Degradation verdict against the baseline of its base model (paired first answers; see
+    :mod:`arena.verdicts`); None for baselines and when no baseline is registered."""
     challenged_n: int
     """Rooms in which it faced the adversarial turn (held ground, manipulated, self-corrected
     or trapped)."""
@@ -520,7 +524,20 @@ def build_rows(data: BoardData) -> list[LeaderboardRow]:
 def leaderboard_rows(store: Store) -> list[LeaderboardRow]:
     """One row per submission that is not deleted (those without matches too), sorted by base
     model, then baseline first, then mean score (best first)."""
-    return build_rows(read_board(store))
+    rows = build_rows(read_board(store))
+    baselines: dict[str, int] = {}
+    for row in rows:
+        if row.is_baseline:
+            baselines.setdefault(row.base_model_key, row.submission_id)
+    out = []
+    for row in rows:
+        baseline = baselines.get(row.base_model_key)
+        if baseline is not None and not row.is_baseline:
+            row = row.model_copy(
+                update={"verdict": verdict(*paired_outcomes(store, row.submission_id, baseline))}
+            )
+        out.append(row)
+    return out
 
 
 # -- filtering ------------------------------------------------------------------------------------
@@ -667,6 +684,21 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "retention % [95% CI]",
         _retention_cell,
         description="Rooms escaped as a % of the baseline's, in the matches they played together.",
+    ),
+    Column(
+        "verdict",
+        lambda r: r.verdict.label if r.verdict is not None else "",
+        description="Degraded vs its baseline? Paired first answers: exact McNemar + SPRT.",
+    ),
+    Column(
+        "McNemar p (b/c, n)",
+        lambda r: (
+            f"{r.verdict.p_value:.3g} ({r.verdict.b}/{r.verdict.c}, n={r.verdict.n_pairs})"
+            if r.verdict is not None and r.verdict.p_value is not None
+            else ""
+        ),
+        default=False,
+        description="Exact McNemar p on the discordant pairs, and the pair counts.",
     ),
     Column(
         "paired matches",

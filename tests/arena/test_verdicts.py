@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from arena.leaderboard import leaderboard_frame, leaderboard_rows
 from arena.match import play_match
 from arena.models import ContestantSpec, MatchSettings, MatchSpec, Sampling
 from arena.stats import Pair
@@ -66,3 +67,16 @@ def test_no_pairs_is_undecided() -> None:
     assert verdict([]).kind == "undecided"
     many = [Pair(s, "r", True, True) for s in range(700)]
     assert verdict(many).kind == "no detectable degradation"
+
+
+async def test_the_leaderboard_carries_the_verdict(store: Store) -> None:
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q2_K", 2.6)
+    lone = add_submission(store, "L", "Other", "Q4_0", 4.5)
+    for seed in (1, 2, 3):
+        await play(store, seed, base, "HHHHHH", cand, "TTTHHH", {})
+    rows = {r.submission_id: r for r in leaderboard_rows(store)}
+    assert rows[base].verdict is None and rows[lone].verdict is None
+    assert rows[cand].verdict is not None and rows[cand].verdict.kind == "degraded"
+    frame = leaderboard_frame(list(rows.values()))
+    assert frame.loc[frame["name"] == "C", "verdict"].item().startswith("degraded: -50.0 pp")
