@@ -206,6 +206,9 @@ in the last room.
   beaten on both at once by any other submission. Each base model has its own colour.
 - **Bang per bit**: retention against file size and bits per weight (one panel per room), and
   speed against size.
+- **Verdict** (leaderboard): the candidate's and the baseline's first answers on the same
+  puzzles under the same settings. Flips both ways are noise; flips one way are degradation
+  (exact McNemar test, decided sequentially). `NOT COMPARABLE` names the setting that differs.
 - Small samples swing a lot: read the intervals and the match counts, not just the points.
 
 ## Privacy
