@@ -195,10 +195,16 @@ class Publisher:
                 log.exception("publishing failed; trying again in %.0f s", self.settings.interval_s)
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop the loop, then push what changed since the last push (a Space's disk does not
+        survive its restart, so matches of the last minutes would otherwise be lost)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+            try:
+                self.publish_once()
+            except Exception:
+                log.exception("the last push before stopping failed")
 
     def status(self) -> str:
         text = f"publishing to `{self.settings.repo_id}` every {self.settings.interval_s:.0f} s"

@@ -155,3 +155,14 @@ def test_settings_from_env() -> None:
     assert settings is not None and settings.interval_s == 60 and "hf_x" not in repr(settings)
     with pytest.raises(ValueError, match="repo_id"):
         PublishSettings.from_env({"HF_TOKEN": "x", "QER_RESULTS_REPO": "no slash"})
+
+
+async def test_stopping_pushes_what_changed_since_the_last_push(
+    arena: Store, hub: HubStandIn, tmp_path: Path
+) -> None:
+    base, cand = arena.ids  # type: ignore[attr-defined]
+    pub = publisher(arena, hub, tmp_path / "m", interval_s=3600)
+    pub.start()
+    await play(arena, 1, base, "HHHHHH", cand, "hMSTRH", {})
+    pub.stop()
+    assert len(hub.commits) == 1  # no interval passed: the push happened on stop
