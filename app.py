@@ -32,6 +32,7 @@ from arena.leaderboard import (
     ALL_COLUMNS,
     DEFAULT_COLUMNS,
     QUANT_FAMILIES,
+    LeaderboardRow,
     chart_points,
     filter_rows,
     leaderboard_frame,
@@ -91,7 +92,7 @@ def now_playing_markdown(store: Store) -> str:
 
 
 def leaderboard_view(
-    store: Store,
+    rows: list[LeaderboardRow],
     base_model: str | None = None,
     family: str | None = None,
     hardware: str | None = None,
@@ -99,18 +100,19 @@ def leaderboard_view(
     search: str | None = None,
     columns: list[str] | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    rows = filter_rows(
-        leaderboard_rows(store),
+    """The table and its note from the leaderboard ``rows`` (every submission not deleted)."""
+    shown = filter_rows(
+        rows,
         base_model=base_model or None,
         quant_family=family or None,
         hardware=hardware or None,
         engine=engine or None,
         search=search or None,
     )
-    frame = leaderboard_frame(rows, columns or list(DEFAULT_COLUMNS))
-    if rows:
-        note = f"{len(rows)} submission(s). Click a column header to sort."
-    elif store.query("SELECT 1 FROM submissions WHERE status != 'deleted' LIMIT 1"):
+    frame = leaderboard_frame(shown, columns or list(DEFAULT_COLUMNS))
+    if shown:
+        note = f"{len(shown)} submission(s). Click a column header to sort."
+    elif rows:
         note = "No submission matches these filters."
     else:
         note = (
@@ -143,8 +145,7 @@ def replay_view(store: Store, match_id: str | None) -> str:
     return replay_markdown(found, escape_html=False)  # fenced blocks keep it inert
 
 
-def filter_choices(store: Store) -> dict[str, list[str]]:
-    rows = leaderboard_rows(store)
+def filter_choices(rows: list[LeaderboardRow]) -> dict[str, list[str]]:
     return {
         "base_model": sorted({r.base_model for r in rows}),
         "hardware": sorted({r.hardware for r in rows}),
@@ -331,7 +332,7 @@ def build_ui(services: Services) -> gr.Blocks:
 
 
 def _leaderboard_tab(store: Store, demo: gr.Blocks) -> None:
-    choices = filter_choices(store)
+    choices = filter_choices(leaderboard_rows(store))
     with gr.Row():
         base = gr.Dropdown(["", *choices["base_model"]], value="", label="Filter: base model")
         family = gr.Dropdown(["", *QUANT_FAMILIES], value="", label="Filter: quant family")
@@ -346,14 +347,15 @@ def _leaderboard_tab(store: Store, demo: gr.Blocks) -> None:
     inputs = [base, family, hardware, engine, search, columns]
 
     def show(*values: Any) -> tuple[pd.DataFrame, str]:
-        return leaderboard_view(store, *values)
+        return leaderboard_view(leaderboard_rows(store), *values)
 
     for widget in inputs:
         widget.change(show, inputs=inputs, outputs=[table, note])
 
     def reload(*values: Any) -> tuple[Any, ...]:
-        fresh = filter_choices(store)
-        frame, text = show(*values)
+        rows = leaderboard_rows(store)  # once for the table and the filter choices
+        fresh = filter_choices(rows)
+        frame, text = leaderboard_view(rows, *values)
         return (
             frame,
             text,

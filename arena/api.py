@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from arena.imports import ImportRefused, ImportReport, ReferenceSpec, import_results, parse_bytes
 from arena.leaderboard import LeaderboardRow, filter_rows, leaderboard_rows
 from arena.publish import Publisher
+from arena.queue import JobQueue
 from arena.replay import MatchListItem, Replay, match_list, replay
 from arena.scheduler import Scheduler
 from arena.store import Store
@@ -154,7 +155,7 @@ async def _refused(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _counts(store: Store, table: str) -> dict[str, int]:
-    if table not in ("matches", "submissions", "job_queue"):
+    if table not in ("matches", "submissions"):
         raise ValueError(table)
     rows = store.query(f"SELECT status, COUNT(*) AS n FROM {table} GROUP BY status")  # noqa: S608
     return {row["status"]: row["n"] for row in rows}
@@ -200,7 +201,7 @@ def build_router(
         return Health(
             matches=_counts(store, "matches"),
             submissions=_counts(store, "submissions"),
-            queue=_counts(store, "job_queue"),
+            queue=JobQueue(store).counts(),
             scheduler_leader=bool(scheduler and scheduler.is_leader),
             sandbox_level=isolation().level if isolation().allowed else "refused",
             api_keys_accepted=service.keystore.enabled,

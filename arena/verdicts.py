@@ -96,14 +96,22 @@ _SIDES_SQL = (
 )
 
 
+_ROOMS_SQL = (
+    "SELECT r.match_id, r.slot, r.room_index, r.initial_solved FROM rooms_played r "
+    "JOIN matches m ON m.id = r.match_id JOIN contestants c "
+    "ON c.id = CASE r.slot WHEN 'a' THEN m.contestant_a ELSE m.contestant_b END "
+    "WHERE m.status = 'done' AND c.submission_id IN (?, ?)"
+)
+"""The first-answer verdicts of the two submissions' finished matches only (not the whole table:
+the leaderboard asks once per candidate on every refresh)."""
+
+
 def paired_outcomes(store: Store, candidate: int, baseline: int) -> tuple[list[Pair], list[str]]:
     """The candidate's and the baseline's first answers on the same puzzles under equal
     fingerprints; and, when nothing pairs because fingerprints differ, what differs."""
     sides = store.query(_SIDES_SQL, (candidate, baseline))
     solved: dict[tuple[str, str], dict[int, bool]] = {}
-    for row in store.query(
-        "SELECT match_id, slot, room_index, room_id, initial_solved FROM rooms_played"
-    ):
+    for row in store.query(_ROOMS_SQL, (candidate, baseline)):
         solved.setdefault((row["match_id"], row["slot"]), {})[row["room_index"]] = bool(
             row["initial_solved"]
         )

@@ -25,6 +25,7 @@ from app import (
     submit_action,
 )
 from arena.client import ClientLimits
+from arena.leaderboard import leaderboard_rows
 from arena.local_models import free_port
 from arena.nullserver import NullServer, NullServerConfig
 from arena.store import Store
@@ -56,7 +57,7 @@ def form_values(url: str, **changes: Any) -> dict[str, Any]:
 
 
 def test_an_empty_database_shows_friendly_empty_states(store: Store) -> None:
-    frame, note = leaderboard_view(store)
+    frame, note = leaderboard_view(leaderboard_rows(store))
     assert frame.empty and "No submissions yet" in note and "--demo" in note
     assert "No matches yet" in replay_view(store, None)
     assert now_playing_markdown(store) == "**Now playing:** nothing right now."
@@ -77,7 +78,7 @@ async def test_the_form_action_submits_probes_and_escapes(store: Store) -> None:
         text = await submit_action(app, form_values(server.base_url), "10.0.0.1")
         assert text.startswith("### Accepted: submission #1")
         assert "Health probe: answered in" in text and "deletion token" in text.lower()
-        frame, _ = leaderboard_view(store)
+        frame, _ = leaderboard_view(leaderboard_rows(store))
         assert list(frame["name"]) == ["Smol <img src=x onerror=alert(1)>"]  # a text cell
         again = await submit_action(app, form_values(server.base_url), "10.0.0.1")
         assert again == (
