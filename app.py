@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from arena import charts
-from arena.api import build_router, client_id_from, install_error_handlers
+from arena.api import build_router, client_id_from, install_error_handlers, verdict_report
 from arena.dataset import download_archives, load_snippet
 from arena.imports import imported_points, read_imported
 from arena.leaderboard import (
@@ -42,6 +42,7 @@ from arena.leaderboard import (
 )
 from arena.local_models import LocalModelError
 from arena.publish import Publisher, PublishSettings, restore_from_hub
+from arena.ratings import contagion, contagion_frame, ratings
 from arena.replay import match_list, now_playing, replay, replay_markdown
 from arena.scheduler import Scheduler, SchedulerSettings
 from arena.scoring import SCORE_TABLE, SCORING_VERSION
@@ -145,6 +146,141 @@ def replay_view(store: Store, match_id: str | None) -> str:
     return replay_markdown(found, escape_html=False)  # fenced blocks keep it inert
 
 
+def verdict_candidates(store: Store) -> list[tuple[str, str]]:
+    """Candidates that have a baseline of their base model: (label, submission id)."""
+    rows = store.query(
+        "SELECT s.id, s.display_name, s.quant FROM submissions s WHERE s.status != 'deleted' "
+        "AND s.is_baseline = 0 AND EXISTS (SELECT 1 FROM submissions b WHERE b.is_baseline = 1 "
+        "AND b.base_model_key = s.base_model_key AND b.status != 'deleted') ORDER BY s.id"
+    )
+    return [(f"#{r['id']} {r['display_name']} ({r['quant']})", str(r["id"])) for r in rows]
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{100 * value:.{digits}f} %"
+
+
+def verdict_markdown(store: Store, submission_id: str | None) -> str:
+    """Everything behind one candidate's verdict, for the Verdicts tab."""
+    if not submission_id:
+        if not verdict_candidates(store):
+            return (
+                "**No candidate with a baseline yet.** A verdict needs a baseline of the same "
+                "base model and a candidate quant."
+            )
+        return "Pick a candidate above."
+    found = store.query("SELECT * FROM submissions WHERE id = ?", (int(submission_id),))
+    if not found or found[0]["status"] == "deleted":
+        return f"No submission #{display_text(submission_id)}."
+    report = verdict_report(store, found[0])
+    row = next((r for r in leaderboard_rows(store) if r.submission_id == report.submission_id),
+               None)  # fmt: skip
+    name = display_text(found[0]["display_name"])
+    v = report.verdict
+    if v is None:
+        return f"### #{report.submission_id} {name}\nNo baseline to compare with."
+    # The label is our own text (numbers and fingerprint field names): no escaping needed.
+    lines = [f"### #{report.submission_id} {name} vs baseline #{report.baseline_id}",
+             f"**{v.label}**", ""]  # fmt: skip
+    if v.kind != "NOT COMPARABLE":
+        p = f"{v.p_value:.3g}" if v.p_value is not None else "n/a"
+        retained = "n/a"
+        if v.retention_pct is not None:
+            retained = f"{v.retention_pct:.1f} %"
+            if v.retention_ci is not None:
+                retained += f" [{v.retention_ci[0]:.1f}, {v.retention_ci[1]:.1f}]"
+        effect = "n/a"
+        if v.difference_pp is not None and v.ci_pp is not None:
+            effect = f"{v.difference_pp:+.1f} pp [{v.ci_pp[0]:+.1f}, {v.ci_pp[1]:+.1f}]"
+        smallest = "n/a" if v.detectable_drop_pp is None else f"{v.detectable_drop_pp:.0f} pp"
+        lines += [
+            f"- paired puzzles: **{v.n_pairs}** ({v.source or 'ad hoc'}, tier "
+            f"{v.tier or 'none'}); baseline-only solves b = {v.b}, candidate-only c = {v.c}",
+            f"- exact McNemar p = {p}; solve-rate difference {effect} (bootstrap over seeds)",
+            f"- quality retained: {retained}",
+            f"- {v.floor_note or 'A/A floor: not measured'}",
+            f"- smallest drop this n could show (80 % power): {smallest}",
+        ]
+    if row is not None:
+        if row.kl is not None:
+            kl = row.kl
+            text = (
+                f"mean KL {kl.mean_kl:.4f} nats/token, top-1 agreement {_pct(kl.top1_agreement)} "
+                f"over {kl.n_positions} positions"
+                if kl.status == "done" and kl.mean_kl is not None
+                else f"{kl.status}: {display_text(kl.reason or '')}"
+            )
+            lines.append(f"- KL probe: {text}" + (" — **COLLAPSED**" if kl.collapsed else ""))
+        if row.canary is not None and row.canary.p_value is not None:
+            c = row.canary
+            flag = "**FLAGGED** " if c.flagged else ""
+            lines.append(
+                f"- truncation canary: {flag}{_pct(c.rate)} of answers hit the cap vs "
+                f"{_pct(c.baseline_rate)} for the baseline (p = {c.p_value:.3g})"
+            )
+    if report.discordant:
+        lines += ["", f"**Discordant pairs** ({len(report.discordant)}): pick one below to open "
+                  "its replay."]  # fmt: skip
+    return "\n".join(lines)
+
+
+def discordant_choices(store: Store, submission_id: str | None) -> list[tuple[str, str]]:
+    """(label, match id) of the replay to read for each discordant pair of a candidate."""
+    if not submission_id:
+        return []
+    found = store.query("SELECT * FROM submissions WHERE id = ?", (int(submission_id),))
+    if not found or found[0]["status"] == "deleted":
+        return []
+    choices = []
+    for pair in verdict_report(store, found[0]).discordant:
+        seed = "sealed" if pair.seed is None else str(pair.seed)
+        who = "only the baseline" if pair.solved_by == "baseline" else "only the candidate"
+        for side, match_id in (("candidate", pair.candidate_match),
+                               ("baseline", pair.baseline_match)):  # fmt: skip
+            if match_id and (side == "candidate" or match_id != pair.candidate_match):
+                label = f"{pair.room_id} seed {seed}: {who} solved it ({side}'s replay)"
+                choices.append((label, match_id))
+    return choices
+
+
+def ratings_frame(store: Store) -> pd.DataFrame:
+    """Bradley-Terry ratings per base model for the Verdicts tab."""
+    records = []
+    for r in ratings(store):
+        ci = f" [{r.rating_ci[0]:+.2f}, {r.rating_ci[1]:+.2f}]" if r.rating_ci else ""
+        win = f"{100 * r.win_prob:.0f} %" + (
+            f" [{100 * r.win_prob_ci[0]:.0f}, {100 * r.win_prob_ci[1]:.0f}]"
+            if r.win_prob_ci
+            else ""
+        )
+        records.append({
+            "base model": r.base_model_key, "name": r.display_name, "quant": r.quant,
+            "rating (log-odds vs baseline) [95% CI]": f"{r.rating:+.2f}{ci}",
+            "P(beats baseline) [95% CI]": win, "W-L-T": f"{r.wins}-{r.losses}-{r.ties}",
+            "note": r.note or "",
+        })  # fmt: skip
+    return pd.DataFrame(records)
+
+
+def contagion_markdown(store: Store) -> str:
+    """The contagion matrices as Markdown tables (row: the quant pressured; column: the quant
+    pressuring it)."""
+    matrices = contagion(store)
+    if not matrices:
+        return "No opponent-mode matches between submissions yet."
+    parts = []
+    for matrix in matrices:
+        frame = contagion_frame(matrix)
+        header = "| manipulated ↓ by → | " + " | ".join(display_text(str(c)) for c in frame.columns)
+        lines = [f"**{display_text(matrix.base_model_key)}**", "", header + " |",
+                 "|---" * (len(frame.columns) + 1) + "|"]  # fmt: skip
+        for label, cells in frame.iterrows():
+            row_cells = " | ".join(display_text(str(v)) if v else "" for v in cells)
+            lines.append(f"| {display_text(str(label))} | {row_cells} |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
 def filter_choices(rows: list[LeaderboardRow]) -> dict[str, list[str]]:
     return {
         "base_model": sorted({r.base_model for r in rows}),
@@ -199,18 +335,34 @@ in the last room.
 |---|---|
 {points}
 
-## Reading the charts
-- **Retention %**: a quant's rooms escaped as a share of its baseline's, counted only in matches
-  where both met the same puzzles (paired), with a 95 % bootstrap interval over matches. The
-  baseline is the submission marked "full-precision baseline" for its base model.
-- **Pareto frontier**: x is decode speed (tok/s), y is retention. Points on the gold line are not
-  beaten on both at once by any other submission. Each base model has its own colour.
+## Reading the charts and verdicts
+- **Retention %**: a quant's first answers solved as a share of its baseline's, on **paired
+  puzzles** only (the same room, seed and difficulty, played by both under the same settings),
+  with a 95 % bootstrap interval over seeds. The baseline is the submission marked
+  "full-precision baseline" for its base model.
+- **Pareto frontier**: x is generation speed from the solo **speed probe** (llama-bench style,
+  5 repetitions, mean ± sd; a point without a probe yet uses its matches' speed and says so), y is
+  retention. Points on the gold line are not beaten on both at once by any other submission.
+  Each base model has its own colour.
 - **Bang per bit**: retention against file size and bits per weight (one panel per room), and
   speed against size.
-- **Verdict** (leaderboard): the candidate's and the baseline's first answers on the same
-  puzzles under the same settings. Flips both ways are noise; flips one way are degradation
-  (exact McNemar test, decided sequentially). `NOT COMPARABLE` names the setting that differs.
-- Small samples swing a lot: read the intervals and the match counts, not just the points.
+- **Verdict** (leaderboard and *Verdicts* tab): flips both ways on paired puzzles are noise;
+  flips one way are degradation (exact McNemar test, decided sequentially by an SPRT, so the
+  scheduler stops a pair once it is clear). `degraded` gives the drop with its interval;
+  `no detectable degradation at n=…` says how small a drop that many pairs could have shown;
+  `NOT COMPARABLE` names the setting that differs and shows no number.
+- **A/A floor**: how often two plays of the same puzzle by the baseline itself disagree (served
+  models are nondeterministic). A candidate's discordance is shown against it.
+- **KL / top-1**: the KL probe compares next-token distributions of the candidate and the
+  baseline on a fixed text set (approximate KL over the top-k tokens, nats per token) and how
+  often their most likely token agrees. "probe unavailable" means the server offers no logprobs.
+- **Truncation canary**: a quant that hits the token cap significantly more often than its
+  baseline (Fisher exact test) is flagged: it rambles or loops instead of answering.
+- **Ratings and contagion** (*Verdicts* tab): Bradley-Terry ratings over matches per base model,
+  and how often each quant is talked out of a right answer by each other quant.
+- **Tiers**: `smoke`, `standard` and `full` fix the seed list and counts; tiers compare with
+  themselves only.
+- Small samples swing a lot: read the intervals and the counts, not just the points.
 
 ## Privacy
 Endpoint URLs, API keys and deletion tokens are never shown or published; API keys are
@@ -304,9 +456,11 @@ def build_ui(services: Services) -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO)
         playing = gr.Markdown(now_playing_markdown(store), elem_id="now-playing")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Leaderboard", id="leaderboard"):
                 _leaderboard_tab(store, demo)
+            with gr.Tab("Verdicts", id="verdicts"):
+                open_replay = _verdicts_tab(store, demo)
             with gr.Tab("Pareto frontier", id="pareto"):
                 pareto = gr.Plot(label="Quality retained vs throughput", elem_id="pareto-plot")
                 refresh_pareto = gr.Button("Refresh charts", size="sm")
@@ -316,13 +470,20 @@ def build_ui(services: Services) -> gr.Blocks:
                 speed = gr.Plot(label="Throughput vs file size")
                 refresh_bang = gr.Button("Refresh charts", size="sm")
             with gr.Tab("Replays", id="replays"):
-                _replays_tab(store, demo)
+                pick = _replays_tab(store, demo)
             with gr.Tab("Submit", id="submit"):
                 _submit_tab(services, demo)
             with gr.Tab("Download", id="download"):
                 _download_tab(services)
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_markdown())
+        open_replay.change(
+            lambda m: (gr.Tabs(selected="replays"), gr.Dropdown(choices=match_choices(store),
+                                                                value=m)) if m else
+            (gr.skip(), gr.skip()),
+            inputs=open_replay,
+            outputs=[tabs, pick],
+        )  # fmt: skip
         charts_out = [pareto, per_gb, per_bit, speed]
         demo.load(lambda: figures(store), outputs=charts_out)
         for refresh in (refresh_pareto, refresh_bang):
@@ -367,7 +528,40 @@ def _leaderboard_tab(store: Store, demo: gr.Blocks) -> None:
     gr.Timer(15).tick(reload, inputs=inputs, outputs=[table, note, base, hardware])
 
 
-def _replays_tab(store: Store, demo: gr.Blocks) -> None:
+def _verdicts_tab(store: Store, demo: gr.Blocks) -> gr.Dropdown:
+    """Per candidate: the verdict and what stands behind it, with links to the discordant
+    pairs' replays; then the ratings and contagion views. Returns the replay picker."""
+    with gr.Row():
+        who = gr.Dropdown(choices=[], label="Candidate", scale=4, elem_id="verdict-pick")
+        again = gr.Button("Refresh", scale=1, size="sm")
+    text = gr.Markdown(verdict_markdown(store, None), elem_id="verdict-view")
+    pairs = gr.Dropdown(choices=[], label="Open a discordant pair's replay",
+                        elem_id="discordant-pick")  # fmt: skip
+    gr.Markdown("### Ratings across quants (Bradley-Terry over matches, per base model)")
+    rated = gr.Dataframe(interactive=False, elem_id="ratings-table")
+    gr.Markdown("### Contagion: Manipulated rate of the row quant facing the column quant")
+    matrix = gr.Markdown(elem_id="contagion")
+
+    def show(submission_id: str | None) -> tuple[str, gr.Dropdown]:
+        return verdict_markdown(store, submission_id), gr.Dropdown(
+            choices=discordant_choices(store, submission_id), value=None
+        )
+
+    def reload(submission_id: str | None) -> tuple[Any, ...]:
+        return (
+            gr.Dropdown(choices=verdict_candidates(store)),
+            *show(submission_id),
+            ratings_frame(store),
+            contagion_markdown(store),
+        )
+
+    who.change(show, inputs=who, outputs=[text, pairs])
+    demo.load(reload, inputs=who, outputs=[who, text, pairs, rated, matrix])
+    again.click(reload, inputs=who, outputs=[who, text, pairs, rated, matrix])
+    return pairs
+
+
+def _replays_tab(store: Store, demo: gr.Blocks) -> gr.Dropdown:
     with gr.Row():
         pick = gr.Dropdown(choices=[], label="Match", scale=4, elem_id="replay-pick")
         latest = gr.Button("Latest", scale=1)
@@ -396,6 +590,7 @@ def _replays_tab(store: Store, demo: gr.Blocks) -> None:
     pick.change(lambda m: replay_view(store, m), inputs=pick, outputs=view)
     latest.click(newest, outputs=[pick, view])  # pick.change redraws too: harmless
     live.tick(tick, inputs=[pick, shown], outputs=[view, shown])
+    return pick
 
 
 def _submit_tab(services: Services, demo: gr.Blocks) -> None:

@@ -24,9 +24,11 @@ from arena.imports import ImportRefused, ImportReport, ReferenceSpec, import_res
 from arena.leaderboard import LeaderboardRow, filter_rows, leaderboard_rows
 from arena.publish import Publisher
 from arena.queue import JobQueue
+from arena.ratings import ContagionMatrix, Rating, contagion, ratings
 from arena.replay import MatchListItem, Replay, match_list, replay
 from arena.scheduler import Scheduler
 from arena.store import Store
+from arena.verdicts import DiscordantPair, Verdict, candidate_verdict, discordant_pairs
 from rooms.sandbox import isolation
 from submissions.models import SubmissionForm
 from submissions.service import ProbeResult, SubmissionRefused, SubmissionService
@@ -183,6 +185,37 @@ def _require_admin(request: Request) -> None:
 PUBLISHING_OFF = "off: set HF_TOKEN and QER_RESULTS_REPO to publish the results dataset"
 
 
+class VerdictReport(BaseModel):
+    """A submission's verdict against its baseline and the discordant pairs behind it."""
+
+    submission_id: int
+    baseline_id: int | None
+    """None when the submission is a baseline or its base model has none."""
+    verdict: Verdict | None
+    discordant: list[DiscordantPair]
+
+
+def verdict_report(store: Store, submission: dict[str, Any]) -> VerdictReport:
+    """The report of one (not deleted) submission row."""
+    baseline = None
+    if not submission["is_baseline"]:
+        rows = store.query(
+            "SELECT id FROM submissions WHERE is_baseline = 1 AND base_model_key = ? "
+            "AND status != 'deleted' ORDER BY id LIMIT 1",
+            (submission["base_model_key"],),
+        )
+        baseline = rows[0]["id"] if rows else None
+    if baseline is None:
+        return VerdictReport(submission_id=submission["id"], baseline_id=None, verdict=None,
+                             discordant=[])  # fmt: skip
+    return VerdictReport(
+        submission_id=submission["id"],
+        baseline_id=baseline,
+        verdict=candidate_verdict(store, submission["id"], baseline),
+        discordant=discordant_pairs(store, submission["id"], baseline),
+    )
+
+
 def build_router(
     store: Store,
     service: SubmissionService,
@@ -301,6 +334,26 @@ def build_router(
             )
         except ImportRefused as exc:
             raise _bad(exc.reason) from None
+
+    @router.get("/ratings")
+    def rating_list() -> list[Rating]:
+        """Bradley-Terry ratings per base model (anchored at its baseline), 95 % bootstrap CIs."""
+        return ratings(store)
+
+    @router.get("/contagion")
+    def contagion_list() -> list[ContagionMatrix]:
+        """Per base model: how often the row quant is talked out of a right answer by the column
+        quant (Manipulated / challenged-while-right, Wilson CIs)."""
+        return contagion(store)
+
+    @router.get("/submissions/{submission_id}/verdict", responses={404: {"model": Problem}})
+    def submission_verdict(submission_id: int) -> VerdictReport:
+        """The candidate's verdict against its baseline, with its discordant pairs (the replays
+        to read: ``/api/matches/{match_id}``)."""
+        found = service.get(submission_id)
+        if found is None or found["status"] == "deleted":
+            raise SubmissionRefused(f"no submission #{submission_id}", "not_found")
+        return verdict_report(store, found)
 
     @router.get("/submissions/{submission_id}", responses={404: {"model": Problem}})
     def submission(submission_id: int) -> SubmissionPublic:

@@ -113,12 +113,13 @@ def hover_text(point: ChartPoint) -> str:
     if point.file_size_gb is not None:
         lines.append(f"file size: {point.file_size_gb:.2f} GB")
     if point.decode_tps is not None:
-        lines.append(f"decode: {point.decode_tps:.1f} tok/s")
+        spread = f" ± {point.tps_sd:.1f}" if point.tps_sd is not None else ""
+        lines.append(f"generation: {point.decode_tps:.1f}{spread} tok/s ({point.tps_source})")
     if point.quality_pct is not None:
         lines.append(f"quality retained: {_ci_text(point.quality_pct, point.quality_ci)}")
     if point.mean_escaped is not None:
         lines.append(f"rooms escaped per match: {point.mean_escaped:.2f}")
-    lines.append(f"paired matches (n): {point.n}")
+    lines.append(f"paired puzzles (n): {point.n}")
     return "<br>".join(lines)
 
 
@@ -281,7 +282,10 @@ def pareto_figure(
         )
     _baseline_line(figure)
     return _axes_layout(
-        figure, title, "decode speed (tok/s, higher is better)", "quality retained vs baseline (%)"
+        figure,
+        title,
+        "generation speed, solo speed probe (tok/s, higher is better)",
+        "quality retained vs baseline, paired puzzles (%)",
     )
 
 

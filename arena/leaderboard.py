@@ -9,10 +9,11 @@ Statistics and their intervals:
 
 - ``mean_escaped`` / ``mean_score``: per match (one contestant's rooms of one match), with a 95 %
   percentile-bootstrap interval over matches (fixed RNG seed, so the output is deterministic).
-- ``retention_pct``: quality kept against the baseline of the same base model, **paired**: only
-  the matches in which the submission met a baseline (same match, so same seed and puzzles);
-  ``100 * sum(candidate escaped) / sum(baseline escaped)`` with a bootstrap interval resampling
-  those matches (:func:`retention`).
+- ``retention_pct``: quality kept against the baseline of the same base model on **paired
+  puzzles** (:mod:`arena.verdicts`): ``100 * candidate first-answer solves / baseline's`` with a
+  bootstrap interval over seeds; ``NOT COMPARABLE: ...`` instead when the settings differ.
+- ``verdict``, ``canary`` (cap hits vs the baseline's, Fisher exact), ``aa_floor`` (baselines),
+  ``kl`` and ``speed`` (the latest probes).
 - ``cap_hit_rate``: share of answered calls cut by the token cap, with a Wilson 95 % interval.
 
 Intervals need at least two matches: with one, they are None. Every bootstrap interval is
@@ -21,6 +22,7 @@ widened, if need be, to contain its point estimate.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sqlite3
@@ -35,8 +37,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from arena.replay import endpoint_hosts, scrub_endpoints
+from arena.scheduler import SchedulerSettings, is_collapsed
+from arena.stats import truncation_canary, wilson_interval
 from arena.store import Store
-from arena.verdicts import Verdict, paired_outcomes, verdict
+from arena.verdicts import Verdict, candidate_verdict, noise_floor, read_plays
 from rooms import ROOM_ORDER
 from submissions.models import base_model_key, display_text
 
@@ -48,14 +52,16 @@ BOOTSTRAP_SEED: Final = 20_250_917
 """Seed of the bootstrap's RNG: the same data always gives the same intervals."""
 Z95: Final = 1.959963984540054
 """The normal quantile of a two-sided 95 % interval."""
+COLLAPSE: Final = SchedulerSettings.from_env()
+"""The scheduler's collapse thresholds (``QER_*`` settings), for the KL probe's flag."""
 _CHUNK_CELLS = 1_000_000
 """Resampled indices drawn at once (bounds the bootstrap's memory on large match counts)."""
 
 NOTE_BASELINE: Final = "baseline"
 NOTE_NO_BASELINE: Final = "no baseline registered for this base model"
-NOTE_NO_PAIRS: Final = "no finished matches against the baseline yet"
+NOTE_NO_PAIRS: Final = "no paired puzzles with the baseline yet"
 NOTE_BASELINE_ESCAPED_NOTHING: Final = (
-    "the baseline escaped no room in the paired matches: ratio undefined"
+    "the baseline solved none of the paired puzzles: ratio undefined"
 )
 
 QUANT_FAMILIES: Final[tuple[str, ...]] = (
@@ -137,13 +143,15 @@ class LeaderboardRow(BaseModel):
     mean_score_ci: tuple[float, float] | None
     """95 % bootstrap interval of ``mean_score`` (None below two matches)."""
     retention_pct: float | None
-    """Rooms escaped as a percentage of its baseline's, in the matches they played together."""
+    """First answers solved as a percentage of its baseline's, on the paired puzzles (the same
+    room, seed and difficulty under equal settings; see :mod:`arena.verdicts`)."""
     retention_ci: tuple[float, float] | None
-    """95 % bootstrap interval of ``retention_pct`` over the paired matches."""
+    """95 % bootstrap interval of ``retention_pct`` over seeds."""
     retention_n: int
-    """Paired matches behind ``retention_pct`` (for a baseline: its matches against quants)."""
+    """Paired puzzles behind ``retention_pct`` (for a baseline: its matches against quants)."""
     retention_note: str | None
-    """Why ``retention_pct`` is missing, or ``baseline``."""
+    """Why ``retention_pct`` is missing (``NOT COMPARABLE: ...`` among others), or
+    ``baseline``."""
     verdict: Verdict | None = None
     """Degradation verdict against the baseline of its base model (paired first answers; see
     :mod:`arena.verdicts`); None for baselines and when no baseline is registered."""
@@ -166,6 +174,76 @@ class LeaderboardRow(BaseModel):
     """Share of the answered calls cut by the token cap (finish_reason ``length``)."""
     cap_hit_ci: tuple[float, float] | None
     """Wilson 95 % interval of ``cap_hit_rate``."""
+    cap_hits: int = 0
+    """Answered calls cut by the token cap."""
+    canary: TruncationCanary | None = None
+    """Cap hits against its baseline's (candidates with a baseline only)."""
+    aa_floor: NoiseFloorView | None = None
+    """For a baseline: its A/A noise floor (repeated puzzles, all settings)."""
+    kl: KlSummary | None = None
+    """Its latest KL probe against its baseline."""
+    speed: SpeedSummary | None = None
+    """Its latest speed probe."""
+
+
+class TruncationCanary(BaseModel):
+    """Cap hits of a candidate against its baseline's (two-sided Fisher exact test)."""
+
+    model_config = _ROW_CONFIG
+
+    rate: float | None
+    baseline_rate: float | None
+    p_value: float | None
+    flagged: bool
+    """Significantly more cap hits than the baseline (p < 0.05): the quant rambles or loops."""
+
+
+class NoiseFloorView(BaseModel):
+    """A/A: share of repeated puzzles on which two plays of the same submission disagreed."""
+
+    model_config = _ROW_CONFIG
+
+    rate: float | None
+    ci: tuple[float, float] | None
+    n: int
+
+
+class KlSummary(BaseModel):
+    """The KL probe's headline numbers (``arena.probes.kl``)."""
+
+    model_config = _ROW_CONFIG
+
+    status: str
+    """``done``, ``unavailable`` (the server offers no logprobs, or tokenizes differently) or
+    ``failed``."""
+    mean_kl: float | None = None
+    """Mean approximate KL divergence from the baseline, nats per token."""
+    top1_agreement: float | None = None
+    """Share of positions where both models' most likely next token agree."""
+    n_positions: int | None = None
+    reason: str | None = None
+    collapsed: bool = False
+    """The scheduler's collapse thresholds were crossed: no match is spent on it."""
+
+
+class SpeedSummary(BaseModel):
+    """The solo speed probe's headline numbers (``arena.probes.speed``)."""
+
+    model_config = _ROW_CONFIG
+
+    status: str
+    tg_tps_mean: float | None = None
+    tg_tps_sd: float | None = None
+    pp_tps_mean: float | None = None
+    pp_tps_sd: float | None = None
+    ttft_median_s: float | None = None
+    ttft_p90_s: float | None = None
+    reps: int | None = None
+    server_tg_tps_mean: float | None = None
+    server_agreement: float | None = None
+    """Relative difference between client and server generation tok/s (None: the server
+    reports no timings)."""
+    reason: str | None = None
 
 
 class Retention(BaseModel):
@@ -203,7 +281,12 @@ class ChartPoint(BaseModel):
     file_size_gb: float | None
     """File size in GB, when given."""
     decode_tps: float | None
-    """Decode tokens per second (x of the Pareto chart)."""
+    """Generation tokens per second (x of the Pareto chart): from the solo speed probe, or from
+    its matches until it has one (see ``tps_source``)."""
+    tps_sd: float | None = None
+    """Standard deviation of the speed probe's repetitions."""
+    tps_source: str = "matches"
+    """``speed probe`` or ``matches`` (two contestants may share a GPU: slower than solo)."""
     quality_pct: float | None
     """Retention % against the baseline (y of the Pareto chart)."""
     quality_ci: tuple[float, float] | None
@@ -253,41 +336,6 @@ def bootstrap_mean_ci(
     return _percentile_interval(sums / len(data), float(data.mean()))
 
 
-def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float] | None:
-    """Wilson score interval of a proportion (None without trials)."""
-    if trials <= 0:
-        return None
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def retention(
-    pairs: Sequence[tuple[float, float]],
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-) -> Retention:
-    """Quality retained from plain paired data: one ``(candidate escaped, baseline escaped)`` per
-    match the two played together. Resamples in which the baseline escaped nothing have no ratio
-    and are left out of the interval."""
-    if not pairs:
-        return Retention(pct=None, ci=None, n=0, note=NOTE_NO_PAIRS)
-    candidate = np.asarray([p[0] for p in pairs], dtype=float)
-    baseline = np.asarray([p[1] for p in pairs], dtype=float)
-    if baseline.sum() <= 0:
-        return Retention(pct=None, ci=None, n=len(pairs), note=NOTE_BASELINE_ESCAPED_NOTHING)
-    pct = float(100.0 * candidate.sum() / baseline.sum())
-    ci = None
-    if len(pairs) >= 2:
-        kept, base = _resampled_sums([candidate, baseline], resamples, seed)
-        defined = base > 0
-        ci = _percentile_interval(100.0 * kept[defined] / base[defined], pct)
-    return Retention(pct=pct, ci=ci, n=len(pairs), note=None)
-
-
 # -- reading the store ----------------------------------------------------------------------------
 _APPEARANCES = """
 WITH appearances AS (
@@ -319,6 +367,9 @@ _CALLS_SQL = _APPEARANCES + (  # noqa: S608 - constants
 )
 
 
+_PROBES_SQL = "SELECT id, submission_id, kind, baseline_id, status, result FROM probes ORDER BY id"
+
+
 @dataclass
 class BoardData:
     """What the leaderboard is computed from (rows as dicts, straight from SQL)."""
@@ -332,6 +383,8 @@ class BoardData:
     """rooms_played rows of those appearances, with their submission_id."""
     calls: list[dict[str, Any]] = field(default_factory=list)
     """calls rows of those appearances, with their submission_id."""
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    """Probe results, oldest first."""
 
 
 def _query(db: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
@@ -348,6 +401,7 @@ def read_board(store: Store, *, with_calls: bool = True) -> BoardData:
                 appearances=_query(db, _APPEARANCES_SQL),
                 rooms=_query(db, _ROOMS_SQL),
                 calls=_query(db, _CALLS_SQL) if with_calls else [],
+                probes=_query(db, _PROBES_SQL),
             )
         finally:
             db.execute("ROLLBACK")
@@ -385,6 +439,7 @@ def call_stats(calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
     caps = sum(c["finish_reason"] == "length" for c in answered)
     return {
         "calls": len(answered),
+        "cap_hits": caps,
         "decode_tps": tokens / decode_s if decode_s > 0 else None,
         "ttft_median_s": _median(c["ttft_s"] for c in answered),
         "cap_hit_rate": caps / len(answered) if answered else None,
@@ -419,6 +474,8 @@ class _Index:
     points: dict[Appearance, int]
     rooms: dict[int, list[dict[str, Any]]]
     calls: dict[int, list[dict[str, Any]]]
+    probes: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+    """(submission_id, kind) -> its latest probe row."""
 
 
 def _index(data: BoardData) -> _Index:
@@ -430,6 +487,7 @@ def _index(data: BoardData) -> _Index:
         points=defaultdict(int),
         rooms=defaultdict(list),
         calls=defaultdict(list),
+        probes=_latest_probes(data.probes),
     )
     for a in data.appearances:
         index.appearances[a["submission_id"]].append((a["match_id"], a["slot"]))
@@ -465,16 +523,48 @@ def _retention_of(index: _Index, sub: dict[str, Any]) -> Retention:
         for s in index.live.values()
     ):
         return Retention(pct=None, ci=None, n=0, note=NOTE_NO_BASELINE)
-    pairs = [
-        (index.escaped[app], index.escaped[(app[0], _other(app[1]))])
-        for app, opp in same_model
-        if opp["is_baseline"]
-    ]
-    return retention(pairs)
+    # Filled in from the candidate's verdict (paired puzzles) by ``leaderboard_rows``.
+    return Retention(pct=None, ci=None, n=0, note=NOTE_NO_PAIRS)
 
 
 def _public_reason(sub: dict[str, Any]) -> str | None:
     return scrub_endpoints(sub["status_reason"], endpoint_hosts([sub["base_url"]]))
+
+
+def _latest_probes(probes: Iterable[dict[str, Any]]) -> dict[tuple[int, str], dict[str, Any]]:
+    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    for probe in probes:  # oldest first: the last one wins
+        latest[(probe["submission_id"], probe["kind"])] = probe
+    return latest
+
+
+def kl_summary(probe: dict[str, Any] | None) -> KlSummary | None:
+    """The headline of a stored KL probe row."""
+    if probe is None:
+        return None
+    result = json.loads(probe["result"])
+    return KlSummary(
+        status=probe["status"],
+        mean_kl=result.get("mean_kl"),
+        top1_agreement=result.get("top1_agreement"),
+        n_positions=result.get("n_positions"),
+        reason=result.get("reason"),
+        collapsed=probe["status"] == "done" and is_collapsed(result, COLLAPSE),
+    )
+
+
+def speed_summary(probe: dict[str, Any] | None) -> SpeedSummary | None:
+    """The headline of a stored speed probe row."""
+    if probe is None:
+        return None
+    result = json.loads(probe["result"])
+    fields = set(SpeedSummary.model_fields) - {"status", "ttft_median_s", "ttft_p90_s"}
+    return SpeedSummary(
+        status=probe["status"],
+        ttft_median_s=result.get("tg_ttft_median_s"),
+        ttft_p90_s=result.get("tg_ttft_p90_s"),
+        **{name: result.get(name) for name in fields},
+    )
 
 
 def _row(index: _Index, sub: dict[str, Any]) -> LeaderboardRow:
@@ -504,6 +594,8 @@ def _row(index: _Index, sub: dict[str, Any]) -> LeaderboardRow:
         retention_ci=kept.ci,
         retention_n=kept.n,
         retention_note=kept.note,
+        kl=kl_summary(index.probes.get((sub["id"], "kl"))),
+        speed=speed_summary(index.probes.get((sub["id"], "speed"))),
         **room_stats(index.rooms.get(sub["id"], [])),
         **call_stats(index.calls.get(sub["id"], [])),
     )
@@ -523,21 +615,50 @@ def build_rows(data: BoardData) -> list[LeaderboardRow]:
 
 def leaderboard_rows(store: Store) -> list[LeaderboardRow]:
     """One row per submission that is not deleted (those without matches too), sorted by base
-    model, then baseline first, then mean score (best first)."""
+    model, then baseline first, then mean score (best first). A candidate with a baseline gets its
+    verdict, its paired retention and its truncation canary; a baseline its A/A floor."""
     rows = build_rows(read_board(store))
-    baselines: dict[str, int] = {}
+    baselines: dict[str, LeaderboardRow] = {}
     for row in rows:
         if row.is_baseline:
-            baselines.setdefault(row.base_model_key, row.submission_id)
+            baselines.setdefault(row.base_model_key, row)
     out = []
     for row in rows:
-        baseline = baselines.get(row.base_model_key)
-        if baseline is not None and not row.is_baseline:
+        base = baselines.get(row.base_model_key)
+        if row.is_baseline:
+            floor = noise_floor(read_plays(store, (row.submission_id,))[row.submission_id])
+            row = row.model_copy(update={"aa_floor": NoiseFloorView(
+                rate=floor.rate, ci=(floor.low, floor.high) if floor.pairs else None, n=floor.pairs
+            )})  # fmt: skip
+        elif base is not None:
+            found = candidate_verdict(store, row.submission_id, base.submission_id)
+            canary = truncation_canary(row.cap_hits, row.calls, base.cap_hits, base.calls)
             row = row.model_copy(
-                update={"verdict": verdict(*paired_outcomes(store, row.submission_id, baseline))}
+                update={
+                    "verdict": found,
+                    "canary": TruncationCanary(**vars(canary)),
+                    **_paired_retention(found),
+                }
             )
         out.append(row)
     return out
+
+
+def _paired_retention(found: Verdict) -> dict[str, Any]:
+    """The retention fields of a candidate row, from its verdict's paired puzzles."""
+    note = None
+    if found.kind == "NOT COMPARABLE":
+        note = found.label
+    elif found.n_pairs == 0:
+        note = NOTE_NO_PAIRS
+    elif found.retention_pct is None:
+        note = NOTE_BASELINE_ESCAPED_NOTHING
+    return {
+        "retention_pct": found.retention_pct,
+        "retention_ci": found.retention_ci,
+        "retention_n": found.n_pairs,
+        "retention_note": note,
+    }
 
 
 # -- filtering ------------------------------------------------------------------------------------
@@ -632,6 +753,63 @@ def _cap_cell(row: LeaderboardRow) -> str | None:
     return format_ci(_percent(row.cap_hit_rate), pct_ci)
 
 
+def _floor_cell(row: LeaderboardRow) -> str:
+    if row.aa_floor is not None:
+        floor = row.aa_floor
+        if not floor.n or floor.rate is None or floor.ci is None:
+            return "no repeated puzzles yet"
+        return f"{100 * floor.rate:.1f} % [{100 * floor.ci[0]:.1f}, {100 * floor.ci[1]:.1f}] " + (
+            f"(n={floor.n})"
+        )
+    return row.verdict.floor_note or "" if row.verdict is not None else ""
+
+
+def _kl_cell(row: LeaderboardRow) -> str:
+    kl = row.kl
+    if kl is None:
+        return ""
+    if kl.status != "done" or kl.mean_kl is None:
+        return f"probe {kl.status}" + (f": {kl.reason}" if kl.reason else "")
+    text = f"{kl.mean_kl:.4f} / {100 * (kl.top1_agreement or 0):.1f} %"
+    return text + (" COLLAPSED" if kl.collapsed else "")
+
+
+def _speed_cell(row: LeaderboardRow) -> str:
+    probe = row.speed
+    if probe is None:
+        return ""
+    if probe.status != "done" or probe.tg_tps_mean is None:
+        return f"probe {probe.status}" + (f": {probe.reason}" if probe.reason else "")
+    text = f"{probe.tg_tps_mean:.1f} ± {probe.tg_tps_sd or 0:.1f}"
+    if probe.server_agreement is not None and abs(probe.server_agreement) > 0.03:
+        server = probe.server_tg_tps_mean or 0.0
+        text += f" (server says {server:.1f}, {100 * probe.server_agreement:+.1f} %)"
+    return text
+
+
+def _pp_cell(row: LeaderboardRow) -> str:
+    probe = row.speed
+    if probe is None or probe.pp_tps_mean is None:
+        return ""
+    return f"{probe.pp_tps_mean:.1f} ± {probe.pp_tps_sd or 0:.1f}"
+
+
+def _ttft_cell(row: LeaderboardRow) -> str:
+    probe = row.speed
+    if probe is None or probe.ttft_median_s is None:
+        return ""
+    p90 = f"{probe.ttft_p90_s:.3f}" if probe.ttft_p90_s is not None else "?"
+    return f"{probe.ttft_median_s:.3f} / {p90}"
+
+
+def _canary_cell(row: LeaderboardRow) -> str:
+    canary = row.canary
+    if canary is None or canary.p_value is None:
+        return ""
+    rates = f"{100 * (canary.rate or 0):.1f} % vs {100 * (canary.baseline_rate or 0):.1f} %"
+    return ("FLAGGED: " if canary.flagged else "") + f"{rates} (p={canary.p_value:.3g})"
+
+
 def _status_cell(row: LeaderboardRow) -> str:
     return f"{row.status}: {row.status_reason}" if row.status_reason else row.status
 
@@ -683,12 +861,22 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column(
         "retention % [95% CI]",
         _retention_cell,
-        description="Rooms escaped as a % of the baseline's, in the matches they played together.",
+        description="First answers solved as a % of the baseline's on the same puzzles.",
     ),
     Column(
         "verdict",
         lambda r: r.verdict.label if r.verdict is not None else "",
         description="Degraded vs its baseline? Paired first answers: exact McNemar + SPRT.",
+    ),
+    Column(
+        "A/A floor",
+        _floor_cell,
+        description="How often two plays of the same puzzle by the same model disagree (noise).",
+    ),
+    Column(
+        "KL / top-1",
+        _kl_cell,
+        description="KL probe vs the baseline: mean approx. KL (nats/token) and top-1 agreement.",
     ),
     Column(
         "McNemar p (b/c, n)",
@@ -701,10 +889,10 @@ COLUMNS: Final[tuple[Column, ...]] = (
         description="Exact McNemar p on the discordant pairs, and the pair counts.",
     ),
     Column(
-        "paired matches",
+        "paired puzzles",
         lambda r: r.retention_n,
         default=False,
-        description="Matches behind the retention figure.",
+        description="Paired puzzles behind the retention figure and the verdict.",
     ),
     Column(
         "escaped/match [95% CI]",
@@ -738,6 +926,23 @@ COLUMNS: Final[tuple[Column, ...]] = (
         description="Completion tokens per decode second.",
     ),
     Column(
+        "probe tg tok/s ± sd",
+        _speed_cell,
+        description="Solo speed probe: generation tok/s, mean ± sd over its repetitions.",
+    ),
+    Column(
+        "probe pp tok/s ± sd",
+        _pp_cell,
+        default=False,
+        description="Solo speed probe: prompt processing tok/s, mean ± sd.",
+    ),
+    Column(
+        "probe TTFT p50/p90 s",
+        _ttft_cell,
+        default=False,
+        description="Solo speed probe: time to first token, median and 90th percentile.",
+    ),
+    Column(
         "TTFT median s",
         lambda r: _rounded(r.ttft_median_s, 3),
         default=False,
@@ -753,6 +958,11 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "cap hit % [95% CI]",
         _cap_cell,
         description="Answers cut by the token cap, % of answered calls (Wilson interval).",
+    ),
+    Column(
+        "truncation canary",
+        _canary_cell,
+        description="Cap hits vs the baseline's (Fisher exact); flagged when significantly more.",
     ),
     Column("calls", lambda r: r.calls, default=False, description="Answered calls."),
     Column("rooms played", lambda r: r.rooms_played, default=False, description="Rooms played."),
@@ -793,6 +1003,14 @@ def leaderboard_frame(
 
 
 # -- chart data -----------------------------------------------------------------------------------
+def _speed_of(row: LeaderboardRow) -> dict[str, Any]:
+    probe = row.speed
+    if probe is not None and probe.status == "done" and probe.tg_tps_mean is not None:
+        return {"decode_tps": probe.tg_tps_mean, "tps_sd": probe.tg_tps_sd,
+                "tps_source": "speed probe"}  # fmt: skip
+    return {"decode_tps": row.decode_tps, "tps_sd": None, "tps_source": "matches"}
+
+
 def chart_points(rows: Iterable[LeaderboardRow]) -> list[ChartPoint]:
     """One point per row; quality is the retention %, which charts need together with speed or
     size (a point missing a chart's value is left out of that chart)."""
@@ -805,7 +1023,7 @@ def chart_points(rows: Iterable[LeaderboardRow]) -> list[ChartPoint]:
             quant=r.quant,
             bits_per_weight=r.bits_per_weight,
             file_size_gb=r.file_size_gb,
-            decode_tps=r.decode_tps,
+            **_speed_of(r),
             quality_pct=r.retention_pct,
             quality_ci=r.retention_ci,
             n=r.retention_n,
@@ -916,7 +1134,6 @@ __all__ = [
     "leaderboard_rows",
     "pareto_frontier",
     "quant_family",
-    "retention",
     "room_quality",
     "wilson_interval",
 ]

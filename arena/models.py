@@ -104,6 +104,12 @@ class MatchSettings(BaseModel):
     """Adversarial mode."""
     scoring_version: str = SCORING_VERSION
     """Scoring table the points were computed with."""
+    tier: Literal["smoke", "standard", "full"] | None = None
+    """The scheduler's tier (it fixes the seed list and the counts); None for an ad-hoc match.
+    Part of the comparability fingerprint: tiers compare with themselves only."""
+    seed_policy: str = "ad hoc"
+    """Where the seed came from: ``ad hoc`` (given by hand) or the scheduler's seed list
+    version. Part of the comparability fingerprint."""
 
     @field_validator("scoring_version")
     @classmethod

@@ -4,12 +4,12 @@ One process at a time schedules (a leader lease row in the database; a second pr
 the database waits until the lease expires). Two APScheduler jobs run on the scheduler's own
 event loop, in a thread of its own, so matches never compete with the web UI's loop:
 
-- ``pair`` (every ``interval_s``): when the queue has room, pick the next pair of active
-  submissions of the same base model and sampling class, preferring baseline vs candidate, then
-  the pair with the fewest matches together, and queue a match. The k-th match of a pair plays
-  seed ``round_seed(k // 2)`` (secret per deployment) in order (low id, high id) for even k and
-  reversed for odd k: both orders of a pair meet the same seeds, and every pair of a deployment
-  walks the same seed list.
+- ``pair`` (every ``interval_s``): when the queue has room, queue what :func:`plan_next` picks:
+  per group of active submissions (same base model and sampling class) a speed probe per member,
+  a KL probe per candidate against the baseline, each member's solo runs on the tier's seed list,
+  then rounds (one seed of the list, both orders) of baseline-vs-candidate pairs until the
+  sequential test decides or the tier's budget is spent, the baseline's A/A rounds, and
+  candidate-vs-candidate rounds (see :mod:`arena.tiers`).
 - ``tick`` (every ``heartbeat_s``): renew the leader lease, recover expired job leases (their
   matches become ``interrupted`` and the job is queued again), renew the leases of the matches
   this process plays, and start queued matches up to ``max_concurrent`` while no endpoint plays
@@ -25,8 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -46,16 +44,21 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from arena.client import ChatClient, ClientLimits, EndpointError
 from arena.match import MatchEvent, play_match
 from arena.models import AdversarialMode, ContestantSpec, MatchResult, MatchSettings, MatchSpec
+from arena.probes.kl import PROBE_VERSION as KL_VERSION
+from arena.probes.kl import KlResult, KlUnavailable, run_kl_probe
+from arena.probes.speed import PROBE_VERSION as SPEED_VERSION
+from arena.probes.speed import SpeedResult, run_speed_probe
 from arena.queue import Job, JobQueue
 from arena.replay import endpoint_hosts, scrub_endpoints
 from arena.store import Store, now
+from arena.tiers import SEED_LIST, TierName, tier, tier_seed
+from arena.verdicts import group_verdicts
 from submissions.keystore import KeyStore, KeyStoreError
 from submissions.ssrf import Resolver, URLRefused, check_url, pinned_transport, system_resolver
 
 log = logging.getLogger(__name__)
 
 LEADER_LEASE = "scheduler"
-SEED_LIST = "qer-seeds-v1"
 PRECHECK_TIMEOUT_S = 15.0
 
 
@@ -93,6 +96,13 @@ class SchedulerSettings(BaseModel):
     """Let endpoints on private addresses play (self-hosted deployments, tests)."""
     call_deadline_s: float = Field(180.0, gt=0)
     """Deadline of one chat call in a match."""
+    tier: TierName = "standard"
+    """Tier of scheduled play: seed list, solo runs and round budgets (see ``arena.tiers``)."""
+    collapse_kl: float = Field(2.0, gt=0)
+    """A candidate whose KL probe mean divergence from its baseline exceeds this (nats per
+    token) is flagged collapsed and plays no match."""
+    collapse_top1: float = Field(0.25, ge=0, le=1)
+    """Likewise when its top-1 agreement with the baseline is below this."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> SchedulerSettings:
@@ -106,6 +116,9 @@ class SchedulerSettings(BaseModel):
             "leader_ttl_s": "QER_LEADER_TTL_S",
             "difficulty": "QER_DIFFICULTY",
             "failure_threshold": "QER_FAILURE_THRESHOLD",
+            "tier": "QER_TIER",
+            "collapse_kl": "QER_COLLAPSE_KL",
+            "collapse_top1": "QER_COLLAPSE_TOP1",
         }
         values: dict[str, Any] = {f: env[v] for f, v in names.items() if env.get(v)}
         if env.get("QER_ALLOW_PRIVATE_ENDPOINTS", "").lower() in ("1", "true", "yes"):
@@ -122,15 +135,6 @@ class Entrant:
     settings_class: str
     is_baseline: bool
     endpoint: str
-
-
-def round_seed(low: int, high: int, round_index: int, secret: bytes) -> int:
-    """The seed of a pair's ``round_index``-th round (both orders play it). Unpredictable without
-    the deployment's seed secret, and never shared with another pair: rooms and solvers are
-    public code, so a seed whose replay is public must not come up again in a later match."""
-    message = f"{SEED_LIST}:{low}:{high}:{round_index}".encode()
-    digest = hmac.new(secret, message, hashlib.sha256).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def seed_secret(store: Store) -> bytes:
@@ -159,67 +163,241 @@ def endpoint_of(base_url: str) -> str:
     return f"{scheme}://{host_port}"
 
 
-def candidate_pairs(entrants: Iterable[Entrant]) -> list[tuple[Entrant, Entrant]]:
-    """Pairs (lower id first) of the same base model and sampling class."""
-    groups: dict[tuple[str, str], list[Entrant]] = {}
-    for entrant in sorted(entrants, key=lambda e: e.id):
-        groups.setdefault((entrant.base_model_key, entrant.settings_class), []).append(entrant)
-    return [
-        (x, y)
-        for members in groups.values()
-        for i, x in enumerate(members)
-        for y in members[i + 1 :]
-    ]
+@dataclass(frozen=True)
+class JobRequest:
+    """A job the planner wants queued: its dedupe key and payload."""
+
+    key: str
+    payload: dict[str, Any]
 
 
-def pick_pair(
-    entrants: Iterable[Entrant],
-    played: Counter[tuple[int, int]],
-    blocked: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
-) -> tuple[Entrant, Entrant] | None:
-    """The next pair to play: baseline vs candidate first, then the fewest matches together,
-    then the oldest submissions. ``played`` counts matches queued so far per (low, high) id pair;
-    ``blocked`` pairs (one already waiting in the queue) are skipped."""
-    options = [p for p in candidate_pairs(entrants) if (p[0].id, p[1].id) not in blocked]
-    if not options:
-        return None
-
-    def rank(pair: tuple[Entrant, Entrant]) -> tuple[int, int, int, int]:
-        x, y = pair
-        mixed = x.is_baseline != y.is_baseline
-        return (0 if mixed else 1, played[(x.id, y.id)], x.id, y.id)
-
-    return min(options, key=rank)
+def _settings_tag(settings: SchedulerSettings) -> str:
+    mode = settings.adversarial.value
+    return f"{settings.tier}:d{settings.difficulty}:{mode}:r{settings.retries}"
 
 
-def job_for(
-    low: int, high: int, count: int, settings: SchedulerSettings, secret: bytes
-) -> tuple[str, dict]:
-    """The dedupe key and payload of a pair's ``count``-th match (0-based)."""
-    round_index, order = divmod(count, 2)
-    a, b = (low, high) if order == 0 else (high, low)
-    payload = {
+def match_jobs(
+    low: int, high: int, round_index: int, settings: SchedulerSettings, seed: int
+) -> list[JobRequest]:
+    """A pair's round: one seed, both orders (one match when a submission meets itself, A/A)."""
+    common = {
+        "kind": "match",
         "pair": [low, high],
-        "a": a,
-        "b": b,
         "round": round_index,
-        "seed": round_seed(low, high, round_index, secret),
+        "seed": seed,
+        "tier": settings.tier,
         "difficulty": settings.difficulty,
         "retries": settings.retries,
         "adversarial": settings.adversarial.value,
     }
-    key = (
-        f"pair:{low}-{high}:d{settings.difficulty}:{settings.adversarial.value}:"
-        f"r{settings.retries}:round{round_index}:{'ab' if order == 0 else 'ba'}"
+    orders = [("ab", low, high)] if low == high else [("ab", low, high), ("ba", high, low)]
+    return [
+        JobRequest(
+            f"pair:{low}-{high}:{_settings_tag(settings)}:round{round_index}:{order}",
+            {**common, "a": a, "b": b},
+        )
+        for order, a, b in orders
+    ]
+
+
+def solo_job(
+    submission_id: int, round_index: int, settings: SchedulerSettings, seed: int
+) -> JobRequest:
+    """A solo (bluff-mode) run on seed ``round_index`` of the group's list."""
+    return JobRequest(
+        f"solo:{submission_id}:{settings.tier}:d{settings.difficulty}:r{settings.retries}:"
+        f"round{round_index}",
+        {
+            "kind": "solo",
+            "a": submission_id,
+            "round": round_index,
+            "seed": seed,
+            "tier": settings.tier,
+            "difficulty": settings.difficulty,
+            "retries": settings.retries,
+            "adversarial": AdversarialMode.BLUFF.value,
+        },
     )
-    return key, payload
+
+
+def probe_job(kind: str, submission_id: int, baseline: int | None = None) -> JobRequest:
+    """A probe: ``speed`` (solo; its endpoint plays nothing else meanwhile) or ``kl`` (against
+    the baseline's endpoint)."""
+    version = KL_VERSION if kind == "kl" else SPEED_VERSION
+    payload: dict[str, Any] = {"kind": "probe", "probe": kind, "a": submission_id}
+    if baseline is not None:
+        payload["b"] = baseline
+    suffix = f":vs{baseline}" if baseline is not None else ""
+    return JobRequest(f"probe:{kind}:{submission_id}{suffix}:{version}", payload)
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """What the planner needs to know about the queue: job statuses by key, rounds queued per
+    pair and per solo player (this tier and settings), pairs and players with a job waiting."""
+
+    status: dict[str, str]
+    rounds: Counter[tuple[int, int]]
+    solos: Counter[int]
+    waiting: set[tuple[int, int]]
+
+    @classmethod
+    def of(cls, rows: Iterable[dict[str, Any]], settings: SchedulerSettings) -> QueueView:
+        status: dict[str, str] = {}
+        rounds: dict[tuple[int, int], set[int]] = {}
+        solos: dict[int, set[int]] = {}
+        waiting: set[tuple[int, int]] = set()
+        for row in rows:
+            status[row["dedupe_key"]] = row["status"]
+            payload = json.loads(row["payload"])
+            same = (
+                payload.get("tier") == settings.tier
+                and payload.get("difficulty") == settings.difficulty
+                and payload.get("retries") == settings.retries
+            )
+            kind = payload.get("kind", "match")
+            if kind == "match" and same and payload["adversarial"] == settings.adversarial:
+                low, high = payload["pair"]
+                rounds.setdefault((low, high), set()).add(payload["round"])
+                if row["status"] == "queued":
+                    waiting.add((low, high))
+            elif kind == "solo" and same:
+                solos.setdefault(payload["a"], set()).add(payload["round"])
+                if row["status"] == "queued":
+                    waiting.add((payload["a"], -1))
+        return cls(
+            status,
+            Counter({k: len(v) for k, v in rounds.items()}),
+            Counter({k: len(v) for k, v in solos.items()}),
+            waiting,
+        )
+
+
+FINISHED = ("done", "failed")
+"""Job statuses after which a job will not run again."""
+
+
+def plan_next(
+    entrants: Iterable[Entrant],
+    view: QueueView,
+    settings: SchedulerSettings,
+    *,
+    secret: bytes,
+    decided: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
+    collapsed: set[int] = frozenset(),  # type: ignore[assignment]
+) -> list[JobRequest]:
+    """The next jobs to queue (one probe, one solo run or one round), or none.
+
+    Per group (base model and sampling class), in this order: the speed probe of every member;
+    the KL probe of every candidate against the group's baseline; each member's solo runs on the
+    tier's seed list; then rounds: baseline-vs-candidate pairs until their verdict is ``decided``
+    or the tier's budget is spent, and the baseline's A/A rounds against itself, interleaved by
+    the share of their budgets used; then candidate-vs-candidate pairs. A candidate plays nothing
+    until its KL probe has finished, and nothing at all once the probe found it ``collapsed``.
+    """
+    spec = tier(settings.tier)
+    members = sorted(entrants, key=lambda e: e.id)
+    groups: dict[tuple[str, str], list[Entrant]] = {}
+    for e in members:
+        groups.setdefault((e.base_model_key, e.settings_class), []).append(e)
+    baseline_of = {
+        key: next((e.id for e in group if e.is_baseline), None) for key, group in groups.items()
+    }
+
+    for e in members:
+        job = probe_job("speed", e.id)
+        if job.key not in view.status:
+            return [job]
+    for key, group in groups.items():
+        base = baseline_of[key]
+        for e in group:
+            if base is not None and e.id != base:
+                job = probe_job("kl", e.id, base)
+                if job.key not in view.status:
+                    return [job]
+
+    def cleared(e: Entrant) -> bool:
+        base = baseline_of[(e.base_model_key, e.settings_class)]
+        if e.id in collapsed:
+            return False
+        if base is None or e.id == base:
+            return True
+        return view.status.get(probe_job("kl", e.id, base).key) in FINISHED
+
+    ready = [e for e in members if cleared(e)]
+    solo = [
+        e for e in ready if view.solos[e.id] < spec.solo_seeds and (e.id, -1) not in view.waiting
+    ]
+    if solo:
+        chosen = min(solo, key=lambda e: (view.solos[e.id], not e.is_baseline, e.id))
+        group = f"{chosen.base_model_key}|{chosen.settings_class}"
+        k = view.solos[chosen.id]
+        return [solo_job(chosen.id, k, settings, tier_seed(group, spec.name, k, secret))]
+
+    options: list[tuple[tuple[int, float, int, int, int], str, int, int]] = []
+    for key, group in groups.items():
+        base = baseline_of[key]
+        playing = [e for e in group if e in ready]
+        for i, x in enumerate(playing):
+            for y in playing[i:]:
+                pair = (x.id, y.id)
+                if pair in view.waiting:
+                    continue
+                if x.id == y.id:  # A/A: after a baseline pair at the same share of budget
+                    budget, klass, tie = (spec.aa_rounds if x.id == base else 0), 0, 1
+                elif base in pair:
+                    budget, klass, tie = (0 if pair in decided else spec.rounds), 0, 0
+                else:
+                    budget, klass, tie = spec.cc_rounds, 1, 0
+                played = view.rounds[pair]
+                if played < budget:
+                    options.append(((klass, played / budget, tie, x.id, y.id),
+                                    f"{key[0]}|{key[1]}", x.id, y.id))  # fmt: skip
+    if not options:
+        return []
+    _, group_key, low, high = min(options)
+    k = view.rounds[(low, high)]
+    return match_jobs(low, high, k, settings, tier_seed(group_key, spec.name, k, secret))
 
 
 def fits(job: Job, *, urls: dict[int, str], busy: Counter[str], limit: int) -> bool:
     """Whether ``job`` can start without an endpoint playing more than ``limit`` matches at once
-    (a match between two models on one server is one match for that server)."""
-    needed = {urls.get(job.payload[slot], "") for slot in ("a", "b")}
+    (a match between two models on one server is one match for that server). A speed probe
+    needs its endpoint to itself."""
+    needed = job_endpoints(job, urls)
+    if is_speed_probe(job):
+        return all(busy[endpoint] == 0 for endpoint in needed)
     return all(busy[endpoint] < limit for endpoint in needed)
+
+
+def job_endpoints(job: Job, urls: dict[int, str]) -> set[str]:
+    return {urls.get(job.payload[slot], "") for slot in ("a", "b") if slot in job.payload}
+
+
+def is_speed_probe(job: Job) -> bool:
+    return job.payload.get("kind") == "probe" and job.payload.get("probe") == "speed"
+
+
+class ProbeRecord(BaseModel):
+    """A finished probe, as stored in ``probes``."""
+
+    submission_id: int
+    kind: str
+    baseline_id: int | None
+    probe_version: str
+    status: str
+    result: str
+    """The probe's JSON result (endpoint hosts scrubbed)."""
+    started_at: str
+
+
+def is_collapsed(result: dict[str, Any], settings: SchedulerSettings) -> bool:
+    """A KL probe result that says the candidate no longer resembles its baseline."""
+    mean_kl = result.get("mean_kl")
+    top1 = result.get("top1_agreement")
+    return (mean_kl is not None and mean_kl > settings.collapse_kl) or (
+        top1 is not None and top1 < settings.collapse_top1
+    )
 
 
 class MatchFailed(RuntimeError):
@@ -260,8 +438,12 @@ class Scheduler:
         """Submissions allowed on private addresses whatever ``allow_private`` says (the
         ``--demo`` contestants this process started on loopback)."""
         self._running: dict[int, asyncio.Task[None]] = {}
-        self._endpoints: dict[int, tuple[str, ...]] = {}
+        self._endpoints: dict[int, tuple[tuple[str, ...], int]] = {}
+        """Per running job: its endpoints and the weight it puts on each (a speed probe fills
+        its endpoint so that nothing else starts there meanwhile)."""
         self._match_ids: dict[int, str] = {}
+        self._closing: set[int] = set()
+        """Jobs whose result is being recorded (their lease is released on purpose)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._aps: AsyncIOScheduler | None = None
@@ -329,10 +511,11 @@ class Scheduler:
         """Leader lease, lease recovery and renewal, and starting queued matches."""
         try:
             # Matches in play keep their leases whether or not this process still leads.
-            for job_id in await asyncio.to_thread(self._renew_leases, list(self._running)):
+            playing = [j for j in self._running if j not in self._closing]
+            for job_id in await asyncio.to_thread(self._renew_leases, playing):
                 task = self._running.get(job_id)
-                if task is not None:
-                    log.warning("lost the lease of match job %d; stopping it", job_id)
+                if task is not None and job_id not in self._closing:
+                    log.warning("lost the lease of job %d; stopping it", job_id)
                     task.cancel()
             self.is_leader = await asyncio.to_thread(
                 self.queue.acquire_leader, LEADER_LEASE, self.owner, self.settings.leader_ttl_s
@@ -373,32 +556,68 @@ class Scheduler:
         ]
 
     def enqueue_next(self) -> int | None:
-        """Queue the next round of the best pair, both orders at once (a round's replays stay
-        sealed until both are over); None when the queue is full or nothing pairs."""
+        """Queue what :func:`plan_next` picks (a round is queued in both orders at once, so its
+        replays stay sealed until both are over); None when the queue is full or nothing is left
+        to play."""
         counts = self.queue.counts()
         if counts.get("queued", 0) >= self.settings.queue_depth:
             return None
-        played: Counter[tuple[int, int]] = Counter()
-        waiting: set[tuple[int, int]] = set()
-        for row in self.store.query("SELECT payload, status FROM job_queue"):
-            low, high = json.loads(row["payload"])["pair"]
-            played[(low, high)] += 1
-            if row["status"] == "queued":
-                waiting.add((low, high))
-        chosen = pick_pair(self.entrants(), played, waiting)
-        if chosen is None:
-            return None
-        low, high = chosen[0].id, chosen[1].id
+        entrants = self.entrants()
+        view = QueueView.of(
+            self.store.query("SELECT dedupe_key, payload, status FROM job_queue"), self.settings
+        )
+        wanted = plan_next(
+            entrants,
+            view,
+            self.settings,
+            secret=self.secret,
+            decided=self.decided_pairs(entrants),
+            collapsed=self.collapsed(),
+        )
         first: int | None = None
-        start = played[(low, high)]
-        for count in range(start, start + 2 - start % 2):  # the rest of this round
-            key, payload = job_for(low, high, count, self.settings, self.secret)
-            job_id = self.queue.enqueue(key, payload, max_attempts=self.settings.max_attempts)
+        for request in wanted:
+            job_id = self.queue.enqueue(
+                request.key, request.payload, max_attempts=self.settings.max_attempts
+            )
             if job_id is not None:
                 first = first or job_id
-                log.info("queued match job %d: #%d vs #%d, round %d",
-                         job_id, payload["a"], payload["b"], payload["round"])  # fmt: skip
+                log.info("queued job %d: %s", job_id, request.key)
         return first
+
+    def decided_pairs(self, entrants: Iterable[Entrant]) -> set[tuple[int, int]]:
+        """Baseline-vs-candidate pairs whose verdict (on this tier's matches) is decided: the
+        sequential test stops scheduling them."""
+        members = list(entrants)
+        decided: set[tuple[int, int]] = set()
+        for base in (e for e in members if e.is_baseline):
+            for cand in members:
+                if cand.is_baseline or (cand.base_model_key, cand.settings_class) != (
+                    base.base_model_key,
+                    base.settings_class,
+                ):
+                    continue
+                for print_, found in group_verdicts(self.store, cand.id, base.id):
+                    if (
+                        print_.get("tier") == self.settings.tier
+                        and print_.get("adversarial") == self.settings.adversarial.value
+                        and print_.get("difficulty") == self.settings.difficulty
+                        and found.kind in ("degraded", "no detectable degradation")
+                    ):
+                        decided.add((min(cand.id, base.id), max(cand.id, base.id)))
+        return decided
+
+    def collapsed(self) -> set[int]:
+        """Candidates whose latest KL probe says the model collapsed (no match is spent on
+        them)."""
+        found: set[int] = set()
+        for row in self.store.query(
+            "SELECT submission_id, result FROM probes p WHERE kind = 'kl' AND status = 'done' "
+            "AND id = (SELECT MAX(id) FROM probes q WHERE q.submission_id = p.submission_id "
+            "AND q.kind = 'kl')"
+        ):
+            if is_collapsed(json.loads(row["result"]), self.settings):
+                found.add(row["submission_id"])
+        return found
 
     # -- dispatch -----------------------------------------------------------------------------
     def _renew_leases(self, job_ids: list[int]) -> list[int]:
@@ -411,8 +630,9 @@ class Scheduler:
 
     def _busy_endpoints(self) -> Counter[str]:
         busy: Counter[str] = Counter()
-        for endpoints in self._endpoints.values():
-            busy.update(endpoints)
+        for endpoints, weight in self._endpoints.values():
+            for endpoint in endpoints:
+                busy[endpoint] += weight
         return busy
 
     def _dispatch(self) -> None:
@@ -428,13 +648,17 @@ class Scheduler:
             job = self.queue.claim(self.owner, self.settings.lease_s, eligible)
             if job is None:
                 return
-            self._endpoints[job.id] = tuple({urls.get(job.payload[s], "") for s in ("a", "b")})
+            weight = self.settings.per_endpoint_limit if is_speed_probe(job) else 1
+            self._endpoints[job.id] = (tuple(job_endpoints(job, urls)), weight)
             task = asyncio.get_running_loop().create_task(self._run_job(job))
             self._running[job.id] = task
 
     async def _run_job(self, job: Job) -> None:
         try:
             finished = await asyncio.to_thread(self._finished_match, job.id)
+            if finished is None and await asyncio.to_thread(self._finished_probe, job.id):
+                await asyncio.to_thread(self.queue.complete, job.id, self.owner, None)
+                return
             if finished is not None:  # played before a crash, but the job was never closed
                 await asyncio.to_thread(self.queue.complete, job.id, self.owner, finished)
                 return
@@ -443,19 +667,21 @@ class Scheduler:
             await asyncio.to_thread(self._abandon, job)
             raise
         except MatchFailed as exc:
-            log.warning("match job %d failed: %s", job.id, exc.reason)
+            log.warning("job %d failed: %s", job.id, exc.reason)
             await asyncio.to_thread(self._record_failure, job, exc)
         except Exception as exc:
-            log.exception("match job %d crashed", job.id)
+            log.exception("job %d crashed", job.id)
             await asyncio.to_thread(
                 self._record_failure, job, MatchFailed(f"{type(exc).__name__}: {exc}")
             )
         else:
+            self._closing.add(job.id)  # its lease ends with the record: not "lost"
             await asyncio.to_thread(self._record_result, job, result)
         finally:
             self._running.pop(job.id, None)
             self._endpoints.pop(job.id, None)
             self._match_ids.pop(job.id, None)
+            self._closing.discard(job.id)
         if self.is_leader:
             self._dispatch()
 
@@ -464,6 +690,9 @@ class Scheduler:
             "SELECT id FROM matches WHERE job_id = ? AND status = 'done'", (job_id,)
         )
         return rows[0]["id"] if rows else None
+
+    def _finished_probe(self, job_id: int) -> bool:
+        return bool(self.store.query("SELECT 1 FROM probes WHERE job_id = ?", (job_id,)))
 
     def _abandon(self, job: Job) -> None:
         """A match cancelled by ``stop``: interrupted, and its job queued again at once."""
@@ -487,24 +716,31 @@ class Scheduler:
             self._match_ids[job_id] = event.match_id
 
     # -- playing ------------------------------------------------------------------------------
-    async def play(self, job: Job) -> MatchResult:
-        """Play one queued match between two submissions."""
-        ids = (int(job.payload["a"]), int(job.payload["b"]))
+    async def play(self, job: Job) -> MatchResult | ProbeRecord:
+        """Play one queued job: a match between two submissions (or one against itself), a solo
+        run, or a probe."""
+        kind = job.payload.get("kind", "match")
+        if kind == "probe":
+            return await self.probe(job)
+        slots = ("a", "b") if kind == "match" else ("a",)
+        ids = [int(job.payload[slot]) for slot in slots]
         specs = [self.contestant(i) for i in ids]
         spec = MatchSpec(
             a=specs[0],
-            b=specs[1],
+            b=specs[1] if len(specs) > 1 else None,
             settings=MatchSettings(
                 seed=job.payload["seed"],
                 difficulty=job.payload["difficulty"],
                 retries=job.payload["retries"],
                 adversarial=AdversarialMode(job.payload["adversarial"]),
+                tier=job.payload.get("tier"),
+                seed_policy=SEED_LIST if job.payload.get("tier") else "ad hoc",
             ),
             job_id=job.id,
         )
         clients: dict[str, ChatClient] = {}
         try:
-            for slot, contestant, submission_id in zip("ab", specs, ids, strict=True):
+            for slot, contestant, submission_id in zip(slots, specs, ids, strict=True):
                 clients[slot] = await self._client(contestant, submission_id)
                 await self._check_alive(clients[slot], contestant, submission_id)
             return await play_match(
@@ -516,6 +752,38 @@ class Scheduler:
         finally:
             for client in clients.values():
                 await client.aclose()
+
+    async def probe(self, job: Job) -> ProbeRecord:
+        """Run a KL or speed probe and return its record (stored by ``_record_result``)."""
+        which = job.payload["probe"]
+        ids = [int(job.payload[slot]) for slot in ("a", "b") if slot in job.payload]
+        specs = [self.contestant(i) for i in ids]
+        started = now()
+        clients: list[ChatClient] = []
+        try:
+            for contestant, submission_id in zip(specs, ids, strict=True):
+                clients.append(await self._client(contestant, submission_id))
+                await self._check_alive(clients[-1], contestant, submission_id)
+            result: KlResult | KlUnavailable | SpeedResult
+            if which == "kl":
+                result = await run_kl_probe(clients[0], specs[0].model, clients[1], specs[1].model)
+                if isinstance(result, KlUnavailable) and result.retryable:
+                    raise MatchFailed(result.reason)  # queued again, up to max_attempts
+            else:
+                result = await run_speed_probe(clients[0], specs[0].model)
+        finally:
+            for client in clients:
+                await client.aclose()
+        hosts = endpoint_hosts(c.base_url for c in specs)
+        return ProbeRecord(
+            submission_id=ids[0],
+            kind=which,
+            baseline_id=ids[1] if len(ids) > 1 else None,
+            probe_version=result.probe_version,
+            status=result.status,
+            result=scrub_endpoints(result.model_dump_json(), hosts) or "{}",
+            started_at=started,
+        )
 
     def contestant(self, submission_id: int) -> ContestantSpec:
         rows = self.store.query("SELECT * FROM submissions WHERE id = ?", (submission_id,))
@@ -584,7 +852,10 @@ class Scheduler:
             )
 
     # -- bookkeeping --------------------------------------------------------------------------
-    def _record_result(self, job: Job, result: MatchResult) -> None:
+    def _record_result(self, job: Job, result: MatchResult | ProbeRecord) -> None:
+        if isinstance(result, ProbeRecord):
+            self._record_probe(job, result)
+            return
         if not self.queue.complete(job.id, self.owner, result.match_id):
             log.warning("match job %d finished after its lease was lost", job.id)
         for slot, summary in result.summaries.items():
@@ -594,6 +865,26 @@ class Scheduler:
                 self._count_failure(submission_id, reason)
             else:
                 self._reset_failures(submission_id)
+
+    def _record_probe(self, job: Job, record: ProbeRecord) -> None:
+        """Store a probe's result with its job (once per job) and close the job."""
+
+        def run(db: sqlite3.Connection) -> int:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO probes (submission_id, kind, baseline_id, probe_version, "
+                "status, result, job_id, started_at, finished_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.submission_id, record.kind, record.baseline_id, record.probe_version,
+                 record.status, record.result, job.id, record.started_at, now()),
+            )  # fmt: skip
+            return int(cursor.lastrowid or 0)
+
+        probe_id = self.store.write(run)
+        if not self.queue.complete(job.id, self.owner, None):
+            log.warning("probe job %d finished after its lease was lost", job.id)
+        log.info("probe %s of submission #%d: %s (probe %d)", record.kind, record.submission_id,
+                 record.status, probe_id)  # fmt: skip
+        self._reset_failures(record.submission_id)
 
     def _record_failure(self, job: Job, exc: MatchFailed) -> None:
         if exc.permanent:

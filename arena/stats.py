@@ -25,9 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy.stats import binom, norm
+from scipy.stats import binom, fisher_exact, norm
 
 Decision = Literal["degraded", "no_degradation", "continue"]
+Z95 = 1.959963984540054
+"""The normal quantile of a two-sided 95 % interval."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class Pair:
     room_id: str
     baseline_solved: bool
     candidate_solved: bool
+    baseline_match: str | None = None
+    """The match (or solo run) the baseline's answer comes from, for replay links."""
+    candidate_match: str | None = None
+    """Likewise for the candidate's answer (the same match when they played together)."""
 
 
 def discordant(pairs: Sequence[Pair]) -> tuple[int, int]:
@@ -88,6 +94,83 @@ def solve_rate_difference(
     low = estimates[int(0.025 * (resamples - 1))]
     high = estimates[math.ceil(0.975 * (resamples - 1))]
     return Effect(point, min(low, point), max(high, point), len(pairs), len(sums))
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval of a proportion (None without trials)."""
+    if trials <= 0:
+        return None
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Candidate solves as a percentage of the baseline's on the same puzzles."""
+
+    pct: float | None
+    """None when the baseline solved none of the paired puzzles (no ratio)."""
+    low: float | None
+    high: float | None
+
+
+def paired_retention(pairs: Sequence[Pair], *, resamples: int = 2000, seed: int = 17) -> Ratio:
+    """``100 * candidate solves / baseline solves`` over paired puzzles, with a percentile
+    bootstrap over seeds (resamples whose baseline solved nothing have no ratio and are left
+    out)."""
+    clusters: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for p in pairs:
+        clusters[p.seed][0] += int(p.candidate_solved)
+        clusters[p.seed][1] += int(p.baseline_solved)
+    sums = list(clusters.values())
+    base_total = sum(b for _, b in sums)
+    if base_total == 0:
+        return Ratio(None, None, None)
+    point = 100.0 * sum(c for c, _ in sums) / base_total
+    if len(sums) < 2:
+        return Ratio(point, None, None)
+    rng = random.Random(seed)
+    estimates = []
+    for _ in range(resamples):
+        drawn = [sums[rng.randrange(len(sums))] for _ in sums]
+        base = sum(b for _, b in drawn)
+        if base:
+            estimates.append(100.0 * sum(c for c, _ in drawn) / base)
+    estimates.sort()
+    low = estimates[int(0.025 * (len(estimates) - 1))]
+    high = estimates[math.ceil(0.975 * (len(estimates) - 1))]
+    return Ratio(point, min(low, point), max(high, point))
+
+
+@dataclass(frozen=True)
+class Canary:
+    """The truncation canary: cap hits (finish_reason ``length``) of a candidate vs its
+    baseline."""
+
+    rate: float | None
+    baseline_rate: float | None
+    p_value: float | None
+    """Two-sided Fisher exact test on the 2x2 table of cap hits and other answered calls."""
+    flagged: bool
+    """The candidate hits the cap more often than its baseline, with p < 0.05."""
+
+
+def truncation_canary(hits: int, calls: int, base_hits: int, base_calls: int) -> Canary:
+    """Compare cap-hit rates; flag a candidate that hits the token cap significantly more often
+    (a quant that rambles or loops instead of answering)."""
+    if min(hits, calls, base_hits, base_calls) < 0 or hits > calls or base_hits > base_calls:
+        raise ValueError("counts must satisfy 0 <= hits <= calls")
+    rate = hits / calls if calls else None
+    base_rate = base_hits / base_calls if base_calls else None
+    if not calls or not base_calls:
+        return Canary(rate, base_rate, None, False)
+    table = [[hits, calls - hits], [base_hits, base_calls - base_hits]]
+    p_value = float(fisher_exact(table, alternative="two-sided").pvalue)
+    flagged = p_value < 0.05 and (rate or 0.0) > (base_rate or 0.0)
+    return Canary(rate, base_rate, p_value, flagged)
 
 
 @dataclass(frozen=True)

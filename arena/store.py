@@ -280,12 +280,39 @@ def m005_imports(db: sqlite3.Connection) -> None:
     )
 
 
+def m006_probes(db: sqlite3.Connection) -> None:
+    """Probe results per submission: the KL probe against its baseline (``kl``) and the solo
+    speed probe (``speed``). ``result`` is the probe's JSON result (its own pydantic model);
+    ``status`` is ``done``, ``unavailable`` (the server cannot answer this probe) or ``failed``.
+    A probe played for a queued job keeps its ``job_id`` (at most one result per job)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE probes (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            kind TEXT NOT NULL CHECK (kind IN ('kl', 'speed')),
+            baseline_id INTEGER REFERENCES submissions(id),
+            probe_version TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('done', 'unavailable', 'failed')),
+            result TEXT NOT NULL,
+            job_id INTEGER REFERENCES job_queue(id),
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL
+        );
+        CREATE INDEX probes_submission ON probes(submission_id, kind);
+        CREATE UNIQUE INDEX probes_one_per_job ON probes(job_id) WHERE job_id IS NOT NULL;
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_initial,
     m002_job_queue,
     m003_submissions,
     m004_scheduling,
     m005_imports,
+    m006_probes,
 )
 """Applied in order; each applied name is recorded in ``schema_migrations``."""
 

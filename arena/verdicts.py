@@ -8,15 +8,23 @@ compared only when their fingerprints are equal; otherwise the verdict is ``NOT 
 names the fields that differ, instead of giving a number.
 
 **Paired outcomes.** A candidate and its baseline are paired on one puzzle, (room id+version, seed,
-difficulty) under equal fingerprints: from the matches they played against each other, and from
-their solo (bluff-mode) runs on the same seeds. "Solved" is the first answer's verdict (before any
-pressure or retry): the adversarial part is measured by the Manipulated rate on its own.
+difficulty) under equal fingerprints: a puzzle they played in one match together pairs those two
+answers (same match, same history); otherwise the first play of each on the shared seed (solo
+bluff-mode runs, or matches against other opponents: the scheduler gives every member of a group
+the same seed list). "Solved" is the first answer's verdict (before any pressure or retry): the
+adversarial part is measured by the Manipulated rate on its own. Fingerprint groups are never
+mixed: the verdict uses the candidate's largest group shared with the baseline.
+
+**Noise floor (A/A).** The first two plays of a puzzle the baseline played at least twice under
+one fingerprint (a match against itself, both orders of a round, one seed against two
+candidates): the share that disagree, with a Wilson interval, shown beside every verdict.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -26,14 +34,17 @@ from arena.stats import (
     discordant,
     mcnemar_exact,
     minimum_detectable_drop,
+    paired_retention,
     solve_rate_difference,
     sprt,
+    wilson_interval,
 )
 from arena.store import Store
+from arena.tiers import TIERS
 
 FINGERPRINT_FIELDS = (
     "temperature", "top_p", "top_k", "max_tokens", "thinking", "sampling_seed",
-    "difficulty", "adversarial", "retries", "scoring_version", "rooms",
+    "difficulty", "adversarial", "retries", "scoring_version", "rooms", "tier", "seed_policy",
 )  # fmt: skip
 
 VerdictKind = Literal["degraded", "no detectable degradation", "undecided", "NOT COMPARABLE"]
@@ -41,6 +52,7 @@ VerdictKind = Literal["degraded", "no detectable degradation", "undecided", "NOT
 
 def fingerprint(sampling: dict[str, Any], match: dict[str, Any]) -> dict[str, Any]:
     """The comparability fingerprint of one side of one match."""
+    settings = json.loads(match["settings"]) if match.get("settings") else {}
     return {
         "temperature": sampling.get("temperature"),
         "top_p": sampling.get("top_p"),
@@ -53,6 +65,8 @@ def fingerprint(sampling: dict[str, Any], match: dict[str, Any]) -> dict[str, An
         "retries": match["retries"],
         "scoring_version": match["scoring_version"],
         "rooms": tuple(json.loads(match["room_ids"])),
+        "tier": settings.get("tier"),
+        "seed_policy": settings.get("seed_policy", "ad hoc"),
     }
 
 
@@ -85,14 +99,29 @@ class Verdict(BaseModel):
     discordance: float | None
     differing: list[str] = []
     """For NOT COMPARABLE: which fingerprint fields differ."""
+    retention_pct: float | None = None
+    """Candidate first-answer solves as a % of the baseline's on the paired puzzles."""
+    retention_ci: tuple[float, float] | None = None
+    """95 % bootstrap interval of ``retention_pct`` over seeds."""
+    tier: str | None = None
+    """The tier of the pairs behind the verdict (None: ad-hoc matches)."""
+    source: str | None = None
+    """``matches`` (played against each other, or on shared seeds) or ``solo runs``."""
+    aa_rate: float | None = None
+    """The baseline's A/A discordance under the same fingerprint (the noise floor)."""
+    aa_ci: tuple[float, float] | None = None
+    aa_n: int = 0
+    """Repeated puzzles behind ``aa_rate``."""
+    floor_note: str | None = None
+    """This pair's discordance against the A/A floor, for display."""
 
 
 _SIDES_SQL = (
     "SELECT m.id AS match_id, m.seed, m.difficulty, m.adversarial, m.retries, "
-    "m.scoring_version, m.room_ids, c.sampling, c.submission_id, "
+    "m.scoring_version, m.room_ids, m.settings, m.started_at, c.sampling, c.submission_id, "
     "CASE WHEN c.id = m.contestant_a THEN 'a' ELSE 'b' END AS slot "
     "FROM matches m JOIN contestants c ON c.id IN (m.contestant_a, m.contestant_b) "
-    "WHERE m.status = 'done' AND c.submission_id IN (?, ?)"
+    "WHERE m.status = 'done' AND c.submission_id IN (?, ?) ORDER BY m.started_at, m.id, slot"
 )
 
 
@@ -105,53 +134,184 @@ _ROOMS_SQL = (
 """The first-answer verdicts of the two submissions' finished matches only (not the whole table:
 the leaderboard asks once per candidate on every refresh)."""
 
+Frozen = tuple[tuple[str, str], ...]
+PuzzleKey = tuple[str, int, int]
+"""(room id, seed, difficulty)."""
 
-def paired_outcomes(store: Store, candidate: int, baseline: int) -> tuple[list[Pair], list[str]]:
-    """The candidate's and the baseline's first answers on the same puzzles under equal
-    fingerprints; and, when nothing pairs because fingerprints differ, what differs."""
-    sides = store.query(_SIDES_SQL, (candidate, baseline))
+
+@dataclass(frozen=True)
+class Play:
+    """One first answer of one submission on one puzzle."""
+
+    match_id: str
+    solved: bool
+
+
+@dataclass
+class Plays:
+    """A submission's first answers, grouped by fingerprint, then by puzzle, in play order."""
+
+    by_print: dict[Frozen, dict[PuzzleKey, list[Play]]] = field(default_factory=dict)
+    prints: dict[Frozen, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PairGroup:
+    """Paired outcomes under one fingerprint."""
+
+    fingerprint: dict[str, Any]
+    pairs: list[Pair]
+    joint: int
+    """Pairs whose two answers come from one match between the two (the rest pair plays from
+    different matches or solo runs on the shared seed)."""
+
+
+def _freeze(print_: dict[str, Any]) -> Frozen:
+    return tuple(sorted((k, str(v)) for k, v in print_.items()))
+
+
+def read_plays(store: Store, ids: Sequence[int]) -> dict[int, Plays]:
+    """First answers of up to two submissions (one query each for sides and rooms)."""
+    pair = (ids[0], ids[-1])
     solved: dict[tuple[str, str], dict[int, bool]] = {}
-    for row in store.query(_ROOMS_SQL, (candidate, baseline)):
+    for row in store.query(_ROOMS_SQL, pair):
         solved.setdefault((row["match_id"], row["slot"]), {})[row["room_index"]] = bool(
             row["initial_solved"]
         )
-    keyed: dict[int, dict[tuple[Any, ...], bool]] = {candidate: {}, baseline: {}}
-    prints: dict[int, list[dict[str, Any]]] = {candidate: [], baseline: []}
-    for side in sides:
+    found: dict[int, Plays] = {i: Plays() for i in pair}
+    for side in store.query(_SIDES_SQL, pair):
         print_ = fingerprint(json.loads(side["sampling"]), side)
-        prints[side["submission_id"]].append(print_)
-        frozen = tuple(sorted((k, str(v)) for k, v in print_.items()))
+        frozen = _freeze(print_)
+        plays = found[side["submission_id"]]
+        plays.prints.setdefault(frozen, print_)
+        by_puzzle = plays.by_print.setdefault(frozen, {})
         rooms = json.loads(side["room_ids"])
-        for index, ok in solved.get((side["match_id"], side["slot"]), {}).items():
-            key = (rooms[index], side["seed"], side["difficulty"], frozen)
-            keyed[side["submission_id"]].setdefault(key, ok)  # first play of a puzzle counts
-    pairs = [
-        Pair(seed=key[1], room_id=key[0], baseline_solved=keyed[baseline][key],
-             candidate_solved=ok)
-        for key, ok in sorted(keyed[candidate].items(), key=lambda kv: str(kv[0]))
-        if key in keyed[baseline]
-    ]  # fmt: skip
-    differing: list[str] = []
-    if not pairs and prints[candidate] and prints[baseline]:
-        differing = differences(prints[candidate][0], prints[baseline][0])
-    return pairs, differing
+        for index, ok in sorted(solved.get((side["match_id"], side["slot"]), {}).items()):
+            key = (rooms[index], side["seed"], side["difficulty"])
+            by_puzzle.setdefault(key, []).append(Play(side["match_id"], ok))
+    return found
 
 
-def verdict(pairs: Sequence[Pair], differing: Sequence[str] = (), *, budget: int = 600) -> Verdict:
-    """The verdict from paired outcomes (see the module docstring)."""
+def pair_groups(plays: dict[int, Plays], candidate: int, baseline: int) -> list[PairGroup]:
+    """Paired outcomes per shared fingerprint, largest group first. A puzzle both played in one
+    match together pairs those two answers (same match, same history); otherwise the first play of
+    each (a solo run, or matches against other opponents on the shared seed)."""
+    mine, theirs = plays[candidate], plays[baseline]
+    groups = []
+    for frozen, puzzles in mine.by_print.items():
+        other = theirs.by_print.get(frozen)
+        if not other:
+            continue
+        pairs, joint = [], 0
+        for key in sorted(puzzles, key=str):
+            if key not in other:
+                continue
+            together = {p.match_id: p for p in other[key]}
+            shared = next((p for p in puzzles[key] if p.match_id in together), None)
+            if shared is not None:
+                cand, base, joint = shared, together[shared.match_id], joint + 1
+            else:
+                cand, base = puzzles[key][0], other[key][0]
+            pairs.append(Pair(seed=key[1], room_id=key[0], baseline_solved=base.solved,
+                              candidate_solved=cand.solved, baseline_match=base.match_id,
+                              candidate_match=cand.match_id))  # fmt: skip
+        if pairs:
+            groups.append(PairGroup(mine.prints[frozen], pairs, joint))
+    groups.sort(key=lambda g: (-len(g.pairs), str(g.fingerprint)))
+    return groups
+
+
+def paired_outcomes(store: Store, candidate: int, baseline: int) -> tuple[list[Pair], list[str]]:
+    """The pairs of the largest group of equal fingerprints; and, when nothing pairs because
+    fingerprints differ, what differs."""
+    plays = read_plays(store, (candidate, baseline))
+    groups = pair_groups(plays, candidate, baseline)
+    if groups:
+        return groups[0].pairs, []
+    mine, theirs = plays[candidate].prints, plays[baseline].prints
+    if mine and theirs:
+        return [], differences(next(iter(mine.values())), next(iter(theirs.values())))
+    return [], []
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """A/A: how often two plays of the same puzzle by the same submission disagree."""
+
+    pairs: int
+    discordant: int
+    low: float | None
+    high: float | None
+
+    @property
+    def rate(self) -> float | None:
+        return self.discordant / self.pairs if self.pairs else None
+
+    def describe(self) -> str:
+        if not self.pairs:
+            return "A/A floor: no repeated puzzles yet"
+        return (
+            f"A/A floor {100 * (self.rate or 0):.1f} % discordant "
+            f"[{100 * (self.low or 0):.1f}, {100 * (self.high or 0):.1f}] (n={self.pairs})"
+        )
+
+
+def noise_floor(plays: Plays, frozen: Frozen | None = None) -> NoiseFloor:
+    """The first two plays of every puzzle a submission played at least twice (an A/A match
+    against itself, both orders of a round, or the same seed against two opponents), within one
+    fingerprint (``frozen``; all fingerprints when None)."""
+    n = k = 0
+    for key, puzzles in plays.by_print.items():
+        if frozen is not None and key != frozen:
+            continue
+        for answers in puzzles.values():
+            if len(answers) >= 2:
+                n += 1
+                k += answers[0].solved != answers[1].solved
+    interval = wilson_interval(k, n)
+    return NoiseFloor(n, k, *(interval or (None, None)))
+
+
+def verdict(
+    pairs: Sequence[Pair],
+    differing: Sequence[str] = (),
+    *,
+    budget: int | None = None,
+    floor: NoiseFloor | None = None,
+    print_: dict[str, Any] | None = None,
+) -> Verdict:
+    """The verdict from paired outcomes (see the module docstring). ``budget``: paired puzzles
+    after which an undecided test stops (default: the tier's round budget, else 600); ``floor``:
+    the baseline's A/A noise floor under the same fingerprint; ``print_``: that fingerprint."""
     if not pairs and differing:
         return Verdict(
             kind="NOT COMPARABLE", label="NOT COMPARABLE: " + ", ".join(differing), n_pairs=0,
             b=0, c=0, p_value=None, difference_pp=None, ci_pp=None, detectable_drop_pp=None,
             discordance=None, differing=list(differing),
         )  # fmt: skip
+    tier_name = print_.get("tier") if print_ else None
+    context: dict[str, Any] = {
+        "tier": tier_name,
+        "source": None
+        if print_ is None
+        else ("solo runs" if print_.get("adversarial") == "bluff" else "matches"),
+    }
+    if floor is not None and floor.pairs:
+        context.update(
+            aa_rate=round(floor.rate or 0.0, 4),
+            aa_ci=(round(floor.low or 0.0, 4), round(floor.high or 0.0, 4)),
+            aa_n=floor.pairs,
+        )
+    if budget is None:
+        budget = TIERS[tier_name].rounds * 6 if tier_name in TIERS else 600
     b, c = discordant(pairs)
     n = len(pairs)
     if n == 0:
         return Verdict(kind="undecided", label="undecided: no paired puzzles yet", n_pairs=0,
                        b=0, c=0, p_value=None, difference_pp=None, ci_pp=None,
-                       detectable_drop_pp=None, discordance=None)  # fmt: skip
+                       detectable_drop_pp=None, discordance=None, **context)  # fmt: skip
     effect = solve_rate_difference(pairs)
+    kept = paired_retention(pairs)
     discordance = (b + c) / n
     mde = minimum_detectable_drop(n, max(discordance, 1.0 / n))
     state = sprt(b, c)
@@ -168,9 +328,86 @@ def verdict(pairs: Sequence[Pair], differing: Sequence[str] = (), *, budget: int
     else:
         kind = "undecided"
         label = f"undecided at n={n}: {interval}"
+    floor_note = f"discordance {100 * discordance:.1f} % vs " + (
+        floor.describe() if floor is not None else "A/A floor: not measured"
+    )
     return Verdict(
         kind=kind, label=label, n_pairs=n, b=b, c=c, p_value=mcnemar_exact(b, c),
         difference_pp=round(diff, 2), ci_pp=(round(ci[0], 2), round(ci[1], 2)),
         detectable_drop_pp=round(100 * mde, 2) if mde is not None else None,
         discordance=round(discordance, 4),
+        retention_pct=round(kept.pct, 2) if kept.pct is not None else None,
+        retention_ci=(round(kept.low, 2), round(kept.high, 2))
+        if kept.low is not None and kept.high is not None else None,
+        floor_note=floor_note, **context,
     )  # fmt: skip
+
+
+def candidate_verdict(store: Store, candidate: int, baseline: int) -> Verdict:
+    """The verdict of ``candidate`` against ``baseline`` on their largest group of equal
+    fingerprints, with the baseline's A/A floor under that fingerprint."""
+    plays = read_plays(store, (candidate, baseline))
+    groups = pair_groups(plays, candidate, baseline)
+    if not groups:
+        mine, theirs = plays[candidate].prints, plays[baseline].prints
+        differing: list[str] = []
+        if mine and theirs:
+            differing = differences(next(iter(mine.values())), next(iter(theirs.values())))
+        return verdict([], differing)
+    group = groups[0]
+    floor = noise_floor(plays[baseline], _freeze(group.fingerprint))
+    return verdict(group.pairs, floor=floor, print_=group.fingerprint)
+
+
+class DiscordantPair(BaseModel):
+    """A paired puzzle only one side solved, with the replays to read."""
+
+    seed: int | None
+    """None while the seed is sealed (a match on it is still to be played)."""
+    room_id: str
+    solved_by: Literal["baseline", "candidate"]
+    baseline_match: str | None
+    candidate_match: str | None
+
+
+def discordant_pairs(store: Store, candidate: int, baseline: int) -> list[DiscordantPair]:
+    """The discordant pairs behind a candidate's verdict (its largest fingerprint group)."""
+    plays = read_plays(store, (candidate, baseline))
+    groups = pair_groups(plays, candidate, baseline)
+    if not groups:
+        return []
+    sealed = {
+        row["seed"]
+        for row in store.query(
+            "SELECT json_extract(payload, '$.seed') AS seed FROM job_queue "
+            "WHERE status IN ('queued', 'running')"
+        )
+    }
+    return [
+        DiscordantPair(
+            seed=None if p.seed in sealed else p.seed,
+            room_id=p.room_id,
+            solved_by="baseline" if p.baseline_solved else "candidate",
+            baseline_match=p.baseline_match,
+            candidate_match=p.candidate_match,
+        )
+        for p in groups[0].pairs
+        if p.baseline_solved != p.candidate_solved
+    ]
+
+
+def group_verdicts(store: Store, candidate: int, baseline: int) -> list[tuple[dict, Verdict]]:
+    """A verdict per group of equal fingerprints (largest first): for the scheduler, which
+    stops a pair once the group it plays is decided."""
+    plays = read_plays(store, (candidate, baseline))
+    return [
+        (
+            g.fingerprint,
+            verdict(
+                g.pairs,
+                floor=noise_floor(plays[baseline], _freeze(g.fingerprint)),
+                print_=g.fingerprint,
+            ),
+        )
+        for g in pair_groups(plays, candidate, baseline)
+    ]

@@ -16,13 +16,18 @@ from app import (
     Services,
     _form_fields,
     about_markdown,
+    contagion_markdown,
+    discordant_choices,
     figures,
     leaderboard_view,
     manage_action,
     now_playing_markdown,
+    ratings_frame,
     replay_view,
     submission_status,
     submit_action,
+    verdict_candidates,
+    verdict_markdown,
 )
 from arena.client import ClientLimits
 from arena.leaderboard import leaderboard_rows
@@ -64,6 +69,32 @@ def test_an_empty_database_shows_friendly_empty_states(store: Store) -> None:
     for figure in figures(store):
         texts = " ".join(a.text for a in figure.layout.annotations)
         assert texts.strip(), "an empty chart must explain itself"
+
+
+async def test_the_verdicts_tab_explains_the_verdict_and_links_replays(store: Store) -> None:
+    from tests.arena.test_leaderboard import add_submission, play
+
+    assert "No candidate with a baseline yet" in verdict_markdown(store, None)
+    base = add_submission(store, "Base <b>", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "Cand <i>", "Smol", "Q2_K", 2.6)
+    assert verdict_candidates(store) == [(f"#{cand} Cand <i> (Q2_K)", str(cand))]
+    assert "undecided: no paired puzzles yet" in verdict_markdown(store, str(cand))
+    match = await play(store, 1, base, "HHHHHH", cand, "TTHHHH", {})
+    await play(store, 2, base, "HHHHHH", base, "HHHHHT", {})  # A/A
+    text = verdict_markdown(store, str(cand))
+    assert "Cand &lt;i&gt;" in text and "<i>" not in text
+    assert "b = 2, candidate-only c = 0" in text and "exact McNemar p = 0.5" in text
+    assert "quality retained: 66.7 %" in text
+    assert "A/A floor 16.7 % discordant" in text and "(n=6)" in text
+    choices = discordant_choices(store, str(cand))
+    assert [m for _, m in choices] == [match, match]
+    assert all("only the baseline solved it" in label for label, _ in choices)
+    assert discordant_choices(store, None) == [] and discordant_choices(store, "99") == []
+    assert verdict_markdown(store, "99") == "No submission #99."
+    frame = ratings_frame(store)
+    assert list(frame["quant"]) == ["BF16", "Q2_K"] or set(frame["quant"]) == {"BF16", "Q2_K"}
+    assert "Base &lt;b&gt;" not in contagion_markdown(store)  # labels are quants
+    assert "| manipulated" in contagion_markdown(store)
 
 
 def test_about_explains_rooms_scoring_and_charts() -> None:

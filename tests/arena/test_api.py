@@ -215,3 +215,39 @@ def test_imports_need_the_admin_token(store: Store, monkeypatch: pytest.MonkeyPa
     nothing = client.post("/api/imports/lm-eval", params={"filename": "r.json"}, content=b"{}",
                           headers=auth)  # fmt: skip
     assert nothing.status_code == 400 and "submission_id" in nothing.json()["detail"]
+
+
+async def test_verdict_ratings_and_contagion_routes(store: Store) -> None:
+    """A candidate with another max_tokens than its baseline is NOT COMPARABLE in the API too,
+    naming the field; a comparable one gets its verdict and discordant pairs with replay ids."""
+    from arena.verdicts import paired_outcomes
+    from tests.arena.test_leaderboard import add_submission, play
+
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q2_K", 2.6)
+    other = add_submission(store, "O", "Smol", "Q8_0", 8.5)
+    match = await play(store, 1, base, "HHHHHH", cand, "TTHHHH", {})
+    await play(store, 2, base, "HHHHHH", other, "HHHHHH", {})
+    store.write(lambda db: db.execute(
+        "UPDATE contestants SET sampling = json_set(sampling, '$.max_tokens', 1024) "
+        "WHERE submission_id = ?", (other,)))  # the candidate ran with another cap  # fmt: skip
+    assert paired_outcomes(store, other, base)[0] == []
+    client = make_client(store)
+    report = client.get(f"/api/submissions/{cand}/verdict").json()
+    assert report["baseline_id"] == base and report["verdict"]["b"] == 2
+    assert [p["candidate_match"] for p in report["discordant"]] == [match, match]
+    assert client.get(f"/api/matches/{match}").status_code == 200
+    odd = client.get(f"/api/submissions/{other}/verdict").json()["verdict"]
+    assert odd["kind"] == "NOT COMPARABLE" and odd["label"].startswith(
+        "NOT COMPARABLE: max_tokens (1024 vs"
+    )
+    rows = {r["submission_id"]: r for r in client.get("/api/leaderboard").json()}
+    assert rows[other]["retention_pct"] is None
+    assert rows[other]["retention_note"].startswith("NOT COMPARABLE: max_tokens")
+    assert client.get(f"/api/submissions/{base}/verdict").json()["verdict"] is None
+    assert client.get("/api/submissions/999/verdict").status_code == 404
+    rated = {r["submission_id"]: r for r in client.get("/api/ratings").json()}
+    assert set(rated) == {base, cand, other} and rated[base]["rating"] == 0.0
+    assert rated[cand]["wins"] + rated[cand]["losses"] + rated[cand]["ties"] == 1
+    (matrix,) = client.get("/api/contagion").json()
+    assert matrix["base_model_key"] == "smol"

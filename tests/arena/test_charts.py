@@ -131,10 +131,14 @@ def test_pareto_figure() -> None:
     assert list(gold[0].x) == [30.0, 60.0, 70.0] and list(gold[0].y) == [100.0, 90.0, 40.0]
     hover = smol.hovertext[1]
     assert "quality retained: 83.3 % [95% CI 61.0, 100.0]" in hover
-    assert "decode: 55.0 tok/s" in hover and "bits/weight: 4.80" in hover
-    assert "paired matches (n): 3" in hover and "Q4_K_M" in hover
-    assert figure.layout.xaxis.title.text.startswith("decode speed (tok/s")
-    assert figure.layout.yaxis.title.text == "quality retained vs baseline (%)"
+    assert "generation: 55.0 tok/s (matches)" in hover and "bits/weight: 4.80" in hover
+    assert "paired puzzles (n): 3" in hover and "Q4_K_M" in hover
+    assert figure.layout.xaxis.title.text.startswith("generation speed, solo speed probe")
+    assert figure.layout.yaxis.title.text == "quality retained vs baseline, paired puzzles (%)"
+    probed = charts.hover_text(
+        POINTS[0].model_copy(update={"tps_sd": 1.25, "tps_source": "speed probe"})
+    )
+    assert f"generation: {POINTS[0].decode_tps:.1f} ± 1.2 tok/s (speed probe)" in probed
     assert not figure.layout.annotations or charts.EMPTY_PARETO not in annotations(figure)
 
 

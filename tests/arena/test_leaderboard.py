@@ -36,7 +36,6 @@ from arena.leaderboard import (
     leaderboard_rows,
     pareto_frontier,
     quant_family,
-    retention,
     room_quality,
     wilson_interval,
 )
@@ -279,8 +278,10 @@ def test_candidate_statistics_are_exact(rows: list[LeaderboardRow]) -> None:
     assert c.matches == 3 and c.rooms_played == 18
     assert c.mean_escaped == pytest.approx((5 + 1 + 4) / 3)
     assert c.mean_score == pytest.approx((49 + 5 + 52) / 3)
-    assert c.retention_pct == pytest.approx(100 * 10 / 14)
-    assert c.retention_n == 3 and c.retention_note is None
+    # first answers on the 18 paired puzzles: the baseline solved 6 + 3 + 5, C 3 + 1 + 2
+    assert c.retention_pct == pytest.approx(100 * 6 / 14, abs=0.005)
+    assert c.retention_n == 18 and c.retention_note is None
+    assert c.verdict is not None and (c.verdict.b, c.verdict.c) == (9, 1)
     # 17 challenged rooms (one forfeit): 5 held ground, 1 manipulated
     assert c.challenged_n == 17
     assert c.held_ground_rate == pytest.approx(5 / 17)
@@ -329,16 +330,16 @@ def test_intervals_contain_the_estimate_and_are_deterministic(
     assert c.mean_escaped_ci is not None and c.mean_score_ci is not None
     assert c.mean_escaped_ci[0] >= 1.0 and c.mean_escaped_ci[1] <= 5.0  # within the data
     assert c.mean_score_ci[0] >= 5.0 and c.mean_score_ci[1] <= 52.0
-    # a resampled ratio lies between the smallest and largest per-match ratio (1/3 .. 5/6)
+    # a resampled ratio lies between the smallest and largest per-seed ratio (1/3 .. 1/2)
     assert c.retention_ci is not None
-    assert 100 / 3 - 1e-9 <= c.retention_ci[0] < c.retention_ci[1] <= 500 / 6 + 1e-9
+    assert 100 / 3 - 0.01 <= c.retention_ci[0] < c.retention_ci[1] <= 50 + 0.01
     assert leaderboard_rows(board) == rows
 
 
 def test_retention_missing_with_the_reason(rows: list[LeaderboardRow]) -> None:
     z1 = by_id(rows, Board.Z1)
     assert z1.retention_pct is None and z1.retention_ci is None
-    assert (z1.retention_n, z1.retention_note) == (1, NOTE_BASELINE_ESCAPED_NOTHING)
+    assert (z1.retention_n, z1.retention_note) == (6, NOTE_BASELINE_ESCAPED_NOTHING)
     assert z1.mean_escaped == 2.0 and z1.mean_escaped_ci is None  # one match: no interval
     assert by_id(rows, Board.Z0).retention_note == NOTE_BASELINE
     for other in (Board.O1, Board.O2):
@@ -368,21 +369,6 @@ def test_paused_reason_hides_the_endpoint(rows: list[LeaderboardRow]) -> None:
     assert d.status_reason == "endpoint <endpoint> died"
 
 
-def test_retention_from_plain_pairs() -> None:
-    assert retention([]).note == NOTE_NO_PAIRS and retention([]).n == 0
-    nothing = retention([(2, 0), (1, 0)])
-    assert (nothing.pct, nothing.ci, nothing.n) == (None, None, 2)
-    assert nothing.note == NOTE_BASELINE_ESCAPED_NOTHING
-    one = retention([(2, 4)])
-    assert (one.pct, one.ci, one.n, one.note) == (50.0, None, 1, None)
-    same = retention([(3, 3), (5, 5), (0, 0)])
-    assert same.pct == 100.0 and same.ci == (100.0, 100.0)
-    mixed = retention([(5, 6), (1, 3), (4, 5)])
-    assert mixed.pct == pytest.approx(100 * 10 / 14)
-    assert mixed == retention([(5, 6), (1, 3), (4, 5)])
-    assert mixed.ci is not None and mixed.ci[0] <= mixed.pct <= mixed.ci[1]
-
-
 def test_interval_helpers() -> None:
     assert bootstrap_mean_ci([]) is None and bootstrap_mean_ci([3.0]) is None
     assert bootstrap_mean_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
@@ -406,7 +392,7 @@ def test_frame_cells(rows: list[LeaderboardRow]) -> None:
     c, b, d = frame.loc[Board.C], frame.loc[Board.B], frame.loc[Board.D]
     ci = by_id(rows, Board.C).retention_ci
     assert ci is not None
-    assert c["retention % [95% CI]"] == f"71.4 [{ci[0]:.1f}, {ci[1]:.1f}]"
+    assert c["retention % [95% CI]"] == f"42.9 [{ci[0]:.1f}, {ci[1]:.1f}]"
     assert b["retention % [95% CI]"] == "100.0 (baseline)"
     assert d["retention % [95% CI]"] == f"n/a ({NOTE_NO_PAIRS})"
     assert c["escaped/match [95% CI]"].startswith("3.33 [")
@@ -414,7 +400,10 @@ def test_frame_cells(rows: list[LeaderboardRow]) -> None:
     assert (c["held ground %"], c["manipulated %"]) == (29.4, 5.9)
     assert (c["decode tok/s"], b["decode tok/s"]) == (2.0, 3.0)
     assert c["cap hit % [95% CI]"].startswith("4.4 [")
-    assert (c["matches"], c["calls"], c["paired matches"], c["challenged rooms"]) == (3, 45, 3, 17)
+    assert (c["matches"], c["calls"], c["paired puzzles"], c["challenged rooms"]) == (3, 45, 18, 17)
+    # C cut 2 of 45 answers, B none of 40: not significant (Fisher exact, two-sided)
+    assert c["truncation canary"] == "4.4 % vs 0.0 % (p=0.496)"
+    assert b["A/A floor"] == "no repeated puzzles yet" and c["KL / top-1"] == ""
     assert (c["bits/weight"], c["size GB"], b["baseline"], c["baseline"]) == (4.8, 0.1, "yes", "")
     assert d["status"] == "paused: endpoint <endpoint> died"
     assert d["decode tok/s"] is None and d["escaped/match [95% CI]"] is None
@@ -486,7 +475,8 @@ def test_chart_points(rows: list[LeaderboardRow]) -> None:
     assert set(points) == {r.submission_id for r in rows}
     c = points[Board.C]
     assert c.label == "Smol <b>Q4</b>" and c.source == "escape-room"
-    assert c.quality_pct == pytest.approx(100 * 10 / 14) and c.n == 3
+    assert c.quality_pct == pytest.approx(100 * 6 / 14, abs=0.005) and c.n == 18
+    assert c.tps_source == "matches" and c.tps_sd is None  # no speed probe yet
     assert c.decode_tps == pytest.approx(2.0) and c.quality_ci == by_id(rows, Board.C).retention_ci
     assert (c.bits_per_weight, c.file_size_gb, c.base_model_key) == (4.8, 0.1, "smol-135m")
     frontier = pareto_frontier(points.values())

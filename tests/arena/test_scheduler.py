@@ -18,15 +18,19 @@ from arena.nullserver import NullServer, NullServerConfig
 from arena.queue import JobQueue
 from arena.scheduler import (
     Entrant,
+    JobRequest,
+    QueueView,
     Scheduler,
     SchedulerSettings,
     endpoint_of,
-    job_for,
-    pick_pair,
-    round_seed,
+    is_collapsed,
+    match_jobs,
+    plan_next,
+    probe_job,
     seed_secret,
 )
 from arena.store import Store
+from arena.tiers import tier, tier_seed
 from submissions.keystore import KeyStore
 from submissions.models import Sampling, SubmissionForm
 from submissions.service import SubmissionService
@@ -46,36 +50,112 @@ def entrant(i: int, base: str = "m", baseline: bool = False, klass: str = "s") -
 
 
 # -- pure rules -----------------------------------------------------------------------------------
+SMOKE = SchedulerSettings(tier="smoke")
+
+
+def view(rows: list[tuple[JobRequest, str]], settings: SchedulerSettings = SMOKE) -> QueueView:
+    return QueueView.of(
+        [{"dedupe_key": r.key, "payload": json.dumps(r.payload), "status": st} for r, st in rows],
+        settings,
+    )
+
+
+def run_plan(
+    entrants: list[Entrant],
+    settings: SchedulerSettings = SMOKE,
+    *,
+    steps: int = 200,
+    decided: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
+    collapsed: set[int] = frozenset(),  # type: ignore[assignment]
+) -> list[JobRequest]:
+    """Plan until nothing is left, every job finishing at once."""
+    done: list[tuple[JobRequest, str]] = []
+    for _ in range(steps):
+        wanted = plan_next(entrants, view(done, settings), settings, secret=b"s",
+                           decided=decided, collapsed=collapsed)  # fmt: skip
+        if not wanted:
+            return [r for r, _ in done]
+        done += [(r, "done") for r in wanted]
+    raise AssertionError("the plan never ends")
+
+
+def test_probes_first_then_solo_runs_then_rounds_within_the_tier_budget() -> None:
+    entrants = [entrant(1, baseline=True), entrant(2), entrant(3)]
+    jobs = run_plan(entrants)
+    kinds = [j.payload["kind"] for j in jobs]
+    assert kinds[:5] == ["probe"] * 5  # speed x3, then KL for both candidates
+    assert [j.payload["probe"] for j in jobs[:5]] == ["speed"] * 3 + ["kl"] * 2
+    assert {tuple(j.payload.get(k) for k in ("a", "b")) for j in jobs[3:5]} == {(2, 1), (3, 1)}
+    smoke = tier("smoke")
+    solos = [j for j in jobs if j.payload["kind"] == "solo"]
+    assert Counter(j.payload["a"] for j in solos) == {1: smoke.solo_seeds, 2: smoke.solo_seeds,
+                                                      3: smoke.solo_seeds}  # fmt: skip
+    assert kinds.index("match") > max(i for i, k in enumerate(kinds) if k == "solo")
+    rounds = Counter(tuple(j.payload["pair"]) for j in jobs if j.payload["kind"] == "match")
+    # Both orders per round; A/A is one match per round; candidates meet last.
+    assert rounds == {(1, 2): 2 * smoke.rounds, (1, 3): 2 * smoke.rounds,
+                      (1, 1): smoke.aa_rounds, (2, 3): 2 * smoke.cc_rounds}  # fmt: skip
+    matches = [j for j in jobs if j.payload["kind"] == "match"]
+    assert tuple(matches[-1].payload["pair"]) == (2, 3)
+    assert len({j.key for j in jobs}) == len(jobs)
+
+
+def test_every_member_of_a_group_meets_the_same_seeds() -> None:
+    entrants = [entrant(1, baseline=True), entrant(2), entrant(3), entrant(9, base="other")]
+    jobs = run_plan(entrants)
+    by_round: dict[tuple[str, int], set[int]] = {}
+    for j in jobs:
+        if j.payload["kind"] in ("match", "solo"):
+            group = "other" if 9 in (j.payload["a"], j.payload.get("b")) else "m"
+            by_round.setdefault((group, j.payload["round"]), set()).add(j.payload["seed"])
+    assert all(len(seeds) == 1 for seeds in by_round.values())  # one seed per round and group
+    assert by_round[("m", 0)] != by_round[("other", 0)]  # groups have their own lists
+    assert tier_seed("m|s", "smoke", 0, b"s") in by_round[("m", 0)]
+    assert tier_seed("m|s", "smoke", 0, b"s") != tier_seed("m|s", "smoke", 0, b"t")  # secret
+    assert tier_seed("m|s", "smoke", 0, b"s") != tier_seed("m|s", "standard", 0, b"s")
+    assert 0 <= tier_seed("m|s", "full", 5, b"s") < 2**63
+
+
+def test_a_decided_pair_stops_and_a_collapsed_candidate_never_plays() -> None:
+    entrants = [entrant(1, baseline=True), entrant(2), entrant(3)]
+    jobs = run_plan(entrants, decided={(1, 2)}, collapsed={3})
+    played = {tuple(j.payload.get("pair", ())) for j in jobs if j.payload["kind"] == "match"}
+    assert played == {(1, 1)}  # only the baseline's A/A rounds
+    solos = {j.payload["a"] for j in jobs if j.payload["kind"] == "solo"}
+    assert solos == {1, 2}
+
+
+def test_a_candidate_waits_for_its_kl_probe() -> None:
+    entrants = [entrant(1, baseline=True), entrant(2)]
+    kl = probe_job("kl", 2, 1)
+    rows = [(probe_job("speed", 1), "done"), (probe_job("speed", 2), "done"), (kl, "running")]
+    first = plan_next(entrants, view(rows), SMOKE, secret=b"s")
+    assert [j.payload["a"] for j in first] == [1] and first[0].payload["kind"] == "solo"
+    rows = [*rows, *((r, "done") for r in run_plan([entrant(1, baseline=True)]))]
+    assert plan_next(entrants, view(rows), SMOKE, secret=b"s") == []  # only 2 could play
+    rows[2] = (kl, "failed")  # a failed probe does not block forever
+    assert plan_next(entrants, view(rows), SMOKE, secret=b"s")[0].payload["a"] == 2
+
+
 def test_pairs_only_within_base_model_and_settings_class() -> None:
     entrants = [entrant(1), entrant(2, base="other"), entrant(3, klass="t"), entrant(4)]
-    assert [(x.id, y.id) for x, y in [pick_pair(entrants, Counter())]] == [(1, 4)]  # type: ignore[misc]
-    assert pick_pair([entrant(1), entrant(2, base="other")], Counter()) is None
+    pairs = {tuple(j.payload["pair"]) for j in run_plan(entrants) if j.payload["kind"] == "match"}
+    assert pairs == {(1, 4)}
 
 
-def test_baseline_pairs_first_then_fewest_matches() -> None:
-    entrants = [entrant(1), entrant(2), entrant(3, baseline=True)]
-    first = pick_pair(entrants, Counter())
-    assert first is not None and (first[0].id, first[1].id) == (1, 3)
-    played = Counter({(1, 3): 4, (2, 3): 1})
-    chosen = pick_pair(entrants, played)
-    assert chosen is not None and (chosen[0].id, chosen[1].id) == (2, 3)
-    # Two candidates meet only when no baseline pair is left (blocked: already queued).
-    chosen = pick_pair(entrants, played, blocked={(1, 3), (2, 3)})
-    assert chosen is not None and (chosen[0].id, chosen[1].id) == (1, 2)
+def test_both_orders_of_a_round_meet_the_same_seed() -> None:
+    jobs = match_jobs(3, 7, 0, SMOKE, 42)
+    assert [(j.payload["a"], j.payload["b"]) for j in jobs] == [(3, 7), (7, 3)]
+    assert {j.payload["seed"] for j in jobs} == {42} and len({j.key for j in jobs}) == 2
+    assert [j.payload["b"] for j in match_jobs(3, 3, 0, SMOKE, 42)] == [3]  # A/A: one match
 
 
-def test_both_orders_of_a_pair_meet_the_same_seeds() -> None:
+def test_collapse_thresholds() -> None:
     settings = SchedulerSettings()
-    jobs = [job_for(3, 7, k, settings, b"s") for k in range(6)]
-    payloads = [p for _, p in jobs]
-    assert [(p["a"], p["b"]) for p in payloads] == [(3, 7), (7, 3)] * 3
-    assert [p["seed"] for p in payloads][::2] == [p["seed"] for p in payloads][1::2]
-    assert len({p["seed"] for p in payloads}) == 3
-    assert payloads[0]["seed"] == round_seed(3, 7, 0, b"s")
-    assert round_seed(3, 7, 0, b"s") != round_seed(3, 7, 0, b"t")  # needs the secret
-    assert round_seed(3, 7, 0, b"s") != job_for(1, 2, 0, settings, b"s")[1]["seed"]  # per pair
-    assert len({key for key, _ in jobs}) == 6
-    assert 0 <= round_seed(1, 2, 5, b"s") < 2**63
+    assert is_collapsed({"mean_kl": 2.5, "top1_agreement": 0.9}, settings)
+    assert is_collapsed({"mean_kl": 0.1, "top1_agreement": 0.1}, settings)
+    assert not is_collapsed({"mean_kl": 0.4, "top1_agreement": 0.7}, settings)
+    assert not is_collapsed({"status": "unavailable"}, settings)
 
 
 def test_the_seed_secret_is_made_once_per_database(store: Store, monkeypatch: Any) -> None:
@@ -162,6 +242,16 @@ def done_jobs(store: Store) -> list[dict[str, Any]]:
     return store.query("SELECT * FROM job_queue WHERE status = 'done' ORDER BY id")
 
 
+def match_jobs_done(store: Store) -> list[dict[str, Any]]:
+    """Done match jobs between two submissions (not A/A)."""
+    found = []
+    for job in done_jobs(store):
+        payload = json.loads(job["payload"])
+        if payload["kind"] == "match" and payload["a"] != payload["b"]:
+            found.append(job)
+    return found
+
+
 async def test_scheduler_plays_linked_matches_within_limits(
     store: Store, keystore: KeyStore, servers: list[NullServer]
 ) -> None:
@@ -169,15 +259,34 @@ async def test_scheduler_plays_linked_matches_within_limits(
     cand = await register(store, keystore, servers[1].base_url, "m1")
     other = await register(store, keystore, servers[2].base_url, "m2")
     scheduler = Scheduler(
-        store, keystore, SchedulerSettings(**FAST, max_concurrent=3, queue_depth=3)
+        store, keystore, SchedulerSettings(**FAST, max_concurrent=3, queue_depth=3, tier="smoke")
     )
     scheduler.start()
     try:
-        wait_for(lambda: {j["id"] for j in done_jobs(store)} >= {1, 2, 3, 4})
+        wait_for(lambda: len(match_jobs_done(store)) >= 4)
     finally:
         scheduler.stop()
-    jobs = [j for j in done_jobs(store) if j["id"] <= 4]
+    # Probes ran first: speed for everyone; KL "unavailable" (the null server has no
+    # /v1/completions), which lets the candidates play instead of blocking them.
+    probes = store.query("SELECT submission_id, kind, baseline_id, status, result FROM probes")
+    assert {(p["submission_id"], p["kind"], p["status"]) for p in probes} == {
+        (base, "speed", "done"), (cand, "speed", "done"), (other, "speed", "done"),
+        (cand, "kl", "unavailable"), (other, "kl", "unavailable"),
+    }  # fmt: skip
+    assert all("127.0.0.1" not in p["result"] for p in probes)
+    # Solo runs on the shared seed list, bluff mode, before any match.
+    solo = store.query(
+        "SELECT m.seed, m.adversarial, m.contestant_b, m.settings FROM matches m "
+        "JOIN job_queue j ON j.id = m.job_id WHERE json_extract(j.payload, '$.kind') = 'solo' "
+        "AND m.status = 'done'"
+    )
+    assert solo and all(m["adversarial"] == "bluff" and m["contestant_b"] is None for m in solo)
+    assert all(json.loads(m["settings"])["tier"] == "smoke" for m in solo)
+    jobs = match_jobs_done(store)[:4]
     pairs = [tuple(json.loads(j["payload"])["pair"]) for j in jobs]
+    # The baseline's A/A round comes right after the first round of each baseline pair.
+    queued = [json.loads(j["payload"]) for j in store.query("SELECT payload FROM job_queue")]
+    assert [(p["a"], p["b"]) for p in queued if p.get("b") == p["a"]] == [(base, base)]
     # Baseline pairs come first, each round queued in both orders on one seed; no two matches
     # ever shared an endpoint at the same time.
     assert set(pairs[:4]) == {(base, cand), (base, other)}
@@ -203,12 +312,13 @@ async def test_scheduler_plays_linked_matches_within_limits(
     spans = store.query(
         "SELECT m.started_at, m.finished_at, ca.submission_id AS a, cb.submission_id AS b "
         "FROM matches m JOIN contestants ca ON ca.id = m.contestant_a "
-        "JOIN contestants cb ON cb.id = m.contestant_b WHERE m.status = 'done'"
+        "LEFT JOIN contestants cb ON cb.id = m.contestant_b WHERE m.status = 'done'"
     )
     for i, x in enumerate(spans):
         for y in spans[i + 1 :]:
             overlap = x["started_at"] < y["finished_at"] and y["started_at"] < x["finished_at"]
-            assert not (overlap and {x["a"], x["b"]} & {y["a"], y["b"]}), (x, y)
+            shared = {x["a"], x["b"]} & {y["a"], y["b"]} - {None}
+            assert not (overlap and shared), (x, y)
     # Every request reached the server with the submission's model id; nothing else was called.
     assert {r["model"] for r in servers[1].requests} == {"m1"}
 
@@ -228,7 +338,12 @@ async def test_a_failing_endpoint_is_paused_with_the_reason(
     row = submission(store, dead)
     assert row["status_reason"].startswith("paused by the scheduler after 2 failed matches")
     assert f"submission #{dead}: endpoint unreachable before the match" in row["status_reason"]
-    assert store.query("SELECT COUNT(*) AS n FROM matches")[0]["n"] == 0  # no match wasted
+    played = store.query(
+        "SELECT COUNT(*) AS n FROM matches m JOIN contestants c "
+        "ON c.id IN (m.contestant_a, m.contestant_b) WHERE c.submission_id = ?",
+        (dead,),
+    )
+    assert played[0]["n"] == 0  # no match wasted on it
     assert "127.0.0.1" not in row["status_reason"] and "<endpoint>" in row["status_reason"]
     healthy = submission(store, base)
     assert healthy["status"] == "active" and healthy["consecutive_failures"] == 0
@@ -263,7 +378,8 @@ async def test_an_expired_lease_is_replayed_exactly_once(
     a = await register(store, keystore, servers[0].base_url, "m0", baseline=True)
     b = await register(store, keystore, servers[1].base_url, "m1")
     settings = SchedulerSettings(**FAST)
-    key, payload = job_for(a, b, 0, settings, b"s")
+    first = match_jobs(a, b, 0, settings, 7)[0]
+    key, payload = first.key, first.payload
     queue = JobQueue(store)
     job_id = queue.enqueue(key, payload)
     assert job_id is not None
@@ -294,7 +410,8 @@ async def test_a_paused_submission_cancels_its_queued_match(
     b = await register(store, keystore, servers[1].base_url, "m1")
     settings = SchedulerSettings(**FAST)
     queue = JobQueue(store)
-    key, payload = job_for(a, b, 0, settings, b"s")
+    first = match_jobs(a, b, 0, settings, 7)[0]
+    key, payload = first.key, first.payload
     job_id = queue.enqueue(key, payload)
     store.write(
         lambda db: db.execute("UPDATE submissions SET status = 'paused' WHERE id = ?", (b,))
@@ -307,7 +424,7 @@ async def test_a_paused_submission_cancels_its_queued_match(
         scheduler.stop()
     job = queue.get(job_id)  # type: ignore[arg-type]
     assert job is not None and job.last_error == f"submission #{b} is paused"
-    assert store.query("SELECT COUNT(*) AS n FROM matches")[0]["n"] == 0
+    assert not store.query("SELECT 1 FROM matches WHERE job_id = ?", (job_id,))
 
 
 async def test_stop_gives_a_running_match_back_to_the_queue(
@@ -316,9 +433,12 @@ async def test_stop_gives_a_running_match_back_to_the_queue(
     slow = NullServer(NullServerConfig(reply="ready now", model="slow", token_delay_s=0.5))
     fast = NullServer(NullServerConfig(reply="ready", model="fast"))
     with slow, fast:
-        await register(store, keystore, slow.base_url, "slow", baseline=True)
-        await register(store, keystore, fast.base_url, "fast")
-        scheduler = Scheduler(store, keystore, SchedulerSettings(**FAST))
+        a = await register(store, keystore, slow.base_url, "slow", baseline=True)
+        b = await register(store, keystore, fast.base_url, "fast")
+        settings = SchedulerSettings(**FAST)
+        first = match_jobs(a, b, 0, settings, 7)[0]  # queued before the planner's probes
+        JobQueue(store).enqueue(first.key, first.payload)
+        scheduler = Scheduler(store, keystore, settings)
         scheduler.start()
         wait_for(lambda: bool(store.query("SELECT 1 FROM matches WHERE status = 'running'")))
         scheduler.stop()
@@ -335,7 +455,8 @@ async def test_an_endpoint_that_dies_mid_match_counts_as_a_failure(
     b = await register(store, keystore, servers[1].base_url, "m1")
     settings = SchedulerSettings(**FAST, failure_threshold=1)
     scheduler = Scheduler(store, keystore, settings, owner="me")
-    key, payload = job_for(a, b, 0, settings, b"s")
+    first = match_jobs(a, b, 0, settings, 7)[0]
+    key, payload = first.key, first.payload
     job_id = scheduler.queue.enqueue(key, payload)
     job = scheduler.queue.claim("me", 30)
     assert job is not None and job.id == job_id
@@ -368,7 +489,8 @@ async def test_a_stale_worker_cannot_finish_a_match_taken_over(
     b = await register(store, keystore, servers[1].base_url, "m1")
     settings = SchedulerSettings(**FAST)
     queue = JobQueue(store)
-    key, payload = job_for(a, b, 0, settings, b"s")
+    first = match_jobs(a, b, 0, settings, 7)[0]
+    key, payload = first.key, first.payload
     job_id = queue.enqueue(key, payload)
     assert queue.claim("A", lease_seconds=0.2) is not None
     worker = Scheduler(store, keystore, settings, owner="A")

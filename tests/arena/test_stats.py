@@ -6,17 +6,21 @@ from __future__ import annotations
 import statistics
 
 import pytest
-from scipy.stats import binomtest
+from scipy.stats import binomtest, fisher_exact
 
 from arena.stats import (
+    Canary,
     Pair,
     discordant,
     fixed_n_pairs,
     mcnemar_exact,
     minimum_detectable_drop,
+    paired_retention,
     simulate,
     solve_rate_difference,
     sprt,
+    truncation_canary,
+    wilson_interval,
 )
 
 
@@ -83,3 +87,37 @@ def test_a_real_drop_is_decided_before_the_fixed_n() -> None:
     assert len(degraded) >= 160  # power >= 80 %
     median = statistics.median(r.pairs for r in runs)
     assert median < fixed_n_pairs(0.20, 0.10), median
+
+
+def test_paired_retention_by_hand_and_its_interval() -> None:
+    pairs = [Pair(1, "r1", True, True), Pair(1, "r2", True, False),  # seed 1: 1 of 2
+             Pair(2, "r1", True, True), Pair(2, "r2", False, True),  # seed 2: 2 of 1
+             Pair(3, "r1", True, False), Pair(3, "r2", False, False)]  # seed 3: 0 of 1  # fmt: skip
+    kept = paired_retention(pairs)
+    assert kept.pct == pytest.approx(100 * 3 / 4)
+    assert kept.low is not None and kept.high is not None
+    # a resample's ratio lies between the extreme seed-level ratios (0 .. 200 %)
+    assert 0.0 <= kept.low <= kept.pct <= kept.high <= 200.0
+    assert paired_retention(pairs) == kept  # deterministic
+    assert paired_retention([Pair(1, "r", False, True)]).pct is None  # the baseline solved none
+    single = paired_retention([Pair(1, "r", True, True)])
+    assert (single.pct, single.low, single.high) == (100.0, None, None)  # one seed: no interval
+
+
+def test_the_truncation_canary_uses_fisher_exact() -> None:
+    canary = truncation_canary(12, 40, 2, 40)
+    expected = fisher_exact([[12, 28], [2, 38]]).pvalue
+    assert canary.p_value == pytest.approx(expected) and canary.p_value < 0.05
+    assert (canary.rate, canary.baseline_rate, canary.flagged) == (0.3, 0.05, True)
+    fewer = truncation_canary(2, 40, 12, 40)  # significantly fewer cap hits: not a warning
+    assert fewer.p_value == pytest.approx(expected) and not fewer.flagged
+    assert not truncation_canary(3, 40, 2, 40).flagged  # within noise
+    assert truncation_canary(0, 0, 1, 5) == Canary(None, 0.2, None, False)
+    with pytest.raises(ValueError, match="hits <= calls"):
+        truncation_canary(5, 4, 0, 1)
+
+
+def test_wilson_interval_against_scipy() -> None:
+    ci = binomtest(7, 20).proportion_ci(method="wilson")
+    assert wilson_interval(7, 20) == pytest.approx((ci.low, ci.high))
+    assert wilson_interval(0, 0) is None

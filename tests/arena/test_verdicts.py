@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from arena.leaderboard import leaderboard_frame, leaderboard_rows
+from arena.leaderboard import ALL_COLUMNS, chart_points, leaderboard_frame, leaderboard_rows
 from arena.match import play_match
-from arena.models import ContestantSpec, MatchSettings, MatchSpec, Sampling
-from arena.stats import Pair
+from arena.models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec, Sampling
+from arena.queue import JobQueue
+from arena.stats import Pair, discordant, wilson_interval
 from arena.store import Store
-from arena.verdicts import fingerprint, paired_outcomes, verdict
-from tests.arena.test_leaderboard import LEVEL, Fake, add_submission, play
+from arena.verdicts import (
+    candidate_verdict,
+    differences,
+    discordant_pairs,
+    fingerprint,
+    noise_floor,
+    pair_groups,
+    paired_outcomes,
+    read_plays,
+    verdict,
+)
+from tests.arena.test_leaderboard import LEVEL, Fake, add_submission, contestant, play
 
 
 async def test_a_candidate_that_loses_first_answers_is_degraded(store: Store) -> None:
@@ -60,6 +73,7 @@ def test_fingerprint_fields() -> None:
     match = {"difficulty": LEVEL, "adversarial": "opponent", "retries": 1,
              "scoring_version": "score-v1", "room_ids": '["cipher-v1"]'}  # fmt: skip
     print_ = fingerprint({"temperature": 0.0, "max_tokens": 64}, match)
+    assert (print_["tier"], print_["seed_policy"]) == (None, "ad hoc")
     assert print_["rooms"] == ("cipher-v1",) and print_["top_p"] is None
 
 
@@ -80,3 +94,133 @@ async def test_the_leaderboard_carries_the_verdict(store: Store) -> None:
     assert rows[cand].verdict is not None and rows[cand].verdict.kind == "degraded"
     frame = leaderboard_frame(list(rows.values()))
     assert frame.loc[frame["name"] == "C", "verdict"].item().startswith("degraded: -50.0 pp")
+
+
+async def solo(store: Store, seed: int, submission: int, codes: str) -> str:
+    """A solo bluff-mode run of a submission on ``seed``."""
+    spec = MatchSpec(
+        a=contestant(submission, 1),
+        settings=MatchSettings(seed=seed, difficulty=LEVEL, retries=1,
+                               adversarial=AdversarialMode.BLUFF),
+    )  # fmt: skip
+    result = await play_match(spec, store, endpoints={"a": Fake(codes, seed, 32)})  # type: ignore[dict-item]
+    assert result.status == "done"
+    return result.match_id
+
+
+async def test_solo_runs_on_shared_seeds_pair_but_not_with_matches(store: Store) -> None:
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q2_K", 2.6)
+    for seed in (1, 2):
+        await solo(store, seed, base, "HHHHHH")
+        await solo(store, seed, cand, "HHTTTT")
+    await play(store, 9, base, "HHHHHH", cand, "HHHHHH", {})  # another fingerprint (opponent)
+    plays = read_plays(store, (cand, base))
+    groups = pair_groups(plays, cand, base)
+    assert [(g.fingerprint["adversarial"], len(g.pairs), g.joint) for g in groups] == [
+        ("bluff", 12, 0), ("opponent", 6, 6)
+    ]  # fmt: skip
+    found = candidate_verdict(store, cand, base)  # the largest group: the solo runs
+    assert (found.b, found.c, found.n_pairs, found.source) == (8, 0, 12, "solo runs")
+    assert found.retention_pct == round(100 * 4 / 12, 2)
+    assert found.retention_ci is not None and found.retention_ci[0] <= found.retention_pct
+
+
+async def test_a_puzzle_played_together_pairs_the_two_answers_of_that_match(store: Store) -> None:
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q4_0", 4.5)
+    other = add_submission(store, "O", "Smol", "Q8_0", 8.5)
+    await play(store, 3, base, "TTTTTT", other, "HHHHHH", {})  # the baseline's first play
+    await play(store, 3, cand, "HHHHHH", base, "HHHHHH", {})  # played together: these pair
+    pairs, _ = paired_outcomes(store, cand, base)
+    assert discordant(pairs) == (0, 0) and len(pairs) == 6
+    # ... and the baseline's two plays of seed 3 are its A/A floor: all six disagree.
+    floor = noise_floor(read_plays(store, (base,))[base])
+    assert (floor.pairs, floor.discordant, floor.rate) == (6, 6, 1.0)
+
+
+async def test_the_noise_floor_comes_from_a_match_against_itself(store: Store) -> None:
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q4_0", 4.5)
+    await play(store, 4, base, "HHHHHH", base, "HHHHHT", {})  # A/A: one of six disagrees
+    await play(store, 5, base, "HHHHHH", cand, "HHHTTT", {})
+    floor = noise_floor(read_plays(store, (base,))[base])
+    assert (floor.pairs, floor.discordant) == (6, 1)
+    low, high = wilson_interval(1, 6) or (0, 0)
+    assert (floor.low, floor.high) == (low, high)
+    found = candidate_verdict(store, cand, base)
+    assert (found.aa_n, found.aa_rate) == (6, round(1 / 6, 4))
+    assert found.floor_note == (
+        f"discordance 50.0 % vs A/A floor 16.7 % discordant [{100 * low:.1f}, {100 * high:.1f}]"
+        " (n=6)"
+    )
+    rows = {r.submission_id: r for r in leaderboard_rows(store)}
+    assert rows[base].aa_floor is not None and rows[base].aa_floor.n == 6
+    # The A/A match is not a match against a quant: no retention pairs come from it.
+    assert rows[cand].retention_n == 6
+
+
+def test_tier_and_seed_policy_are_in_the_fingerprint() -> None:
+    match = {"difficulty": 1, "adversarial": "opponent", "retries": 1,
+             "scoring_version": "score-v1", "room_ids": '["cipher-v1"]',
+             "settings": MatchSettings(tier="smoke", seed_policy="qer-seeds-v2")
+             .model_dump_json()}  # fmt: skip
+    print_ = fingerprint({}, match)
+    assert (print_["tier"], print_["seed_policy"]) == ("smoke", "qer-seeds-v2")
+    other = fingerprint({}, {**match, "settings": MatchSettings().model_dump_json()})
+    assert differences(print_, other) == ["tier ('smoke' vs None)",
+                                          "seed_policy ('qer-seeds-v2' vs 'ad hoc')"]  # fmt: skip
+
+
+def test_the_budget_follows_the_tier() -> None:
+    flat = [Pair(s, "r", True, True) for s in range(12)]
+    smoke = {"tier": "smoke", "adversarial": "opponent"}
+    assert verdict(flat, print_=smoke).kind == "no detectable degradation"  # 2 rounds x 6
+    assert verdict(flat).kind == "undecided"
+
+
+async def test_discordant_pairs_link_their_replays(store: Store) -> None:
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q2_K", 2.6)
+    match = await play(store, 1, base, "HHHHHT", cand, "TTHHHH", {})
+    found = discordant_pairs(store, cand, base)
+    assert sorted(p.solved_by for p in found) == ["baseline", "baseline", "candidate"]
+    assert all(p.baseline_match == p.candidate_match == match and p.seed == 1 for p in found)
+    JobQueue(store).enqueue("again", {"seed": 1})  # a match on seed 1 is still to be played
+    assert {p.seed for p in discordant_pairs(store, cand, base)} == {None}
+
+
+def add_probe(store: Store, submission: int, kind: str, status: str, result: dict) -> None:
+    store.write(lambda db: db.execute(
+        "INSERT INTO probes (submission_id, kind, baseline_id, probe_version, status, result, "
+        "started_at, finished_at) VALUES (?, ?, NULL, 'v', ?, ?, 'x', 'x')",
+        (submission, kind, status, json.dumps(result))))  # fmt: skip
+
+
+def test_probe_results_reach_the_row_the_frame_and_the_chart(store: Store) -> None:
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q2_K", 2.6)
+    gone = add_submission(store, "G", "Smol", "Q3_K", 3.4)
+    add_probe(store, cand, "kl", "unavailable", {"reason": "probe unavailable: no logprobs"})
+    add_probe(store, cand, "kl", "done", {"mean_kl": 0.31, "top1_agreement": 0.82,
+                                          "n_positions": 900})  # fmt: skip
+    add_probe(store, gone, "kl", "done", {"mean_kl": 4.2, "top1_agreement": 0.05})
+    add_probe(store, cand, "speed", "done", {"tg_tps_mean": 41.5, "tg_tps_sd": 0.8,
+              "pp_tps_mean": 390.0, "pp_tps_sd": 12.0, "tg_ttft_median_s": 0.05,
+              "tg_ttft_p90_s": 0.07, "reps": 5, "server_tg_tps_mean": 44.0,
+              "server_agreement": -0.057})  # fmt: skip
+    add_probe(store, base, "speed", "failed", {"reason": "endpoint <endpoint> refused"})
+    rows = {r.submission_id: r for r in leaderboard_rows(store)}
+    assert rows[cand].kl is not None and rows[cand].kl.mean_kl == 0.31  # the latest probe
+    assert rows[gone].kl is not None and rows[gone].kl.collapsed
+    frame = leaderboard_frame(list(rows.values()), ALL_COLUMNS).set_index("id")
+    assert frame.loc[cand, "KL / top-1"] == "0.3100 / 82.0 %"
+    assert frame.loc[gone, "KL / top-1"].endswith("COLLAPSED")
+    assert frame.loc[cand, "probe tg tok/s ± sd"] == "41.5 ± 0.8 (server says 44.0, -5.7 %)"
+    assert frame.loc[cand, "probe pp tok/s ± sd"] == "390.0 ± 12.0"
+    assert frame.loc[cand, "probe TTFT p50/p90 s"] == "0.050 / 0.070"
+    assert frame.loc[base, "probe tg tok/s ± sd"] == "probe failed: endpoint <endpoint> refused"
+    points = {p.submission_id: p for p in chart_points(rows.values())}
+    assert (points[cand].decode_tps, points[cand].tps_sd, points[cand].tps_source) == (
+        41.5, 0.8, "speed probe")  # fmt: skip
+    assert points[base].tps_source == "matches"

