@@ -224,9 +224,29 @@ class ImportedRow(_Row):
     imported_at: str
 
 
+class ProbeRow(_Row):
+    """A KL or speed probe result of a submission (``arena.probes``)."""
+
+    table = "probes"
+    primary_key = ("id",)
+    description = (
+        "one row per probe: `kl` (next-token distributions vs the baseline: approximate KL, "
+        "top-1 agreement) or `speed` (llama-bench-style pp/tg tok/s, TTFT); `result` is JSON"
+    )
+    id: int
+    submission_id: int
+    kind: str
+    baseline_id: int | None
+    probe_version: str
+    status: str
+    result: str
+    started_at: str
+    finished_at: str
+
+
 ROW_MODELS: tuple[type[_Row], ...] = (
     SubmissionRow, ContestantRow, MatchRow, PuzzleRow, RoomRow, TurnRow, ReferenceRow,
-    ImportedRow,
+    ImportedRow, ProbeRow,
 )  # fmt: skip
 """The published tables, in dependency order."""
 
@@ -255,8 +275,11 @@ _SQL: dict[str, str] = {
     "references": "SELECT * FROM reference_entries ORDER BY id",
     "imported": "SELECT r.* FROM imported_results r LEFT JOIN submissions s "
     "ON s.id = r.submission_id WHERE s.id IS NULL OR s.status != 'deleted' ORDER BY r.id",
+    "probes": "SELECT p.id, p.submission_id, p.kind, p.baseline_id, p.probe_version, p.status, "
+    "p.result, p.started_at, p.finished_at FROM probes p JOIN submissions s "
+    "ON s.id = p.submission_id WHERE s.status != 'deleted' ORDER BY p.id",
 }
-_SCRUBBED = {"matches": ("error",), "turns": ("error",)}
+_SCRUBBED = {"matches": ("error",), "turns": ("error",), "probes": ("result",)}
 """Free-text columns an endpoint error can reach: URLs and endpoint hosts are replaced."""
 
 
@@ -297,7 +320,12 @@ def read_slice(store: Store) -> dict[str, list[_Row]]:
     with store.reader() as db:
         db.execute("BEGIN")
         try:
-            hosts = endpoint_hosts(r[0] for r in db.execute("SELECT base_url FROM contestants"))
+            hosts = endpoint_hosts(
+                r[0]
+                for r in db.execute(
+                    "SELECT base_url FROM contestants UNION SELECT base_url FROM submissions"
+                )
+            )
             hosts += endpoint_hosts(r[0] for r in db.execute("SELECT base_url FROM submissions"))
             out: dict[str, list[_Row]] = {}
             for model in ROW_MODELS:

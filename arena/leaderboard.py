@@ -538,11 +538,11 @@ def _latest_probes(probes: Iterable[dict[str, Any]]) -> dict[tuple[int, str], di
     return latest
 
 
-def kl_summary(probe: dict[str, Any] | None) -> KlSummary | None:
-    """The headline of a stored KL probe row."""
+def kl_summary(probe: dict[str, Any] | None, hosts: Iterable[str] = ()) -> KlSummary | None:
+    """The headline of a stored KL probe row (endpoint ``hosts`` scrubbed from its reason)."""
     if probe is None:
         return None
-    result = json.loads(probe["result"])
+    result = json.loads(scrub_endpoints(probe["result"], list(hosts)) or "{}")
     return KlSummary(
         status=probe["status"],
         mean_kl=result.get("mean_kl"),
@@ -553,11 +553,11 @@ def kl_summary(probe: dict[str, Any] | None) -> KlSummary | None:
     )
 
 
-def speed_summary(probe: dict[str, Any] | None) -> SpeedSummary | None:
-    """The headline of a stored speed probe row."""
+def speed_summary(probe: dict[str, Any] | None, hosts: Iterable[str] = ()) -> SpeedSummary | None:
+    """The headline of a stored speed probe row (endpoint ``hosts`` scrubbed from its reason)."""
     if probe is None:
         return None
-    result = json.loads(probe["result"])
+    result = json.loads(scrub_endpoints(probe["result"], list(hosts)) or "{}")
     fields = set(SpeedSummary.model_fields) - {"status", "ttft_median_s", "ttft_p90_s"}
     return SpeedSummary(
         status=probe["status"],
@@ -572,6 +572,7 @@ def _row(index: _Index, sub: dict[str, Any]) -> LeaderboardRow:
     escaped = [float(index.escaped[a]) for a in mine]
     points = [float(index.points[a]) for a in mine]
     kept = _retention_of(index, sub)
+    hosts = endpoint_hosts([sub["base_url"]])
     return LeaderboardRow(
         submission_id=sub["id"],
         display_name=sub["display_name"],
@@ -594,8 +595,8 @@ def _row(index: _Index, sub: dict[str, Any]) -> LeaderboardRow:
         retention_ci=kept.ci,
         retention_n=kept.n,
         retention_note=kept.note,
-        kl=kl_summary(index.probes.get((sub["id"], "kl"))),
-        speed=speed_summary(index.probes.get((sub["id"], "speed"))),
+        kl=kl_summary(index.probes.get((sub["id"], "kl")), hosts),
+        speed=speed_summary(index.probes.get((sub["id"], "speed")), hosts),
         **room_stats(index.rooms.get(sub["id"], [])),
         **call_stats(index.calls.get(sub["id"], [])),
     )

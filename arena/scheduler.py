@@ -343,8 +343,10 @@ def plan_next(
                 pair = (x.id, y.id)
                 if pair in view.waiting:
                     continue
-                if x.id == y.id:  # A/A: after a baseline pair at the same share of budget
-                    budget, klass, tie = (spec.aa_rounds if x.id == base else 0), 0, 1
+                if x.id == y.id:  # A/A: after a baseline pair at the same share of budget,
+                    # and only once a candidate plays (the floor is measured alongside it)
+                    aa = x.id == base and len(playing) > 1
+                    budget, klass, tie = (spec.aa_rounds if aa else 0), 0, 1
                 elif base in pair:
                     budget, klass, tie = (0 if pair in decided else spec.rounds), 0, 0
                 else:

@@ -86,6 +86,18 @@ async def source(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stor
         await store.start_match(MatchSettings(seed=4), running, [])  # type: ignore[arg-type]
         sealed = await play(store, 5, base, "HHHHHH", cand, "HHHHHH", tokens)
         JobQueue(store).enqueue("other order", {"pair": [base, cand], "seed": 5})
+        # probes: one whose reason quotes the endpoint, one of the deleted submission
+        for sub, kind, state, result in (
+            (cand, "kl", "unavailable",
+             {"reason": f"probe unavailable: https://{CANARY_HOST}/v1 said 404"}),
+            (cand, "speed", "done", {"tg_tps_mean": 40.0, "tg_tps_sd": 1.0}),
+            (gone, "speed", "done", {"tg_tps_mean": 9.0}),
+        ):  # fmt: skip
+            row = (sub, kind, state, json.dumps(result))
+            store.write(lambda db, row=row: db.execute(
+                "INSERT INTO probes (submission_id, kind, baseline_id, probe_version, status, "
+                "result, started_at, finished_at) VALUES (?, ?, NULL, 'v1', ?, ?, 'a', 'b')", row
+            ))  # fmt: skip
         IDS.update(sealed=sealed, gone=gone)
         yield store
 
@@ -255,6 +267,19 @@ def test_download_archives_hold_every_table(exported: Path, source: Store, tmp_p
         assert CANARY_HOST.encode() not in blob
     assert 'load_dataset("me/results", "turns"' in load_snippet("me/results")
     assert "publishing is off" in load_snippet(None)
+
+
+def test_probes_are_published_without_endpoints_and_restored(
+    source: Store, exported: Path, tmp_path: Path
+) -> None:
+    probes = tables(exported)["probes"]
+    assert [(p["kind"], p["status"]) for p in probes] == [("kl", "unavailable"), ("speed", "done")]
+    assert "<endpoint>" in probes[0]["result"] and CANARY_HOST not in probes[0]["result"]
+    assert IDS["gone"] not in {p["submission_id"] for p in probes}  # deleted: never published
+    with Store(tmp_path / "restored.sqlite3") as target:
+        assert restore(target, exported)["probes"] == 2
+        rows = {r.submission_id: r for r in leaderboard_rows(target)}
+        assert any(r.speed is not None and r.speed.tg_tps_mean == 40.0 for r in rows.values())
 
 
 def test_imported_results_survive_export_and_restore(store: Store, tmp_path: Path) -> None:

@@ -137,6 +137,11 @@ def test_a_candidate_waits_for_its_kl_probe() -> None:
     assert plan_next(entrants, view(rows), SMOKE, secret=b"s")[0].payload["a"] == 2
 
 
+def test_a_lone_baseline_plays_no_a_a_round() -> None:
+    jobs = run_plan([entrant(1, baseline=True), entrant(2, base="other")])
+    assert [j.payload["kind"] for j in jobs] == ["probe", "probe", "solo", "solo", "solo", "solo"]
+
+
 def test_pairs_only_within_base_model_and_settings_class() -> None:
     entrants = [entrant(1), entrant(2, base="other"), entrant(3, klass="t"), entrant(4)]
     pairs = {tuple(j.payload["pair"]) for j in run_plan(entrants) if j.payload["kind"] == "match"}

@@ -134,9 +134,12 @@ def test_the_scheduler_plays_a_match_shown_live(page: Any, app: AppProcess) -> N
         page.locator("#replay-view").get_by_text("Cipher").first.wait_for()
         page.screenshot(path=SHOTS / "replay-live.png", full_page=True)
         wait_until(
-            lambda: api.get("/api/matches", params={"status": "done"}).json(),
+            lambda: any(
+                r["quant"] == "Q2_K" and r["matches"] >= 1
+                for r in api.get("/api/leaderboard").json()
+            ),
             timeout=600,
-            what="a finished match",
+            what="a finished match of the candidate against the baseline",
         )
 
 
@@ -170,15 +173,15 @@ def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
         assert name in view.inner_text()
     page.screenshot(path=SHOTS / "replay.png", full_page=True)
 
+    with app.api() as api:
+        rows = {r["quant"]: r for r in api.get("/api/leaderboard").json()}
+    candidate = rows["Q2_K"]
     open_tab(page, "Verdicts")
+    choose(page, "Candidate", f"#{candidate['submission_id']} {candidate['display_name']} (Q2_K)")
     verdicts = page.locator("#verdict-view")
-    page.locator("#verdict-pick").click()
-    page.get_by_role("option", name="Q2_K").first.click()
     verdicts.get_by_text("vs baseline").wait_for()
     text = verdicts.inner_text()
     assert "paired puzzles" in text and "KL probe" in text
-    with app.api() as api:
-        rows = {r["quant"]: r for r in api.get("/api/leaderboard").json()}
     kl = rows["Q2_K"]["kl"]
     assert kl["status"] == "done" and kl["mean_kl"] > 0 and 0 < kl["top1_agreement"] < 1
     speed = rows["Q4_1"]["speed"]
