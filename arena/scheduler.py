@@ -530,12 +530,13 @@ class Scheduler:
             log.exception("scheduler tick failed")
 
     async def pair(self) -> None:
-        """Queue the next match when the queue has room (leader only)."""
+        """Fill the queue up to its depth with what the planner picks (leader only)."""
         if not self.is_leader:
             return
         try:
-            queued = await asyncio.to_thread(self.enqueue_next)
-            if queued is not None:
+            for _ in range(self.settings.queue_depth):
+                if await asyncio.to_thread(self.enqueue_next) is None:
+                    break
                 self._dispatch()
         except Exception:
             log.exception("scheduler pairing failed")
@@ -685,6 +686,7 @@ class Scheduler:
             self._match_ids.pop(job.id, None)
             self._closing.discard(job.id)
         if self.is_leader:
+            await self.pair()  # what this job's result unblocks (or decides) is planned now
             self._dispatch()
 
     def _finished_match(self, job_id: int) -> str | None:

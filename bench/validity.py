@@ -6,8 +6,8 @@ close to the baseline and Q2_K drifts away; the KL probe, the escape-room verdic
 retention order should all agree on that.
 
 1. Registers the three servers through the real intake (``SubmissionService``, health probe).
-2. KL probe of each candidate against the baseline, and a speed probe of each (solo, one at a
-   time).
+2. KL probe of each candidate against the baseline (the baseline's logprobs collected once), and
+   a speed probe of each (solo, one at a time).
 3. Solo runs of every model on the same seeds (the scheduler's solo runs: same fingerprint for
    all), the three models playing concurrently on their own servers; the baseline replays the
    first ``--aa`` seeds (its A/A noise floor).
@@ -39,7 +39,7 @@ from arena.local_models import LlamaServer, find_smollm2_gguf, quantize
 from arena.match import play_match
 from arena.models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec
 from arena.models import Sampling as MatchSampling
-from arena.probes.kl import run_kl_probe
+from arena.probes.kl import collect_logprobs, compare
 from arena.probes.speed import run_speed_probe
 from arena.store import Store
 from arena.verdicts import candidate_verdict, noise_floor, read_plays
@@ -136,10 +136,9 @@ async def main(args: argparse.Namespace) -> None:
         ids = {q: await register(service, servers[q], q, bpw[q], args.max_tokens) for q in QUANTS}
         specs = {q: spec_of(servers[q], q, ids[q], args.max_tokens) for q in QUANTS}
         clients = {q: ChatClient(servers[q].base_url) for q in QUANTS}
-        kl = {}
-        for q in QUANTS[1:]:
-            kl[q] = await run_kl_probe(clients[q], servers[q].alias, clients["Q4_1"],
-                                       servers["Q4_1"].alias)  # fmt: skip
+        # The KL probe as the scheduler runs it, with the baseline's logprobs collected once.
+        logprobs = {q: await collect_logprobs(clients[q], servers[q].alias) for q in QUANTS}
+        kl = {q: compare(logprobs["Q4_1"], logprobs[q]) for q in QUANTS[1:]}
         speed = {q: await run_speed_probe(clients[q], servers[q].alias) for q in QUANTS}
         probes_s = time.monotonic() - started
         for seed in range(args.seeds):
