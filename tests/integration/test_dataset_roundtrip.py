@@ -8,15 +8,34 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from datasets import load_dataset
 
+from arena.client import ChatClient
 from arena.dataset import ROW_MODELS, export, restore
 from arena.leaderboard import leaderboard_rows
 from arena.match import play_match
 from arena.models import MatchSettings, MatchSpec
-from arena.store import Store
+from arena.probes.speed import run_speed_probe
+from arena.store import Store, now
 from submissions.keystore import KeyStore
 from submissions.models import Sampling, SubmissionForm
 from submissions.service import SubmissionService
 from tests.integration.conftest import Served
+
+
+async def store_speed_probe(store: Store, served: Served, submission_id: int) -> None:
+    """A real (short) speed probe on ``served``, stored as the scheduler stores one."""
+    started = now()
+    async with ChatClient(served.server.base_url) as client:
+        probe = await run_speed_probe(client, served.server.alias, reps=5, tg_max_tokens=16)
+    finished = now()
+    result = probe.model_dump_json()
+    row = (submission_id, probe.probe_version, probe.status, result, started, finished)
+    store.write(
+        lambda db: db.execute(
+            "INSERT INTO probes (submission_id, kind, baseline_id, probe_version, status, result, "
+            "started_at, finished_at) VALUES (?, 'speed', NULL, ?, ?, ?, ?, ?)",
+            row,
+        )
+    )
 
 
 async def test_real_matches_round_trip(llama_servers: dict[str, Served], tmp_path: Path) -> None:
@@ -42,6 +61,7 @@ async def test_real_matches_round_trip(llama_servers: dict[str, Served], tmp_pat
             )  # fmt: skip
             result = await play_match(spec, store)
             assert result.status == "done"
+        await store_speed_probe(store, llama_servers["Q2_K"], ids["Q2_K"])
         folder = tmp_path / "slice"
         stats = export(store, folder)
         assert stats.matches == 2
