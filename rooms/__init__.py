@@ -21,12 +21,12 @@ BUILTIN_MODULES: tuple[str, ...] = (
 """Modules holding the built-in rooms."""
 
 ROOM_ORDER: tuple[str, ...] = (
-    "cipher-v1",
+    "cipher-v2",
     "map-v1",
-    "mechanism-v1",
-    "archive-v1",
-    "paradox-v1",
-    "warden-v1",
+    "mechanism-v2",
+    "archive-v2",
+    "paradox-v2",
+    "warden-v2",
 )
 """Versioned ids of the six rooms of a match, in play order (the Warden is last)."""
 

@@ -33,19 +33,19 @@ from rooms.base import (
     room_key,
     seed_for,
 )
-from rooms.extract import answer_text, normalize
+from rooms.extract import answer_text, unlabel
 
 Record = dict[str, Any]
 """One archive entry: ``type`` (shipment / maintenance / note), ``date``, ``time``, fields."""
 
 CHARS_PER_TOKEN = 4
-TARGET_TOKENS: dict[int, int] = {1: 500, 2: 2_000, 3: 8_000, 4: 20_000, 5: 32_000}
+TARGET_TOKENS: dict[int, int] = {1: 300, 2: 2_000, 3: 8_000, 4: 20_000, 5: 32_000}
 """Approximate document length per difficulty, in tokens (``len(text) / 4``)."""
 
 DISTRACTOR_COUNT: dict[int, int] = {1: 1, 2: 3, 3: 6, 4: 10, 5: 16}
 PAR_SECONDS: dict[int, float] = {1: 30.0, 2: 45.0, 3: 90.0, 4: 150.0, 5: 240.0}
 ENTRIES_PER_DAY: dict[int, tuple[int, int]] = {
-    1: (3, 5),
+    1: (2, 4),
     2: (4, 7),
     3: (5, 10),
     4: (6, 12),
@@ -169,6 +169,20 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 _SEPARATORS = re.compile(r"[\s\-_./#]+")
+ANSWER_LABELS: tuple[str, ...] = (
+    "answer",
+    "exit code",
+    "badge number",
+    "badge",
+    "seal code",
+    "seal",
+    "part number",
+    "part",
+    "number",
+    "code",
+    "value",
+)
+"""What a reply may call its answer (``The badge number is 4821.``): peeled off by ``unlabel``."""
 
 
 def format_date(day: dt.date) -> str:
@@ -470,7 +484,7 @@ class ArchiveAnswer(BaseModel):
 class Archive(Room):
     """Answer a question about one record buried in a long generated archive."""
 
-    id: ClassVar[str] = "archive-v1"
+    id: ClassVar[str] = "archive-v2"
     name: ClassVar[str] = "Archive"
     Answer: ClassVar[type[BaseModel]] = ArchiveAnswer
 
@@ -611,10 +625,11 @@ class Archive(Room):
     def validate(self, puzzle: Puzzle, reply: str) -> Verdict:
         """Solved iff the extracted value equals the asked detail (case and separators aside).
 
-        A leading label naming the field (``badge 4821``, ``Seal code: QX-739``) is tolerated;
-        anything else around the value is not.
+        A leading label naming the field (``badge 4821``, ``Seal code: QX-739``) is tolerated, and
+        so is a sentence naming the answer (``The badge number is 4821.``); anything else around
+        the value is not.
         """
-        text = normalize(answer_text(reply))
+        text = unlabel(answer_text(reply), ANSWER_LABELS)
         if not text:
             return Verdict(solved=False, parsed=None, reason="no answer found in the reply")
         expected = canonical(puzzle.solution)

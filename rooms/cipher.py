@@ -29,7 +29,7 @@ from rooms.base import (
     room_key,
     seed_for,
 )
-from rooms.extract import answer_text, normalize
+from rooms.extract import answer_text, normalize, unlabel
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
@@ -112,7 +112,7 @@ KEYWORDS: tuple[str, ...] = (
 )  # fmt: skip
 """Vigenere keywords (level 5)."""
 
-WORD_LENGTHS: dict[int, tuple[int, int]] = {1: (4, 5), 2: (5, 6), 3: (6, 7), 4: (6, 8), 5: (7, 10)}
+WORD_LENGTHS: dict[int, tuple[int, int]] = {1: (4, 6), 2: (5, 6), 3: (6, 7), 4: (6, 8), 5: (7, 10)}
 """Secret word length range per difficulty."""
 
 PAR_SECONDS: dict[int, float] = {1: 20.0, 2: 30.0, 3: 45.0, 4: 60.0, 5: 90.0}
@@ -144,9 +144,16 @@ def vigenere(text: str, keyword: str, *, decode: bool = False) -> str:
     )
 
 
+def dashed(text: str) -> str:
+    """``rock`` -> ``r-o-c-k``: a dash between every two letters (level 1)."""
+    return "-".join(text)
+
+
 def apply_step(text: str, step: Step) -> str:
     """Encode ``text`` with one step."""
     op = step["op"]
+    if op == "dashes":
+        return dashed(text)
     if op == "reverse":
         return reverse(text)
     if op == "atbash":
@@ -165,6 +172,8 @@ def undo_step(text: str, step: Step) -> str:
         return caesar(text, -int(step["shift"]))
     if op == "vigenere":
         return vigenere(text, str(step["keyword"]), decode=True)
+    if op == "dashes":
+        return text.replace("-", "")
     return apply_step(text, step)  # reverse and atbash are their own inverses
 
 
@@ -190,6 +199,8 @@ def infer_shift(code: str, first_letter: str) -> int:
 def describe_step(step: Step) -> str:
     """One encoding step in plain English (the encoding direction)."""
     op = step["op"]
+    if op == "dashes":
+        return "a dash was written between every two letters"
     if op == "reverse":
         return "the letters were written in reverse order (last letter first)"
     if op == "atbash":
@@ -219,8 +230,7 @@ def describe_step(step: Step) -> str:
 def choose_steps(rng: random.Random, difficulty: int) -> tuple[list[Step], bool]:
     """The encoding steps for a level, and whether the (single Caesar) shift is hidden."""
     if difficulty == 1:
-        step: Step = {"op": "reverse"} if rng.random() < 0.5 else {"op": "caesar", "shift": 1}
-        return [step], False
+        return [{"op": "dashes"}], False
     if difficulty == 2:
         return [{"op": "caesar", "shift": rng.randint(2, 25)}], False
     if difficulty == 3:
@@ -264,6 +274,8 @@ def build_prompt(
     code: str, steps: list[Step], first_letter: str | None, example: dict[str, str] | None
 ) -> str:
     """The text shown to the contestant."""
+    if steps == [{"op": "dashes"}]:
+        return level_one_prompt(code)
     lines = [
         "You are in the Cipher room. The exit door opens with a secret English word, "
         "which is written on the wall in code.",
@@ -299,6 +311,21 @@ def build_prompt(
     return "\n".join(lines)
 
 
+def level_one_prompt(code: str) -> str:
+    """Level 1 is a reading check: the word with dashes between its letters, asked for last.
+
+    Kept this short on purpose. SmolLM2-135M (Q4_1) decoded 0 of 20 level-1 codes of cipher-v1
+    (a reversed word or a shift by one, with a worked example it mostly copied back) and 16 of 20
+    of these; a format line before the code, or an example, took it back to 0-2 of 20.
+    """
+    return (
+        "You are in the Cipher room. The secret word is written on the wall with dashes between "
+        f"its letters: {code}\n"
+        "What is the secret word, without the dashes?\n"
+        "End your reply with a line of the form: ANSWER: <word>"
+    )
+
+
 def sentence(text: str) -> str:
     """Upper-case the first character only (``str.capitalize`` would lower the rest)."""
     return text[:1].upper() + text[1:]
@@ -307,6 +334,8 @@ def sentence(text: str) -> str:
 def decode_instruction(step: Step) -> str:
     """How to undo one step, in plain English."""
     op = step["op"]
+    if op == "dashes":
+        return "remove the dashes"
     if op == "reverse":
         return "read the code backwards, from its last letter to its first"
     if op == "atbash":
@@ -319,9 +348,34 @@ def decode_instruction(step: Step) -> str:
     return "shift every letter back by its keyword letter's position instead of forward"
 
 
+ANSWER_LABELS: tuple[str, ...] = (
+    "answer",
+    "word",
+    "secret word",
+    "decoded word",
+    "code word",
+    "solution",
+    "password",
+    "plaintext",
+)
+"""What a reply may call its answer (``The secret word is "apple".``): peeled off by ``unlabel``."""
+
+_DECODES_TO = re.compile(
+    r"^(?:the\s+)?(?:code\s+)?\S+\s+(?:decodes|translates|reads)\s+(?:back\s+)?(?:to|into|as)\s+(?P<word>.+)$"
+)
+"""``the code "usbjo" decodes to "train"``: the word after "decodes to" is the answer."""
+
+
 def parse_word(reply: str) -> str | None:
-    """The answer word from a reply, normalized; spelled-out letters (``a p p l e``) are joined."""
-    text = normalize(answer_text(reply))
+    """The answer word from a reply, normalized; spelled-out letters (``a p p l e``) are joined.
+
+    A sentence naming the answer is peeled off (``The secret word is "apple".``,
+    ``"qmmb" decodes to "apple"``); the content left must still be exactly the word.
+    """
+    text = unlabel(answer_text(reply), ANSWER_LABELS)
+    decoded = _DECODES_TO.match(text)
+    if decoded is not None:
+        text = normalize(decoded.group("word"))
     if not text:
         return None
     tokens = re.split(r"[\s\-]+", text)
@@ -340,7 +394,7 @@ class CipherAnswer(BaseModel):
 class Cipher(Room):
     """Decode a hidden word; the rule is stated (or hinted) in the prompt."""
 
-    id: ClassVar[str] = "cipher-v1"
+    id: ClassVar[str] = "cipher-v2"
     name: ClassVar[str] = "Cipher"
     Answer: ClassVar[type[BaseModel]] = CipherAnswer
 
@@ -355,7 +409,7 @@ class Cipher(Room):
             word = choose_word(rng, difficulty)
             code = encode(word, steps)
         example: dict[str, str] | None = None
-        if difficulty <= 2:
+        if difficulty == 2:
             plain = rng.choice(EXAMPLE_WORDS)
             example = {"plain": plain, "code": encode(plain, steps)}
         first_letter = word[0] if hidden else None

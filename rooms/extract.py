@@ -77,6 +77,41 @@ def code_text(reply: str) -> str:
     return reply.strip("\n")
 
 
+_QUALIFIERS = r"(?:(?:final|secret|correct|decoded|hidden|required|right|exact|missing)\s+)*"
+_COPULA = r"(?:is|was|would\s+be|will\s+be|must\s+be|should\s+be)"
+
+
+def unlabel(text: str, nouns: tuple[str, ...]) -> str:
+    """A normalized answer with a sentence naming it peeled off: ``the secret word is "map"`` and
+    ``map is the secret word`` both give ``map`` when ``word`` is among ``nouns``.
+
+    Only the room's own nouns count as labels, and the rest must follow (or precede) the label
+    with nothing but a copula in between, so the claimed value is unchanged: the reply says
+    "X is the answer" and X is what gets compared. Text that is not such a sentence is returned
+    as it is. When the text holds several sentences, the last one is used.
+    """
+    label = "|".join(re.escape(noun).replace(r"\ ", r"\s+") for noun in nouns)
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+(?=\S)", text) if s.strip()]
+    candidates = [text] + ([sentences[-1]] if len(sentences) > 1 else [])
+    for candidate in reversed(candidates):
+        candidate = normalize(candidate)
+        prefix = re.match(
+            rf"^(?:(?:so|thus|therefore|hence|then)\s*,?\s+)?(?:(?:the|my|our|your)\s+)?"
+            rf"{_QUALIFIERS}(?:{label})\b"
+            rf"(?:(?:\s+[^:;=]{{0,80}}?)??\s+{_COPULA}\s*[:=]?|\s*[:=]|\s+-|)\s*(?P<value>\S.*)$",
+            candidate,
+        )
+        if prefix is not None:
+            return strip_decoration(prefix.group("value"))
+        suffix = re.match(
+            rf"^(?P<value>.+?)\s+{_COPULA}\s+(?:(?:the|my|our)\s+)?{_QUALIFIERS}(?:{label})$",
+            candidate,
+        )
+        if suffix is not None:
+            return strip_decoration(suffix.group("value"))
+    return normalize(text)
+
+
 def single_token(reply: str) -> str:
     """A one-word/one-value answer: the answer text, normalized (never shortened).
 

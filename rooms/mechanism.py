@@ -92,6 +92,53 @@ TEMPLATES: tuple[Template, ...] = (
         inputs=lambda rng: [rng.randint(0, 50)],
     ),
     Template(
+        key="subtract",
+        levels=(1,),
+        source=(
+            "def {fn}({p0}, {p1}):\n"
+            '    """Return {p0} minus {p1}."""\n'
+            "    return {p0} «wrong_operator|-|+» {p1}\n"
+        ),
+        names=("subtract",),
+        params=(("a",), ("b",)),
+        inputs=lambda rng: [rng.randint(1, 30), rng.randint(1, 30)],
+    ),
+    Template(
+        key="is_positive",
+        levels=(1,),
+        source=(
+            "def {fn}({p0}):\n"
+            '    """Return True if {p0} is greater than zero, else False."""\n'
+            "    return {p0} «wrong_condition|>|<» 0\n"
+        ),
+        names=("is_positive",),
+        params=(("x",),),
+        inputs=lambda rng: [rng.randint(-20, 20)],
+    ),
+    Template(
+        key="negate",
+        levels=(1,),
+        source=(
+            'def {fn}({p0}):\n    """Return {p0} with its sign flipped."""\n'
+            "    return «wrong_operator|-|+»{p0}\n"
+        ),
+        names=("negate",),
+        params=(("x",),),
+        inputs=lambda rng: [rng.randint(-30, 30)],
+    ),
+    Template(
+        key="maximum",
+        levels=(1,),
+        source=(
+            "def {fn}({p0}, {p1}):\n"
+            '    """Return the larger of {p0} and {p1}."""\n'
+            "    return «wrong_call|max|min»({p0}, {p1})\n"
+        ),
+        names=("maximum",),
+        params=(("a",), ("b",)),
+        inputs=lambda rng: [rng.randint(0, 30), rng.randint(0, 30)],
+    ),
+    Template(
         key="sum_to",
         levels=(2, 3),
         source=(
@@ -344,7 +391,7 @@ def sandbox_runner(
 class Mechanism(Room):
     """Fix a broken Python function so that it passes its tests (executed in a sandbox)."""
 
-    id: ClassVar[str] = "mechanism-v1"
+    id: ClassVar[str] = "mechanism-v2"
     name: ClassVar[str] = "Mechanism"
     Answer: ClassVar[type[BaseModel]] = MechanismAnswer
 
@@ -415,13 +462,13 @@ class Mechanism(Room):
             for args, want in zip(cases, expected, strict=True)
         )
         bugs = "a bug" if n_bugs == 1 else f"{n_bugs} bugs"
+        # Kept short: in a long conversation SmolLM2-135M answered v1's three sentences of
+        # framing with prose and no code; with this wording it mostly writes a code block.
         return (
-            "The Mechanism. The door's lock runs this Python function, but it has "
-            f"{bugs}, so it fails its tests.\n\n"
+            f"The Mechanism room. This Python function has {bugs}:\n\n"
             f"```python\n{buggy}```\n\n"
-            f"The tests it must pass:\n\n```python\n{tests}\n```\n\n"
-            "Fix the function. Reply with the complete corrected function in one ```python code "
-            f"block. Keep the name {fn} and its parameters."
+            f"It must pass these tests:\n{tests}\n\n"
+            f"Write the fixed function {fn} in a ```python code block."
         )
 
     def validate(self, puzzle: Puzzle, reply: str) -> Verdict:

@@ -401,7 +401,10 @@ _SEPARATOR = re.compile(r"\s*(?:[,;/&+|\n]|\band\b)\s*", re.IGNORECASE)
 _ITEM_PREFIX = re.compile(r"^(?:\d+\s*[.):]\s*|[-*•+]\s*)")
 _LABEL = re.compile(r"^(?:(?:the|final)\s+)?(?:answer|knights?)\s*(?:are|is)?\s*[:=]?\s*")
 _LEAD = re.compile(r"^(?:(?:both|only|just)\s+)+")
-_SUFFIX = re.compile(r"\s+(?:is|are)\s+(?:the\s+)?(?:only\s+)?(?:a\s+)?knights?$|\s*\([^()]*\)$")
+_SUFFIX = re.compile(
+    r"\s+(?:is|are)\s+(?:the\s+)?(?:only\s+|both\s+|all\s+)?(?:a\s+)?knights?$|\s*\([^()]*\)$"
+    r"|,?\s+(?:who|which)\s+(?:always\s+)?tells?\s+the\s+truth$"
+)
 
 
 def clean_item(item: str) -> str:
@@ -450,7 +453,7 @@ def knights_text(names: list[str], knights: Assignment) -> str:
 class ParadoxRoom(Room):
     """Tell the knights from the knaves."""
 
-    id: ClassVar[str] = "paradox-v1"
+    id: ClassVar[str] = "paradox-v2"
     name: ClassVar[str] = "Paradox"
     Answer: ClassVar[type[BaseModel]] = ParadoxAnswer
 

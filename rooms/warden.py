@@ -25,7 +25,7 @@ from rooms.base import (
     room_key,
     seed_for,
 )
-from rooms.extract import answer_text, normalize
+from rooms.extract import answer_text, normalize, unlabel
 
 _SEPARATORS = re.compile(r"[\s,;/+|>\-–—→]+")
 
@@ -57,12 +57,15 @@ def _diagonal(keys: list[str]) -> str:
     return f"{letters}{sum(len(k) for k in keys)}"
 
 
+def _any_one(keys: list[str]) -> str:
+    return keys[0]
+
+
 RULES: dict[int, tuple[str, Callable[[list[str]], str], bool]] = {
     1: (
-        "Write the five keys in the order you received them, separated by hyphens "
-        "(for example: key1-key2-key3-key4-key5).",
-        _in_order,
-        True,
+        "Write one of the keys you received, any one of them (a single key word is enough).",
+        _any_one,
+        False,
     ),
     2: (
         "Write the five keys in the REVERSE of the order you received them, separated by hyphens.",
@@ -88,8 +91,20 @@ RULES: dict[int, tuple[str, Callable[[list[str]], str], bool]] = {
         False,
     ),
 }
-"""Per difficulty: the rule as stated, the function computing it, whether the answer is a list of
-keys (compared as a sequence, any separator) or one token (compared exactly)."""
+"""Per difficulty: the rule as stated, the function computing it (for level 1, the canonical one
+of the accepted answers), whether the answer is a list of keys (compared as a sequence, any
+separator) or one token (compared exactly; at level 1, any of the five keys)."""
+
+ANSWER_LABELS: tuple[str, ...] = (
+    "answer",
+    "key word",
+    "key words",
+    "keys",
+    "key",
+    "combination",
+    "password",
+)
+"""What a reply may call its answer (``The key is amber.``): peeled off by ``unlabel``."""
 
 
 def tokens(text: str) -> list[str]:
@@ -100,7 +115,7 @@ def tokens(text: str) -> list[str]:
 class Warden(Room):
     """Combine the keys from rooms 1-5 by a stated rule."""
 
-    id: ClassVar[str] = "warden-v1"
+    id: ClassVar[str] = "warden-v2"
     name: ClassVar[str] = "Warden"
     Answer: ClassVar[type[BaseModel]] = WardenAnswer
 
@@ -110,8 +125,9 @@ class Warden(Room):
         rule, combine, _ = RULES[difficulty]
         prompt = (
             "The Warden. The last door opens only for the one who kept the keys. Each room you "
-            "escaped handed you a key word (look back at the conversation). Combine them by this "
-            f"rule: {rule}\n"
+            "escaped handed you a key word (look back at the conversation). "
+            + ("The rule" if difficulty == 1 else "Combine them by this rule")
+            + f": {rule}\n"
             "If you did not receive a key for some room, you cannot know it: give your best "
             "answer anyway.\n"
             "Reply with your answer on a final line of the form: ANSWER: <answer>"
@@ -127,11 +143,18 @@ class Warden(Room):
         )
 
     def validate(self, puzzle: Puzzle, reply: str) -> Verdict:
-        text = answer_text(reply)
+        text = unlabel(answer_text(reply), ANSWER_LABELS)
         parsed = normalize(text)
         if not parsed:
             return Verdict(solved=False, parsed=None, reason="no answer in the reply")
         _, _, is_list = RULES[puzzle.difficulty]
+        if puzzle.difficulty == 1:  # any of the keys; every word given must be one of them
+            got = tokens(text)
+            keys = set(puzzle.data["keys"])
+            solved = bool(got) and all(word in keys for word in got)
+            parsed = "-".join(got)
+            reason = "a key it was handed" if solved else "not one of the keys handed out"
+            return Verdict(solved=solved, parsed=parsed, reason=reason)
         if is_list:
             got, want = tokens(text), tokens(puzzle.solution)
             solved = got == want
@@ -149,6 +172,9 @@ class Warden(Room):
         rng = random.Random(seed_for(puzzle.room_id, puzzle.seed, puzzle.difficulty, "bluff"))
         keys = list(puzzle.data["keys"])
         _, combine, _ = RULES[puzzle.difficulty]
+        if puzzle.difficulty == 1:
+            other = rng.choice([w for w in KEY_WORDS if w not in keys])
+            return f"I kept every key. ANSWER: {other}"
         for _ in range(50):
             fake = keys[:]
             slot = rng.randrange(len(fake))

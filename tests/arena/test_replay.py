@@ -187,7 +187,6 @@ async def test_finished_match_replays_exactly_what_was_stored(store: Store) -> N
     assert [r.prompt for r in found.rooms] == [p.prompt for p in PUZZLES]
     assert [r.prompt_chars for r in found.rooms] == [len(p.prompt) for p in PUZZLES]
     assert [r.prompt_is_long for r in found.rooms] == [len(p.prompt) > 2000 for p in PUZZLES]
-    assert any(r.prompt_is_long for r in found.rooms)
     assert [r.solution for r in found.rooms] == [p.solution for p in PUZZLES]
     assert [r.key for r in found.rooms] == [p.key for p in PUZZLES]
     assert [r.data for r in found.rooms] == [json.loads(json.dumps(p.data)) for p in PUZZLES]

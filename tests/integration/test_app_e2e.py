@@ -166,7 +166,7 @@ def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
         finished = api.get("/api/matches", params={"status": "done"}).json()[0]
         replay = api.get(f"/api/matches/{finished['id']}").json()
     assert [room["room_id"] for room in replay["rooms"]] == [
-        "cipher-v1", "map-v1", "mechanism-v1", "archive-v1", "paradox-v1", "warden-v1",
+        "cipher-v2", "map-v1", "mechanism-v2", "archive-v2", "paradox-v2", "warden-v2",
     ]  # fmt: skip
     assert all(room["status"] == "done" for room in replay["rooms"])
     for name in ("Cipher", "Map", "Mechanism", "Archive", "Paradox", "Warden"):

@@ -71,7 +71,7 @@ def whole_value_count(text: str, value: str) -> int:
 
 
 def test_registered_under_versioned_id() -> None:
-    room = get_room("archive-v1")
+    room = get_room("archive-v2")
     assert isinstance(room, Archive)
     assert room.name == "Archive"
     assert room.Answer is ArchiveAnswer
@@ -133,7 +133,7 @@ def test_puzzle_fields_and_question_placement(difficulty: int) -> None:
     for seed in SEEDS[difficulty][:50]:
         p = puzzle(seed, difficulty)
         question = p.data["question"]
-        assert p.room_id == "archive-v1" and p.difficulty == difficulty
+        assert p.room_id == "archive-v2" and p.difficulty == difficulty
         assert p.par_seconds == PAR_SECONDS[difficulty]
         assert p.answer_schema == ArchiveAnswer.model_json_schema()
         before, after = p.prompt.split(document(seed, difficulty))
@@ -258,6 +258,8 @@ def test_formatting_variants_validate(difficulty: int) -> None:
             f"ANSWER: {field} {value}",
             f"ANSWER: {field.capitalize()} number: {value}",
             f"ANSWER: #{value}",
+            f"The {p.data['question']['label']} is {value}.",
+            f"{value} is the answer.",
         ]
         for reply in replies:
             verdict = ROOM.validate(p, reply)
@@ -287,7 +289,8 @@ def test_wrong_replies_do_not_validate(difficulty: int) -> None:
             f"ANSWER: {value} or {distractor_values[0]}",
             f"ANSWER: crate {question['key']} {value}",
             f"ANSWER: {value}\nANSWER: {distractor_values[0]}",
-            f"The {question['label']} is {value}",
+            f"The {question['label']} is {distractor_values[0]}",
+            f"The {question['label']} is {value} or {distractor_values[0]}",
             ROOM.bluff(p),
             *(f"ANSWER: {v}" for v in distractor_values),
             *(f"ANSWER: {one_char_off(value, i)}" for i in alnum),

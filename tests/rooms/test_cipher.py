@@ -48,7 +48,7 @@ def one_letter_off(word: str, position: int) -> str:
 
 
 def test_registered_under_versioned_id() -> None:
-    room = get_room("cipher-v1")
+    room = get_room("cipher-v2")
     assert isinstance(room, Cipher)
     assert room.name == "Cipher"
     assert room.Answer is CipherAnswer
@@ -105,7 +105,8 @@ def test_infer_shift() -> None:
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
 def test_different_seeds_give_different_puzzles(difficulty: int) -> None:
     prompts = {puzzle(seed, difficulty).prompt for seed in range(100)}
-    assert len(prompts) >= 90
+    # Level 1 varies only by its word (233 of 4-6 letters: ~81 distinct in 100 draws expected)
+    assert len(prompts) >= (80 if difficulty == 1 else 90)
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
@@ -113,16 +114,20 @@ def test_puzzle_fields(difficulty: int) -> None:
     low, high = WORD_LENGTHS[difficulty]
     for seed in range(50):
         p = puzzle(seed, difficulty)
-        assert p.room_id == "cipher-v1" and p.seed == seed and p.difficulty == difficulty
+        assert p.room_id == "cipher-v2" and p.seed == seed and p.difficulty == difficulty
         assert p.solution in WORDS and low <= len(p.solution) <= high
         assert p.par_seconds == PAR_SECONDS[difficulty]
         assert p.answer_schema == CipherAnswer.model_json_schema()
         assert p.data["code"] != p.solution
-        assert f"Code: {p.data['code']}\n" in p.prompt
         assert p.solution not in p.prompt
-        assert p.prompt.endswith(
-            "Reply with the decoded word on a final line of the form: ANSWER: <word>"
-        )
+        if difficulty == 1:
+            assert f"between its letters: {p.data['code']}\n" in p.prompt
+            assert p.prompt.endswith("End your reply with a line of the form: ANSWER: <word>")
+        else:
+            assert f"Code: {p.data['code']}\n" in p.prompt
+            assert p.prompt.endswith(
+                "Reply with the decoded word on a final line of the form: ANSWER: <word>"
+            )
         json.dumps(p.data)  # JSON-serializable
 
 
@@ -136,13 +141,10 @@ def test_difficulty_curve() -> None:
         d: [[s["op"] for s in puzzle(seed, d).data["steps"]] for seed in SEEDS]
         for d in DIFFICULTIES
     }
-    assert {tuple(o) for o in ops[1]} == {("reverse",), ("caesar",)}
-    assert all(
-        puzzle(seed, 1).data["steps"] in ([{"op": "reverse"}], [{"op": "caesar", "shift": 1}])
-        for seed in SEEDS
-    )
-    assert all(puzzle(seed, d).data["example"] is not None for seed in SEEDS for d in (1, 2))
-    assert all(puzzle(seed, d).data["example"] is None for seed in SEEDS for d in (3, 4, 5))
+    assert all(puzzle(seed, 1).data["steps"] == [{"op": "dashes"}] for seed in SEEDS)
+    assert all(puzzle(seed, 1).data["code"] == "-".join(puzzle(seed, 1).solution) for seed in SEEDS)
+    assert all(puzzle(seed, 2).data["example"] is not None for seed in SEEDS)
+    assert all(puzzle(seed, d).data["example"] is None for seed in SEEDS for d in (1, 3, 4, 5))
     assert {tuple(o) for o in ops[2]} == {("caesar",)}
     assert {tuple(o) for o in ops[3]} == {("atbash",), ("caesar",)}
     assert all(len(o) == 2 for o in ops[4])
@@ -217,10 +219,13 @@ def test_wrong_replies_do_not_validate(difficulty: int) -> None:
         word = p.solution
         wrong = [
             "ANSWER: qwertyuiop",
-            f"ANSWER: {p.data['code']}",
+            # at level 1 the code is the word spelled out, which counts as the word
+            *([f"ANSWER: {p.data['code']}"] if difficulty > 1 else []),
             f"ANSWER: {word}s",
             f"ANSWER: {word[:-1]}",
-            f"ANSWER: the word is {word}",
+            f"ANSWER: the word is {word} or {word[::-1]}",
+            f"The secret word is {word[::-1]}.",
+            f"ANSWER: {word} is not the word",
             f"ANSWER: {word} or {word[::-1]}",
             f"ANSWER: {word}\nANSWER: {word[::-1]}",
             ROOM.bluff(p),
@@ -230,6 +235,31 @@ def test_wrong_replies_do_not_validate(difficulty: int) -> None:
             verdict = ROOM.validate(p, reply)
             assert not verdict.solved, (reply, verdict)
             assert verdict.parsed is not None
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        'The secret word is "{w}".',
+        "The secret word is: {w}",
+        "So the decoded word is {w}.",
+        "ANSWER: the word is {w}",
+        '"{c}" decodes to "{w}"',
+        "{w} is the secret word.",
+        "I worked it out.\nThe answer is {w}.",
+    ],
+)
+def test_a_sentence_naming_the_answer_is_peeled(template: str) -> None:
+    p = puzzle(4, 2)
+    reply = template.format(w=p.solution, c=p.data["code"])
+    verdict = ROOM.validate(p, reply)
+    assert verdict.solved and verdict.parsed == p.solution, (reply, verdict)
+
+
+def test_a_label_glued_to_the_value_is_not_peeled() -> None:
+    p = puzzle(4, 2)
+    verdict = ROOM.validate(p, f"ANSWER: word{p.solution}")
+    assert not verdict.solved
 
 
 @pytest.mark.parametrize("reply", ["", "   ", "\n\n", "```\n```", "**", '""'])

@@ -109,3 +109,13 @@ def test_real_sandbox_rejects_a_cheat_that_exits_early() -> None:
     cheat = f"import sys\ndef {fn}(*args):\n    sys.exit(0)\nsys.exit(0)\n"
     verdict = REAL.validate(puzzle, f"```python\n{cheat}```")
     assert not verdict.solved
+
+
+def test_every_level_one_template_is_used_and_its_bug_is_caught() -> None:
+    seen = set()
+    for seed in range(120):
+        puzzle = FAST.generate(seed, 1)
+        seen.add(puzzle.data["template"])
+        assert FAST.validate(puzzle, FAST.reference_reply(puzzle)).solved, seed
+        assert not FAST.validate(puzzle, f"```python\n{puzzle.data['buggy_source']}```").solved
+    assert seen == {t.key for t in TEMPLATES if 1 in t.levels}

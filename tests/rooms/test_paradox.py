@@ -99,12 +99,12 @@ def all_consistent(p: Puzzle) -> list[frozenset[str]]:
 
 
 def test_registered_and_described() -> None:
-    assert isinstance(registered_rooms()["paradox-v1"], ParadoxRoom)
-    assert (ROOM.id, ROOM.name, ROOM.Answer) == ("paradox-v1", "Paradox", ParadoxAnswer)
+    assert isinstance(registered_rooms()["paradox-v2"], ParadoxRoom)
+    assert (ROOM.id, ROOM.name, ROOM.Answer) == ("paradox-v2", "Paradox", ParadoxAnswer)
     p = puzzle(1, 3)
-    assert p.room_id == "paradox-v1"
+    assert p.room_id == "paradox-v2"
     assert p.answer_schema == ParadoxAnswer.model_json_schema()
-    assert p.key == room_key("paradox-v1", 1, 3)
+    assert p.key == room_key("paradox-v2", 1, 3)
     json.dumps(p.data)
 
 
@@ -359,6 +359,8 @@ def test_parse_knights_is_forgiving_about_form_only() -> None:
     assert parse_knights("Final answer: **Ada** & **Bram**.") == ["ada", "bram"]
     assert parse_knights("ANSWER: Only Ada is a knight.") == ["ada"]
     assert parse_knights("ANSWER: Ada is a knight, Bram is a knave") == ["ada", "bram is a knave"]
+    assert parse_knights("ANSWER: Ada and Bram are both knights") == ["ada", "bram"]
+    assert parse_knights("ANSWER: Ada, who always tells the truth") == ["ada"]
     assert parse_knights("ANSWER: nobody") == []
     assert parse_knights("ANSWER: []") == []
     assert parse_knights("") is None

@@ -32,7 +32,7 @@ def test_registering_an_id_twice_is_an_error() -> None:
 
         @register_room
         class Again(Room):  # pragma: no cover - never instantiated
-            id: ClassVar[str] = "cipher-v1"
+            id: ClassVar[str] = "cipher-v2"
 
     with pytest.raises(ValueError, match="versioned id"):
 
@@ -42,7 +42,7 @@ def test_registering_an_id_twice_is_an_error() -> None:
 
 
 def test_unknown_room_lists_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="cipher-v1"):
+    with pytest.raises(KeyError, match="cipher-v2"):
         get_room("nope-v1")
 
 
@@ -56,7 +56,7 @@ def test_difficulty_out_of_range_is_a_clear_error(room_id: str) -> None:
 @pytest.mark.parametrize("room_id", ROOM_ORDER)
 def test_every_level_reference_solves_bluff_and_empty_do_not(room_id: str) -> None:
     room = ROOMS[room_id]
-    seeds = range(3) if room_id == "mechanism-v1" else range(40)  # Mechanism runs the sandbox
+    seeds = range(3) if room_id == "mechanism-v2" else range(40)  # Mechanism runs the sandbox
     for level in range(1, 6):
         for seed in seeds:
             puzzle = room.generate(seed, level)

@@ -28,8 +28,8 @@ def test_hundreds_of_seeds(level: int) -> None:
 
 
 def test_list_answers_accept_any_separator_but_not_another_order() -> None:
-    puzzle = WARDEN.generate(3, 1)
-    keys = puzzle.data["keys"]
+    puzzle = WARDEN.generate(3, 2)
+    keys = puzzle.data["keys"][::-1]  # level 2: the keys in reverse order
     for reply in (
         f"ANSWER: {'-'.join(keys)}",
         f"ANSWER: {', '.join(keys)}",
@@ -39,6 +39,24 @@ def test_list_answers_accept_any_separator_but_not_another_order() -> None:
         assert WARDEN.validate(puzzle, reply).solved, reply
     assert not WARDEN.validate(puzzle, f"ANSWER: {'-'.join(reversed(keys))}").solved
     assert not WARDEN.validate(puzzle, f"ANSWER: {'-'.join(keys[:4])}").solved
+
+
+def test_level_one_takes_any_key_it_handed_out() -> None:
+    puzzle = WARDEN.generate(3, 1)
+    keys = puzzle.data["keys"]
+    for reply in (
+        f"ANSWER: {keys[2]}",
+        f"The key is {keys[4].upper()}.",
+        f"ANSWER: {keys[0]}, {keys[1]}",
+    ):
+        assert WARDEN.validate(puzzle, reply).solved, reply
+    for reply in (
+        "ANSWER: banana",
+        f"ANSWER: {keys[0]}, banana",
+        f"ANSWER: {keys[0]}x",
+        "I lost them",
+    ):
+        assert not WARDEN.validate(puzzle, reply).solved, reply
 
 
 def test_level_rules() -> None:
