@@ -153,7 +153,7 @@ class Warden(Room):
             keys = set(puzzle.data["keys"])
             solved = bool(got) and all(word in keys for word in got)
             parsed = "-".join(got)
-            reason = "a key it was handed" if solved else "not one of the keys handed out"
+            reason = "one of the five keys" if solved else "not one of the five keys"
             return Verdict(solved=solved, parsed=parsed, reason=reason)
         if is_list:
             got, want = tokens(text), tokens(puzzle.solution)
