@@ -326,7 +326,6 @@ def read_slice(store: Store) -> dict[str, list[_Row]]:
                     "SELECT base_url FROM contestants UNION SELECT base_url FROM submissions"
                 )
             )
-            hosts += endpoint_hosts(r[0] for r in db.execute("SELECT base_url FROM submissions"))
             out: dict[str, list[_Row]] = {}
             for model in ROW_MODELS:
                 sql = _SQL[model.table].format(public=_PUBLIC_MATCH)

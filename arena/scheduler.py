@@ -393,6 +393,22 @@ class ProbeRecord(BaseModel):
     started_at: str
 
 
+def store_probe(store: Store, record: ProbeRecord, job_id: int | None = None) -> int:
+    """Store a finished probe, at most once per job; its row id (0 if the job already had one)."""
+
+    def run(db: sqlite3.Connection) -> int:
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO probes (submission_id, kind, baseline_id, probe_version, "
+            "status, result, job_id, started_at, finished_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (record.submission_id, record.kind, record.baseline_id, record.probe_version,
+             record.status, record.result, job_id, record.started_at, now()),
+        )  # fmt: skip
+        return int(cursor.lastrowid or 0)
+
+    return store.write(run)
+
+
 def is_collapsed(result: dict[str, Any], settings: SchedulerSettings) -> bool:
     """A KL probe result that says the candidate no longer resembles its baseline."""
     mean_kl = result.get("mean_kl")
@@ -872,18 +888,7 @@ class Scheduler:
 
     def _record_probe(self, job: Job, record: ProbeRecord) -> None:
         """Store a probe's result with its job (once per job) and close the job."""
-
-        def run(db: sqlite3.Connection) -> int:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO probes (submission_id, kind, baseline_id, probe_version, "
-                "status, result, job_id, started_at, finished_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.submission_id, record.kind, record.baseline_id, record.probe_version,
-                 record.status, record.result, job.id, record.started_at, now()),
-            )  # fmt: skip
-            return int(cursor.lastrowid or 0)
-
-        probe_id = self.store.write(run)
+        probe_id = store_probe(self.store, record, job.id)
         if not self.queue.complete(job.id, self.owner, None):
             log.warning("probe job %d finished after its lease was lost", job.id)
         log.info("probe %s of submission #%d: %s (probe %d)", record.kind, record.submission_id,

@@ -136,7 +136,8 @@ async def main(args: argparse.Namespace) -> None:
         ids = {q: await register(service, servers[q], q, bpw[q], args.max_tokens) for q in QUANTS}
         specs = {q: spec_of(servers[q], q, ids[q], args.max_tokens) for q in QUANTS}
         clients = {q: ChatClient(servers[q].base_url) for q in QUANTS}
-        # The KL probe as the scheduler runs it, with the baseline's logprobs collected once.
+        # The KL probe's own pieces (the scheduler's run_kl_probe collects both sides at once
+        # and compares them); here the baseline's logprobs are collected once for both candidates.
         logprobs = {q: await collect_logprobs(clients[q], servers[q].alias) for q in QUANTS}
         kl = {q: compare(logprobs["Q4_1"], logprobs[q]) for q in QUANTS[1:]}
         speed = {q: await run_speed_probe(clients[q], servers[q].alias) for q in QUANTS}

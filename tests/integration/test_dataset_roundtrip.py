@@ -14,6 +14,7 @@ from arena.leaderboard import leaderboard_rows
 from arena.match import play_match
 from arena.models import MatchSettings, MatchSpec
 from arena.probes.speed import run_speed_probe
+from arena.scheduler import ProbeRecord, store_probe
 from arena.store import Store, now
 from submissions.keystore import KeyStore
 from submissions.models import Sampling, SubmissionForm
@@ -26,16 +27,12 @@ async def store_speed_probe(store: Store, served: Served, submission_id: int) ->
     started = now()
     async with ChatClient(served.server.base_url) as client:
         probe = await run_speed_probe(client, served.server.alias, reps=5, tg_max_tokens=16)
-    finished = now()
-    result = probe.model_dump_json()
-    row = (submission_id, probe.probe_version, probe.status, result, started, finished)
-    store.write(
-        lambda db: db.execute(
-            "INSERT INTO probes (submission_id, kind, baseline_id, probe_version, status, result, "
-            "started_at, finished_at) VALUES (?, 'speed', NULL, ?, ?, ?, ?, ?)",
-            row,
-        )
-    )
+    record = ProbeRecord(
+        submission_id=submission_id, kind="speed", baseline_id=None,
+        probe_version=probe.probe_version, status=probe.status,
+        result=probe.model_dump_json(), started_at=started,
+    )  # fmt: skip
+    assert store_probe(store, record) > 0
 
 
 async def test_real_matches_round_trip(llama_servers: dict[str, Served], tmp_path: Path) -> None:
