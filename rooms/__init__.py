@@ -21,12 +21,12 @@ BUILTIN_MODULES: tuple[str, ...] = (
 """Modules holding the built-in rooms."""
 
 ROOM_ORDER: tuple[str, ...] = (
-    "cipher-v2",
-    "map-v1",
-    "mechanism-v2",
-    "archive-v2",
-    "paradox-v2",
-    "warden-v2",
+    "cipher-v3",
+    "map-v2",
+    "mechanism-v3",
+    "archive-v3",
+    "paradox-v3",
+    "warden-v3",
 )
 """Versioned ids of the six rooms of a match, in play order (the Warden is last)."""
 

@@ -7,15 +7,24 @@ function of its arguments: the same seed and difficulty give the same puzzle, by
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import random
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MIN_DIFFICULTY = 1
-MAX_DIFFICULTY = 5
+MIN_DIFFICULTY = 0
+"""The easiest level of every room (a reading check a 135M model can pass)."""
+MAX_DIFFICULTY = 10
+"""The hardest level of every room (meant to make frontier reasoning models fail some of the
+time)."""
+LEVELS: tuple[int, ...] = tuple(range(MIN_DIFFICULTY, MAX_DIFFICULTY + 1))
+"""Every level a room generates; a match plays one level per room (its difficulty profile)."""
+CHARS_PER_TOKEN = 4
+"""The rough size of a token in English text, for estimates (``len(text) / 4``)."""
 
 
 class Puzzle(BaseModel):
@@ -28,7 +37,8 @@ class Puzzle(BaseModel):
     seed: int
     """Seed it was generated from."""
     difficulty: int = Field(ge=MIN_DIFFICULTY, le=MAX_DIFFICULTY)
-    """1 (near-trivial, a 135M model can do it) to 5 (frontier models)."""
+    """The room's level: 0 (a reading check for a 135M model) to 10 (frontier reasoning
+    models still fail some of the time)."""
     prompt: str
     """The text shown to the contestant."""
     solution: str
@@ -67,6 +77,12 @@ class Room(ABC):
     """Display name, e.g. ``Cipher``."""
     Answer: ClassVar[type[BaseModel]]
     """Pydantic model of a parsed answer (its JSON schema is stored on the puzzle)."""
+    chars_per_token: ClassVar[float] = CHARS_PER_TOKEN
+    """Characters per token of this room's prompts, for size estimates (text full of numbers and
+    codes has fewer: the Archive sets its own, measured with a real tokenizer)."""
+    level_notes: ClassVar[dict[int, str]]
+    """One line per level (every level in ``LEVELS``): what the puzzle is at that level (the
+    README's level table and the About tab are made from these)."""
 
     @abstractmethod
     def generate(self, seed: int, difficulty: int) -> Puzzle:
@@ -83,6 +99,11 @@ class Room(ABC):
     @abstractmethod
     def bluff(self, puzzle: Puzzle) -> str:
         """A confident, plausible, wrong answer (the house uses it in bluff mode); never solves."""
+
+    def prompt_tokens(self, difficulty: int) -> int:
+        """An estimate of this level's prompt size in tokens (the largest of a few seeds), so a
+        level is never chosen for an endpoint whose context window it would not fit."""
+        return _prompt_tokens(self.id, difficulty)
 
     def rng(self, seed: int, difficulty: int) -> random.Random:
         """A generator private to this room, seed and difficulty (rooms never share a stream)."""
@@ -108,8 +129,23 @@ def seed_for(*parts: object) -> int:
 
 
 def check_difficulty(difficulty: int) -> None:
+    """ValueError unless ``difficulty`` is a level every room generates (0-10)."""
+    if isinstance(difficulty, bool) or not isinstance(difficulty, int):
+        raise ValueError(f"difficulty must be an integer level, got {difficulty!r}")
     if not MIN_DIFFICULTY <= difficulty <= MAX_DIFFICULTY:
         raise ValueError(f"difficulty must be {MIN_DIFFICULTY}-{MAX_DIFFICULTY}, got {difficulty}")
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count of English text (``ceil(len / 4)``)."""
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+@functools.lru_cache(maxsize=256)
+def _prompt_tokens(room_id: str, difficulty: int) -> int:
+    room = get_room(room_id)
+    longest = max(len(room.generate(seed, difficulty).prompt) for seed in range(3))
+    return math.ceil(longest / room.chars_per_token)
 
 
 _REGISTRY: dict[str, Room] = {}
@@ -178,11 +214,32 @@ KEY_WORDS: tuple[str, ...] = (
 """Words a room can hand to the Warden as its key."""
 
 
-def room_key(room_id: str, seed: int, difficulty: int) -> str:
-    """The key a room hands to the Warden: a word fixed by room, seed and difficulty.
+KEY_ROOMS: tuple[str, ...] = ("cipher", "map", "mechanism", "archive", "paradox")
+"""Names (ids without their version) of the rooms that hand the Warden a key, in play order."""
 
-    Kept independent of the puzzle's content so a room's generator can change its puzzle logic
-    without changing its key, and so the Warden can compute every key without generating rooms.
+
+def room_name_of(room_id: str) -> str:
+    """``cipher-v3`` -> ``cipher``."""
+    return room_id.rsplit("-v", 1)[0]
+
+
+def match_keys(seed: int) -> tuple[str, ...]:
+    """The five keys of one seed, one per room of ``KEY_ROOMS``, all different."""
+    rng = random.Random(seed_for("keys-v2", seed))
+    return tuple(rng.sample(KEY_WORDS, len(KEY_ROOMS)))
+
+
+def room_key(room_id: str, seed: int) -> str:
+    """The key a room hands to the Warden: a word fixed by the room's name and the seed.
+
+    It depends on neither the puzzle's content nor the room's level, so the Warden (whose level
+    is chosen independently of the other rooms') can name every key without generating the
+    rooms, and the five keys of a seed never repeat.
     """
-    rng = random.Random(seed_for(room_id, seed, difficulty, "key"))
-    return rng.choice(KEY_WORDS)
+    name = room_name_of(room_id)
+    keys = match_keys(seed)
+    if name in KEY_ROOMS:
+        return keys[KEY_ROOMS.index(name)]
+    # A room after the five (the Warden) still hands a word on escape, never one of the five.
+    rng = random.Random(seed_for("key", name, seed))
+    return rng.choice([word for word in KEY_WORDS if word not in keys])

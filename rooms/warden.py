@@ -2,7 +2,18 @@
 
 The keys are never repeated in this room's prompt: the contestant must recall them from its own
 conversation (the orchestrator hands a room's key over only when that room is escaped), so a
-contestant that failed an earlier room lacks its key and errors compound.
+contestant that failed an earlier room lacks its key and errors compound. The five keys of a seed
+are different words (``rooms.base.match_keys``) and do not depend on the other rooms' levels.
+
+Difficulty curve:
+
+0. recognition: eight words are listed, two of them keys; name one of your keys;
+1. name any one of the keys (one key suffices);
+2. the five keys in reverse order; 3. their first letters; 4. sorted alphabetically;
+5. the N-th letter of the N-th key plus the total letter count;
+6-10. rules that need every key and some arithmetic: sums of alphabet positions, ordering by
+   length, weighted sums modulo 97, shifted letters with a vowel count, and a last rule that
+   sorts, picks, shifts and multiplies.
 """
 
 from __future__ import annotations
@@ -10,24 +21,32 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import BaseModel
 
-from rooms import ROOM_ORDER
 from rooms.base import (
+    KEY_ROOMS,
     KEY_WORDS,
     Puzzle,
     Room,
     Verdict,
     check_difficulty,
+    match_keys,
     register_room,
     room_key,
     seed_for,
 )
 from rooms.extract import answer_text, normalize, unlabel
 
+ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+VOWELS = frozenset("aeiou")
 _SEPARATORS = re.compile(r"[\s,;/+|>\-–—→]+")
+RECOGNITION_KEYS = 2
+"""Level 0: how many of the five keys are among the listed words."""
+RECOGNITION_WORDS = 8
+"""Level 0: how many words are listed (the rest are decoys that were never keys)."""
 
 
 class WardenAnswer(BaseModel):
@@ -36,8 +55,18 @@ class WardenAnswer(BaseModel):
     answer: str
 
 
-def _in_order(keys: list[str]) -> str:
-    return "-".join(keys)
+def position(letter: str) -> int:
+    """``a`` -> 1 ... ``z`` -> 26."""
+    return ALPHABET.index(letter) + 1
+
+
+def shift(letter: str, places: int) -> str:
+    """``letter`` moved ``places`` forward in the alphabet (backward when negative), wrapping."""
+    return ALPHABET[(ALPHABET.index(letter) + places) % 26]
+
+
+def _any_one(keys: list[str]) -> str:
+    return keys[0]
 
 
 def _reversed(keys: list[str]) -> str:
@@ -57,43 +86,132 @@ def _diagonal(keys: list[str]) -> str:
     return f"{letters}{sum(len(k) for k in keys)}"
 
 
-def _any_one(keys: list[str]) -> str:
-    return keys[0]
+def _initial_sum(keys: list[str]) -> str:
+    return str(sum(position(k[0]) for k in keys))
 
 
-RULES: dict[int, tuple[str, Callable[[list[str]], str], bool]] = {
-    1: (
+def _by_length(keys: list[str]) -> str:
+    ordered = sorted(keys, key=lambda k: (len(k), k))
+    return "-".join([*ordered, str(sum(len(k) for k in keys))])
+
+
+def _weighted_mod(keys: list[str]) -> str:
+    return str(sum(position(k[-1]) * n for n, k in enumerate(keys, 1)) % 97)
+
+
+def _shifted_initials(keys: list[str]) -> str:
+    letters = "".join(shift(k[0], len(k)) for k in reversed(keys))
+    return f"{letters}{sum(c in VOWELS for k in keys for c in k)}"
+
+
+def _sort_pick_shift(keys: list[str]) -> str:
+    ordered = sorted(keys)
+    letters = "".join(shift(k[(n - 1) % len(k)], -n) for n, k in enumerate(ordered, 1))
+    total = sum(len(k) for k in keys)
+    with_e = sum("e" in k for k in keys)
+    return f"{letters}{total * with_e}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One level's rule: its text, the function computing it and how answers compare."""
+
+    text: str
+    """The rule as stated to the contestant."""
+    combine: Callable[[list[str]], str]
+    """The answer from the five keys in room order (level 0-1: the canonical accepted answer)."""
+    shape: str
+    """``any-key`` (any of the five keys), ``list`` (a sequence of tokens, any separator) or
+    ``token`` (one word or number, compared exactly, spaces ignored)."""
+    note: str
+    """One line for the level table."""
+
+
+RULES: dict[int, Rule] = {
+    0: Rule(
+        "Some of these words are keys you were handed: {words}. Write one of YOUR keys (one "
+        "word is enough).",
+        _any_one,
+        "any-key",
+        "recognition: eight words listed, two of them keys; name one of your keys",
+    ),
+    1: Rule(
         "Write one of the keys you received, any one of them (a single key word is enough).",
         _any_one,
-        False,
+        "any-key",
+        "recall: name any one of the keys you were handed",
     ),
-    2: (
+    2: Rule(
         "Write the five keys in the REVERSE of the order you received them, separated by hyphens.",
         _reversed,
-        True,
+        "list",
+        "the five keys in reverse order",
     ),
-    3: (
+    3: Rule(
         "Take the first letter of each key, in the order you received them, and write them "
         "together as one word.",
         _initials,
-        False,
+        "token",
+        "the first letters of the five keys, in order, as one word",
     ),
-    4: (
+    4: Rule(
         "Write the five keys sorted alphabetically, separated by hyphens.",
         _sorted,
-        True,
+        "list",
+        "the five keys sorted alphabetically",
     ),
-    5: (
-        "For the key you received in room N (N = 1 to 5), take its N-th letter (counting from 1; "
-        "if the key is shorter, wrap around to its start). Write those five letters together, "
+    5: Rule(
+        "For the key you received in room N (N = 1 to 5), take its N-th letter (counting from "
+        "1; if the key is shorter, wrap around to its start). Write those five letters together, "
         "followed immediately by the total number of letters in all five keys (e.g. abcde27).",
         _diagonal,
-        False,
+        "token",
+        "the N-th letter of the N-th key, then the total number of letters",
+    ),
+    6: Rule(
+        "Take the first letter of each of the five keys and its position in the alphabet "
+        "(a=1, b=2, ..., z=26). Add the five positions together and write the sum as a number.",
+        _initial_sum,
+        "token",
+        "the sum of the alphabet positions of the five keys' first letters",
+    ),
+    7: Rule(
+        "Write the five keys ordered by length, shortest first (keys of equal length in "
+        "alphabetical order), separated by hyphens, then one more hyphen and the total number "
+        "of letters in all five keys (e.g. fig-kiwi-lemon-mango-papaya-24).",
+        _by_length,
+        "list",
+        "the keys ordered by length (ties alphabetical), then the total letter count",
+    ),
+    8: Rule(
+        "For the key you received in room N (N = 1 to 5), take the alphabet position of its "
+        "LAST letter (a=1, ..., z=26) and multiply it by N. Add the five products, divide the sum "
+        "by 97 and write the remainder as a number.",
+        _weighted_mod,
+        "token",
+        "the sum of (position of the last letter x room number), modulo 97",
+    ),
+    9: Rule(
+        "For each key, shift its first letter forward in the alphabet by as many places as the "
+        "key has letters (wrapping from z back to a). Write the five shifted letters in the "
+        "REVERSE of the order you received the keys, followed immediately by the number of "
+        "vowels (a, e, i, o, u) in all five keys together (e.g. kqzfb11).",
+        _shifted_initials,
+        "token",
+        "first letters shifted by key length, in reverse order, then the vowel count",
+    ),
+    10: Rule(
+        "Sort the five keys alphabetically. From the k-th key in that sorted order (k = 1 to 5) "
+        "take its k-th letter (if the key is shorter, wrap around to its start) and shift that "
+        "letter BACK by k places in the alphabet (wrapping from a to z). Write the five letters "
+        "together, followed immediately by the total number of letters in all five keys "
+        "multiplied by the number of keys that contain the letter e (e.g. qdmxa54).",
+        _sort_pick_shift,
+        "token",
+        "sort, pick the k-th letter, shift it back by k, then letters x keys with an e",
     ),
 }
-"""Per difficulty: the rule as stated, the function computing it (for level 1, the canonical one
-of the accepted answers), whether the answer is a list of keys (compared as a sequence, any
-separator) or one token (compared exactly; at level 1, any of the five keys)."""
+"""The rule of every level (every level in ``rooms.base.LEVELS``)."""
 
 ANSWER_LABELS: tuple[str, ...] = (
     "answer",
@@ -103,31 +221,56 @@ ANSWER_LABELS: tuple[str, ...] = (
     "key",
     "combination",
     "password",
+    "sum",
+    "remainder",
+    "result",
+    "code",
 )
 """What a reply may call its answer (``The key is amber.``): peeled off by ``unlabel``."""
 
 
 def tokens(text: str) -> list[str]:
+    """The words and numbers of an answer, any separator."""
     return [t for t in _SEPARATORS.split(normalize(text)) if t]
+
+
+def recognition_words(seed: int, keys: list[str]) -> list[str]:
+    """Level 0's list: two of the keys among decoys that were never keys, in a seeded order."""
+    rng = random.Random(seed_for("warden-recognition", seed))
+    shown = rng.sample(keys, RECOGNITION_KEYS)
+    decoys = rng.sample(
+        [w for w in KEY_WORDS if w not in keys], RECOGNITION_WORDS - RECOGNITION_KEYS
+    )
+    words = shown + decoys
+    rng.shuffle(words)
+    return words
 
 
 @register_room
 class Warden(Room):
     """Combine the keys from rooms 1-5 by a stated rule."""
 
-    id: ClassVar[str] = "warden-v2"
+    id: ClassVar[str] = "warden-v3"
     name: ClassVar[str] = "Warden"
     Answer: ClassVar[type[BaseModel]] = WardenAnswer
+    level_notes: ClassVar[dict[int, str]] = {level: rule.note for level, rule in RULES.items()}
 
     def generate(self, seed: int, difficulty: int) -> Puzzle:
+        """The rule of the level; the keys come from the seed alone (never shown)."""
         check_difficulty(difficulty)
-        keys = [room_key(room_id, seed, difficulty) for room_id in ROOM_ORDER[:5]]
-        rule, combine, _ = RULES[difficulty]
+        keys = list(match_keys(seed))
+        rule = RULES[difficulty]
+        data: dict[str, object] = {"keys": keys, "rule": rule.text}
+        text = rule.text
+        if difficulty == 0:
+            words = recognition_words(seed, keys)
+            text = text.format(words=", ".join(words))
+            data.update(rule=text, shown=words)
         prompt = (
             "The Warden. The last door opens only for the one who kept the keys. Each room you "
             "escaped handed you a key word (look back at the conversation). "
-            + ("The rule" if difficulty == 1 else "Combine them by this rule")
-            + f": {rule}\n"
+            + ("The rule" if difficulty <= 1 else "Combine them by this rule")
+            + f": {text}\n"
             "If you did not receive a key for some room, you cannot know it: give your best "
             "answer anyway.\n"
             "Reply with your answer on a final line of the form: ANSWER: <answer>"
@@ -136,52 +279,68 @@ class Warden(Room):
             seed,
             difficulty,
             prompt=prompt,
-            solution=combine(keys),
+            solution=rule.combine(keys),
             par_seconds=20.0 + 10.0 * difficulty,
-            key=room_key(self.id, seed, difficulty),
-            data={"keys": keys, "rule": rule},
+            key=room_key(self.id, seed),
+            data=data,
         )
 
     def validate(self, puzzle: Puzzle, reply: str) -> Verdict:
+        """Any-key levels: every word given is one of the five keys. List levels: the same
+        tokens in the same order, any separator. Token levels: exactly the answer."""
         text = unlabel(answer_text(reply), ANSWER_LABELS)
         parsed = normalize(text)
         if not parsed:
             return Verdict(solved=False, parsed=None, reason="no answer in the reply")
-        _, _, is_list = RULES[puzzle.difficulty]
-        if puzzle.difficulty == 1:  # any of the keys; every word given must be one of them
+        shape = RULES[puzzle.difficulty].shape
+        if shape == "any-key":
             got = tokens(text)
             keys = set(puzzle.data["keys"])
             solved = bool(got) and all(word in keys for word in got)
-            parsed = "-".join(got)
             reason = "one of the five keys" if solved else "not one of the five keys"
-            return Verdict(solved=solved, parsed=parsed, reason=reason)
-        if is_list:
+            return Verdict(solved=solved, parsed="-".join(got), reason=reason)
+        if shape == "list":
             got, want = tokens(text), tokens(puzzle.solution)
             solved = got == want
             parsed = "-".join(got)
         else:
-            solved = parsed.replace(" ", "") == puzzle.solution
+            parsed = parsed.replace(" ", "")
+            solved = parsed == puzzle.solution
         reason = "keys combined correctly" if solved else f"expected {puzzle.solution!r}"
         return Verdict(solved=solved, parsed=parsed, reason=reason)
 
     def reference_reply(self, puzzle: Puzzle) -> str:
-        _, combine, _ = RULES[puzzle.difficulty]
-        return f"ANSWER: {combine(list(puzzle.data['keys']))}"
+        """The rule applied to the five keys in room order."""
+        return f"ANSWER: {RULES[puzzle.difficulty].combine(list(puzzle.data['keys']))}"
 
     def bluff(self, puzzle: Puzzle) -> str:
+        """The rule applied to keys with one swapped for a word that was never a key (a
+        plausible slip of memory); never the right answer."""
         rng = random.Random(seed_for(puzzle.room_id, puzzle.seed, puzzle.difficulty, "bluff"))
         keys = list(puzzle.data["keys"])
-        _, combine, _ = RULES[puzzle.difficulty]
-        if puzzle.difficulty == 1:
+        if RULES[puzzle.difficulty].shape == "any-key":
             other = rng.choice([w for w in KEY_WORDS if w not in keys])
             return f"I kept every key. ANSWER: {other}"
-        for _ in range(50):
+        combine = RULES[puzzle.difficulty].combine
+        others = [w for w in KEY_WORDS if w not in keys]
+        for _ in range(200):
             fake = keys[:]
-            slot = rng.randrange(len(fake))
-            fake[slot] = rng.choice([w for w in KEY_WORDS if w != fake[slot]])
-            if rng.random() < 0.5:
-                rng.shuffle(fake)
+            fake[rng.randrange(len(fake))] = rng.choice(others)
             wrong = combine(fake)
             if wrong != puzzle.solution:
                 return f"I kept every key. ANSWER: {wrong}"
-        raise AssertionError("unreachable: replacing a key always changes the answer")
+        raise AssertionError(f"no wrong answer found for {puzzle.room_id} seed {puzzle.seed}")
+
+
+def answer_from_keys(level: int, received: list[str | None]) -> str:
+    """What a contestant that remembers ``received`` (the key of each of the five rooms in order,
+    None where it got none) would answer by the level's rule, guessing a word for a missing key
+    (used by the simulated contestant)."""
+    filled = [key if key is not None else "nothing" for key in received]
+    if len(filled) != len(KEY_ROOMS):
+        raise ValueError(f"expected {len(KEY_ROOMS)} keys, got {len(filled)}")
+    rule = RULES[level]
+    if rule.shape == "any-key":
+        held = [key for key in received if key is not None]
+        return held[0] if held else "nothing"
+    return rule.combine(filled)

@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from rooms import ROOM_ORDER, load_rooms
-from rooms.base import Puzzle, Room, Verdict, get_room, register_room
+from rooms.base import LEVELS, Puzzle, Room, Verdict, get_room, register_room
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOMS = load_rooms()
@@ -32,7 +32,7 @@ def test_registering_an_id_twice_is_an_error() -> None:
 
         @register_room
         class Again(Room):  # pragma: no cover - never instantiated
-            id: ClassVar[str] = "cipher-v2"
+            id: ClassVar[str] = "cipher-v3"
 
     with pytest.raises(ValueError, match="versioned id"):
 
@@ -42,22 +42,36 @@ def test_registering_an_id_twice_is_an_error() -> None:
 
 
 def test_unknown_room_lists_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="cipher-v2"):
+    with pytest.raises(KeyError, match="cipher-v3"):
         get_room("nope-v1")
 
 
 @pytest.mark.parametrize("room_id", ROOM_ORDER)
 def test_difficulty_out_of_range_is_a_clear_error(room_id: str) -> None:
-    for bad in (0, 6):
-        with pytest.raises(ValueError, match="difficulty must be 1-5"):
+    for bad in (-1, 11):
+        with pytest.raises(ValueError, match="difficulty must be 0-10"):
             ROOMS[room_id].generate(1, bad)
+    for bad in (True, 2.0, "3"):
+        with pytest.raises(ValueError, match="difficulty must be"):
+            ROOMS[room_id].generate(1, bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("room_id", ROOM_ORDER)
+def test_every_room_has_every_level_and_says_what_it_is(room_id: str) -> None:
+    room = ROOMS[room_id]
+    assert set(room.level_notes) == set(LEVELS) == set(range(11))
+    for level, note in room.level_notes.items():
+        assert 0 < len(note) <= 90 and not note.endswith("."), (room_id, level, note)
+    assert len(set(room.level_notes.values())) == len(LEVELS)  # every level is its own
+    sizes = [room.prompt_tokens(level) for level in LEVELS]
+    assert all(size > 0 for size in sizes)
 
 
 @pytest.mark.parametrize("room_id", ROOM_ORDER)
 def test_every_level_reference_solves_bluff_and_empty_do_not(room_id: str) -> None:
     room = ROOMS[room_id]
-    seeds = range(3) if room_id == "mechanism-v2" else range(40)  # Mechanism runs the sandbox
-    for level in range(1, 6):
+    seeds = range(2) if room_id == "mechanism-v3" else range(12)  # Mechanism runs the sandbox
+    for level in LEVELS:
         for seed in seeds:
             puzzle = room.generate(seed, level)
             assert isinstance(puzzle, Puzzle) and puzzle.room_id == room_id
@@ -72,8 +86,8 @@ def test_every_level_reference_solves_bluff_and_empty_do_not(room_id: str) -> No
 @pytest.mark.parametrize("room_id", ROOM_ORDER)
 def test_same_seed_and_difficulty_same_puzzle(room_id: str) -> None:
     room = ROOMS[room_id]
-    for level in range(1, 6):
-        for seed in range(10):
+    for level in LEVELS:
+        for seed in range(4):
             assert (
                 room.generate(seed, level).model_dump_json()
                 == room.generate(seed, level).model_dump_json()
@@ -86,7 +100,7 @@ def test_same_puzzles_in_another_process_with_another_hash_seed() -> None:
     script = (
         "import hashlib; from rooms import load_rooms\n"
         "print(hashlib.sha256(''.join(r.generate(s, lvl).model_dump_json() "
-        "for r in load_rooms().values() for lvl in range(1, 6) for s in range(5)).encode())"
+        "for r in load_rooms().values() for lvl in range(0, 11) for s in range(3)).encode())"
         ".hexdigest())\n"
     )
     digests = []
@@ -104,8 +118,8 @@ def test_same_puzzles_in_another_process_with_another_hash_seed() -> None:
     here = "".join(
         r.generate(s, lvl).model_dump_json()
         for r in ROOMS.values()
-        for lvl in range(1, 6)
-        for s in range(5)
+        for lvl in range(0, 11)
+        for s in range(3)
     )
     assert digests[0] == digests[1] == hashlib.sha256(here.encode()).hexdigest()
 

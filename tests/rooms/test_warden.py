@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rooms import ROOM_ORDER
-from rooms.base import room_key
-from rooms.warden import Warden
+from rooms.base import KEY_WORDS, LEVELS, match_keys, room_key
+from rooms.warden import RECOGNITION_KEYS, RULES, Warden, answer_from_keys
 
 WARDEN = Warden()
 
 
-def test_keys_are_the_other_rooms_keys() -> None:
-    puzzle = WARDEN.generate(9, 2)
-    assert puzzle.data["keys"] == [room_key(rid, 9, 2) for rid in ROOM_ORDER[:5]]
-    for key in puzzle.data["keys"]:
-        assert key not in puzzle.prompt  # the contestant must remember them
+def test_keys_are_the_other_rooms_keys_and_all_different() -> None:
+    for seed in range(200):
+        puzzle = WARDEN.generate(seed, 2)
+        keys = puzzle.data["keys"]
+        assert keys == [room_key(rid, seed) for rid in ROOM_ORDER[:5]]
+        assert keys == list(match_keys(seed))
+        assert len(set(keys)) == 5
+        assert room_key("warden-v3", seed) not in keys
+        for level in LEVELS:
+            assert WARDEN.generate(seed, level).data["keys"] == keys  # level-independent
+    for level in range(1, 11):
+        words = set(re.findall(r"[a-z]+", WARDEN.generate(9, level).prompt.lower()))
+        assert not words & set(KEY_WORDS)  # the contestant must remember them
 
 
-@pytest.mark.parametrize("level", range(1, 6))
+@pytest.mark.parametrize("level", LEVELS)
 def test_hundreds_of_seeds(level: int) -> None:
     for seed in range(300):
         puzzle = WARDEN.generate(seed, level)
         assert WARDEN.validate(puzzle, WARDEN.reference_reply(puzzle)).solved
         assert not WARDEN.validate(puzzle, WARDEN.bluff(puzzle)).solved
         assert not WARDEN.validate(puzzle, "ANSWER: " + puzzle.solution + "x").solved
+        assert not WARDEN.validate(puzzle, "").solved
+        assert WARDEN.generate(seed, level) == puzzle
+
+
+def test_level_notes_cover_every_level() -> None:
+    assert set(WARDEN.level_notes) == set(LEVELS) == set(RULES)
+    assert all(0 < len(note) <= 90 for note in WARDEN.level_notes.values())
 
 
 def test_list_answers_accept_any_separator_but_not_another_order() -> None:
@@ -41,8 +58,9 @@ def test_list_answers_accept_any_separator_but_not_another_order() -> None:
     assert not WARDEN.validate(puzzle, f"ANSWER: {'-'.join(keys[:4])}").solved
 
 
-def test_level_one_takes_any_key_it_handed_out() -> None:
-    puzzle = WARDEN.generate(3, 1)
+@pytest.mark.parametrize("level", [0, 1])
+def test_any_key_levels_take_any_key_handed_out(level: int) -> None:
+    puzzle = WARDEN.generate(3, level)
     keys = puzzle.data["keys"]
     for reply in (
         f"ANSWER: {keys[2]}",
@@ -59,10 +77,54 @@ def test_level_one_takes_any_key_it_handed_out() -> None:
         assert not WARDEN.validate(puzzle, reply).solved, reply
 
 
-def test_level_rules() -> None:
+def test_level_zero_lists_two_keys_among_decoys() -> None:
+    for seed in range(100):
+        puzzle = WARDEN.generate(seed, 0)
+        shown, keys = puzzle.data["shown"], puzzle.data["keys"]
+        assert len(shown) == len(set(shown)) == 8
+        assert sum(word in keys for word in shown) == RECOGNITION_KEYS
+        assert all(word in KEY_WORDS for word in shown)
+        assert ", ".join(shown) in puzzle.prompt
+        decoys = [w for w in shown if w not in keys]
+        assert not any(WARDEN.validate(puzzle, f"ANSWER: {w}").solved for w in decoys)
+
+
+def test_level_rules_by_hand() -> None:
     keys = ["amber", "raven", "onyx", "delta", "cobalt"]
-    puzzle = WARDEN.generate(0, 5).model_copy(update={"data": {"keys": keys, "rule": ""}})
+
+    def answer(level: int) -> str:
+        return RULES[level].combine(keys)
+
     # N-th letter of the N-th key: a, a, y (onyx[2]), t (delta[3]), l (cobalt[4]); 25 letters
-    assert WARDEN.reference_reply(puzzle) == "ANSWER: aaytl25"
-    level3 = WARDEN.generate(0, 3).model_copy(update={"data": {"keys": keys, "rule": ""}})
-    assert WARDEN.reference_reply(level3) == "ANSWER: arodc"
+    assert answer(5) == "aaytl25"
+    assert answer(3) == "arodc"
+    assert answer(6) == str(1 + 18 + 15 + 4 + 3)  # a r o d c
+    assert answer(7) == "onyx-amber-delta-raven-cobalt-25"
+    # last letters r(18) n(14) x(24) a(1) t(20), weighted by room 1..5: 18+28+72+4+100 = 222
+    assert answer(8) == str(222 % 97)
+    # first letters shifted by length, reversed order: cobalt c+6=i, delta d+5=i, onyx o+4=s,
+    # raven r+5=w, amber a+5=f; vowels: a,e (amber) a,e (raven) o (onyx) e,a (delta) o,a (cobalt)
+    assert answer(9) == "iiswf9"
+    # sorted: amber cobalt delta onyx raven; k-th letter shifted back by k:
+    # a-1=z, o-2=m, l-3=i, x-4=t (onyx[3]), n-5=i (raven[4]); 25 letters x 3 keys with an e
+    assert answer(10) == "zmiti75"
+
+
+def test_what_a_contestant_missing_a_key_answers_is_wrong_but_for_luck() -> None:
+    lucky = 0
+    for seed in range(50):
+        keys = list(match_keys(seed))
+        for level in LEVELS:
+            puzzle = WARDEN.generate(seed, level)
+            full = answer_from_keys(level, list(keys))
+            assert WARDEN.validate(puzzle, f"ANSWER: {full}").solved
+            missing: list[str | None] = [*keys[:2], None, *keys[3:]]
+            partial = WARDEN.validate(puzzle, f"ANSWER: {answer_from_keys(level, missing)}")
+            if RULES[level].shape == "any-key":
+                assert partial.solved
+            else:  # a guessed key may give the right letter or sum by chance, rarely
+                lucky += partial.solved
+    assert lucky <= 25  # of 450
+    assert answer_from_keys(1, [None] * 5) == "nothing"
+    with pytest.raises(ValueError, match="expected 5 keys"):
+        answer_from_keys(2, ["amber"])
