@@ -206,7 +206,7 @@ BASIC_TEMPLATES: tuple[Template, ...] = (
         levels=(3, 4),
         source=(
             'def {fn}({p0}):\n    """Return {p0}! (the factorial of {p0})."""\n'
-            "    if {p0} «wrong_condition|<=|<» 1:\n"
+            "    if {p0} <= «mutated_constant|1|2»:\n"
             "        return «mutated_constant|1|0»\n"
             "    return {p0} * {fn}({p0} - 1)\n"
         ),
@@ -281,9 +281,9 @@ BASIC_TEMPLATES: tuple[Template, ...] = (
             '    """Return the second-largest distinct value in {p0}, or None."""\n'
             "    first = second = None\n"
             "    for x in {p0}:\n"
-            "        if first is None or x «wrong_condition|>|>=» first:\n"
+            "        if first is None or x > first:\n"
             "            if x != first:\n"
-            "                second = first\n"
+            "                second = «wrong_variable|first|x»\n"
             "            first = x\n"
             "        elif x «wrong_operator|!=|==» first and (second is None or x > second):\n"
             "            second = «wrong_variable|x|first»\n"
@@ -1130,13 +1130,15 @@ class Mechanism(Room):
             return None  # every case must return a value or raise a promised exception
         if got == want[: len(visible)]:
             return None  # the bug must show in the shown tests
+        if len(broken) > 1 and not _every_bug_caught(
+            template, names, broken, visible + hidden, want
+        ):
+            return None  # every bug must matter: no partial fix may pass (levels 4-10)
         if difficulty >= STRICT_FROM:
             if len(raising) * MAX_RAISING_SHARE > len(want):
                 return None
             if all(is_raises(e) for e in want[: len(visible)]):
                 return None  # at least one shown test returns a value
-            if not _every_bug_caught(template, names, broken, visible + hidden, want):
-                return None
         shown = raw[: len(visible)]
         return _Draft(template, names, broken, correct, buggy, visible, hidden, want, shown)
 
