@@ -1,4 +1,6 @@
 """``python -m arena match ...``: play one match from the command line and store it.
+``python -m arena calibrate --a URL ...``: find the levels at which a baseline solves each room
+about 60 % of the time (its difficulty profile).
 ``python -m arena import lm-eval|llama-bench FILE ...``: store another tool's results beside them.
 
 Loopback and private endpoints are allowed here: the CLI runs on the owner's own machine. API keys
@@ -19,6 +21,18 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
+from arena import profile as profiles
+from arena.calibration import (
+    DEFAULT_CONTEXT,
+    DEFAULT_TARGET,
+    CalibrationConfig,
+    CalibrationResult,
+    Run,
+    next_profile,
+    run_of,
+)
+from arena.calibration import result as calibration_result
+from arena.calibration_store import save_result
 from arena.imports import ImportRefused, ReferenceSpec, import_results, parse_file
 from arena.match import MatchEvent, play_match
 from arena.models import (
@@ -30,7 +44,12 @@ from arena.models import (
     RoomResult,
     Sampling,
 )
+from arena.profile import ProfileError
 from arena.store import Store
+from arena.tiers import CALIBRATION_SEEDS, calibration_seed
+from rooms import load_rooms
+from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
+from submissions.models import base_model_key, settings_class
 
 DEFAULT_DB = Path(os.environ.get("QER_DB", "data/arena.sqlite3"))
 BADGES = {
@@ -81,7 +100,22 @@ def build_parser() -> argparse.ArgumentParser:
             help="name of an environment variable holding the API key",
         )
     match.add_argument("--seed", type=int, default=0)
-    match.add_argument("--difficulty", type=int, default=1, choices=range(1, 6))
+    levels = match.add_mutually_exclusive_group()
+    levels.add_argument(
+        "--difficulty",
+        type=int,
+        default=None,
+        choices=range(MIN_DIFFICULTY, MAX_DIFFICULTY + 1),
+        metavar="N",
+        help=f"every room at level N ({MIN_DIFFICULTY}-{MAX_DIFFICULTY}; default 1)",
+    )
+    levels.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="FILE.json",
+        help='levels per room: the JSON that "calibrate --json" writes, or {"cipher": 4, ...}',
+    )
     match.add_argument(
         "--adversarial",
         choices=[m.value for m in AdversarialMode],
@@ -102,7 +136,48 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     match.add_argument("--quiet", action="store_true", help="no room-by-room progress")
     add_import_parser(commands)
+    add_calibrate_parser(commands)
     return parser
+
+
+def add_calibrate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``calibrate --a URL``: the baseline plays solo runs while each room's level is searched."""
+    command = commands.add_parser(
+        "calibrate",
+        help="find each room's level for a baseline (its solve rate near --target)",
+        description="Plays the endpoint solo (the house bluffs after each answer) on calibration "
+        "seeds, moving each room's level up after a solve and down after a miss, then picks per "
+        "room the level whose fitted solve rate is closest to the target.",
+    )
+    command.add_argument("--a", dest="a_url", metavar="URL", required=True,
+                         help="OpenAI-compatible base URL of the baseline")  # fmt: skip
+    command.add_argument("--a-model", dest="a_model", metavar="NAME",
+                         help="served model id (default: the first one listed)")  # fmt: skip
+    command.add_argument("--a-base", dest="a_base", default=None, help="base model label")
+    command.add_argument("--a-quant", dest="a_quant", default=None, help="quant label")
+    command.add_argument("--a-bpw", dest="a_bpw", type=float, default=None, help="bits per weight")
+    command.add_argument("--a-key-env", dest="a_key_env", metavar="VAR",
+                         help="name of an environment variable holding the API key")  # fmt: skip
+    command.add_argument("--seeds", type=int, default=CalibrationConfig().runs, metavar="N",
+                         help="calibration runs, one seed each (default %(default)s)")  # fmt: skip
+    command.add_argument("--target", type=float, default=DEFAULT_TARGET,
+                         help="solve rate to aim for per room (default %(default)s)")  # fmt: skip
+    command.add_argument("--context-tokens", type=int, default=DEFAULT_CONTEXT, metavar="N",
+                         help="the endpoint's context window; levels whose prompt would not fit "
+                         "are skipped (default %(default)s)")  # fmt: skip
+    command.add_argument("--retries", type=int, default=1)
+    sampling = command.add_argument_group("sampling (use the settings the matches will use)")
+    sampling.add_argument("--temperature", type=float, default=0.0)
+    sampling.add_argument("--top-p", type=float, default=None)
+    sampling.add_argument("--top-k", type=int, default=None)
+    sampling.add_argument("--max-tokens", type=int, default=512)
+    sampling.add_argument("--sampling-seed", type=int, default=None)
+    sampling.add_argument("--thinking", choices=["on", "off"], default=None)
+    command.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
+    )
+    command.add_argument("--json", type=Path, default=None, help="write the result here")
+    command.add_argument("--quiet", action="store_true", help="no run-by-run progress")
 
 
 REFERENCE_OPTIONS = {
@@ -278,31 +353,45 @@ def outcome_table(result: MatchResult, names: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def sampling_of(args: argparse.Namespace) -> Sampling:
+    """The sampling options of ``match`` and ``calibrate``."""
+    return Sampling(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        max_tokens=args.max_tokens,
+        seed=args.sampling_seed,
+        thinking=None if args.thinking is None else args.thinking == "on",
+    )
+
+
+def print_errors(exc: ValidationError, default: str) -> None:
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or default
+        print(f"error: {where}: {err['msg']}", file=sys.stderr)
+
+
 def run_match(args: argparse.Namespace) -> int:
     try:
-        sampling = Sampling(
-            temperature=args.temperature,
-            top_p=args.top_p,
-            top_k=args.top_k,
-            max_tokens=args.max_tokens,
-            seed=args.sampling_seed,
-            thinking=None if args.thinking is None else args.thinking == "on",
-        )
+        sampling = sampling_of(args)
+        levels = profiles.load(args.profile) if args.profile is not None else None
         a = contestant(args, "a", sampling)
         b = contestant(args, "b", sampling)
         mode = args.adversarial or ("opponent" if b is not None else "bluff")
         settings = MatchSettings(
             seed=args.seed,
-            difficulty=args.difficulty,
+            difficulty=args.difficulty if levels is None else None,
+            profile=levels or {},
             retries=args.retries,
             adversarial=AdversarialMode(mode),
         )
         assert a is not None
         spec = MatchSpec(a=a, b=b, settings=settings)
+    except ProfileError as exc:
+        print(f"error: --profile: {exc}", file=sys.stderr)
+        return 2
     except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(part) for part in err["loc"]) or "match"
-            print(f"error: {where}: {err['msg']}", file=sys.stderr)
+        print_errors(exc, "match")
         return 2
     names = {slot: c.display_name for slot, c in spec.contestants().items()}
     if len(set(names.values())) < len(names):
@@ -327,6 +416,122 @@ def run_match(args: argparse.Namespace) -> int:
     return 0 if result.status == "done" else 1
 
 
+CLI_SEED_GROUP = "command-line"
+CLI_SEED_SECRET = b"qer-public-calibration"
+"""Calibration seeds of the command line: a public list (an app keeps its own secret one)."""
+
+
+class CalibrationProgress:
+    """Prints one line per calibration run: each room's level and whether it was solved."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total = total
+        self.quiet = quiet
+        self.names = {room_id: room.name for room_id, room in load_rooms().items()}
+
+    def run(self, index: int, played: Run, seconds: float) -> None:
+        if self.quiet:
+            return
+        cells = []
+        for room_id, observation in played.items():
+            name = self.names.get(room_id, room_id)
+            if observation is None:
+                cells.append(f"{name} ?")
+            else:
+                cells.append(f"{name} L{observation[0]} {'solved' if observation[1] else 'missed'}")
+        print(f"  run {index + 1}/{self.total} ({seconds:.0f} s): " + " · ".join(cells), flush=True)
+
+
+def calibration_table(found: CalibrationResult) -> str:
+    """Per room: the chosen level, the fitted rate there, the plays per level, no-signal notes."""
+    names = {room_id: room.name for room_id, room in load_rooms().items()}
+    silent = {s.room_id: s.reason for s in found.no_signal}
+    lines = []
+    for room_id, level in found.profile.items():
+        rates = ", ".join(
+            f"L{lvl} {cell[0]}/{cell[1]}" for lvl, cell in found.solve_rates[room_id].items()
+        )
+        if room_id in silent:
+            note = silent[room_id]
+        elif room_id in found.fitted:
+            note = f"fitted solve rate there {100 * found.fitted[room_id]:.0f} %"
+        else:
+            note = "never observed"
+        lines.append(f"  {names.get(room_id, room_id):<9} level {level:>2}  {note}  ({rates})")
+    return "\n".join(lines)
+
+
+async def calibrate_endpoint(
+    spec: ContestantSpec,
+    store: Store,
+    config: CalibrationConfig,
+    progress: CalibrationProgress,
+    *,
+    seed_group: str = CLI_SEED_GROUP,
+    secret: bytes = CLI_SEED_SECRET,
+) -> CalibrationResult:
+    """Play ``config.runs`` calibration runs (solo, house bluff) one after another, each at the
+    levels the runs before it point to, and choose the profile."""
+    runs: list[Run] = []
+    for index in range(config.runs):
+        levels = next_profile(runs, config)
+        settings = MatchSettings(
+            seed=calibration_seed(seed_group, index, secret),
+            profile=levels,
+            retries=config.retries,
+            adversarial=AdversarialMode.BLUFF,
+            purpose="calibration",
+            seed_policy=CALIBRATION_SEEDS,
+        )
+        played = await play_match(MatchSpec(a=spec, settings=settings), store)
+        run = run_of([r.model_dump(mode="json") for r in played.rooms if r.slot == "a"], levels)
+        runs.append(run)
+        progress.run(index, run, played.wall_seconds)
+    return calibration_result(runs, config)
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    try:
+        sampling = sampling_of(args)
+        config = CalibrationConfig(
+            target=args.target,
+            runs=args.seeds,
+            context_tokens=args.context_tokens,
+            retries=args.retries,
+        )
+        spec = contestant(args, "a", sampling)
+        assert spec is not None
+    except ValidationError as exc:
+        print_errors(exc, "calibrate")
+        return 2
+    print(
+        f"calibrating {spec.display_name}: {config.runs} runs, target {config.target:.0%}, "
+        f"context {config.context_tokens} tokens",
+        flush=True,
+    )
+    progress = CalibrationProgress(config.runs, args.quiet)
+    with Store(args.db) as store:
+        found = asyncio.run(calibrate_endpoint(spec, store, config, progress))
+        key = base_model_key(spec.base_model)
+        record = save_result(store, key, settings_class(sampling), config, found)
+    print()
+    print(calibration_table(found))
+    print()
+    print(f"profile: {profiles.describe(found.profile)}")
+    print(f"rooms without signal: {', '.join(found.dead_rooms) or 'none'}")
+    print(f"stored as calibration {record} in {args.db}")
+    if args.json:
+        payload: dict[str, Any] = found.model_dump(mode="json")
+        payload["model"] = spec.model
+        payload["base_model"] = spec.base_model
+        payload["quant"] = spec.quant
+        payload["config"] = config.model_dump(mode="json")
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("QER_LOG_LEVEL", "WARNING"),
@@ -337,4 +542,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_match(args)
     if args.command == "import":
         return run_import(args)
+    if args.command == "calibrate":
+        return run_calibrate(args)
     return 2

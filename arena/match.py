@@ -172,7 +172,8 @@ class MatchRunner:
     async def run(self) -> MatchResult:
         started = time.perf_counter()
         puzzles = [
-            room.generate(self.settings.seed, self.settings.difficulty) for room in self.rooms
+            room.generate(self.settings.seed, self.settings.level_of(room.id))
+            for room in self.rooms
         ]
         self.match_id = await self.store.start_match(
             self.settings, self.spec.contestants(), puzzles, job_id=self.spec.job_id

@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from arena import profile as profiles
 from arena.client import normalize_base_url
 from arena.scoring import SCORING_VERSION
+from rooms import ROOM_ORDER
 from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
 
 Slot = Literal["a", "b"]
@@ -96,8 +98,15 @@ class MatchSettings(BaseModel):
 
     seed: int = Field(0, ge=0, lt=2**63)
     """Seed shared by both contestants: same puzzles for both."""
-    difficulty: int = Field(1, ge=MIN_DIFFICULTY, le=MAX_DIFFICULTY)
-    """Room difficulty, 1-5."""
+    difficulty: int | None = Field(None, ge=MIN_DIFFICULTY, le=MAX_DIFFICULTY)
+    """The level of every room when they all play the same one (shorthand on input: fills the
+    profile); None when the profile mixes levels."""
+    profile: dict[str, int] = Field(default_factory=dict)
+    """The difficulty profile: room id -> level (0-10) for every room of the match. Given alone,
+    ``difficulty`` fills it; given neither, every room plays level 1."""
+    purpose: Literal["measure", "calibration"] = "measure"
+    """``calibration``: a run that searches the baseline's levels (never scored, never paired);
+    ``measure``: everything else."""
     retries: int = Field(1, ge=0, le=5)
     """Solo retries after a wrong final answer (-2 each)."""
     adversarial: AdversarialMode = AdversarialMode.OPPONENT
@@ -117,6 +126,40 @@ class MatchSettings(BaseModel):
         if value != SCORING_VERSION:
             raise ValueError(f"unknown scoring version {value!r} (this build: {SCORING_VERSION})")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_profile(cls, data: Any) -> Any:
+        """A complete profile from ``difficulty`` (or level 1); ``difficulty`` from a uniform
+        profile. A profile for rooms that are not this build's (an old stored match) is kept as
+        it is, so old settings still load."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        level, given = data.get("difficulty"), data.get("profile")
+        if not given:
+            data["profile"] = profiles.uniform(1 if level is None else level)
+        elif set(given) == set(ROOM_ORDER):
+            data["profile"] = profiles.normalize(given)
+            uniform = profiles.uniform_level(data["profile"])
+            if level is not None and level != uniform:
+                raise ValueError(
+                    f"difficulty {level} contradicts the profile ({profiles.text(given)})"
+                )
+        else:
+            for room, room_level in given.items():
+                profiles.check_level(str(room), room_level)
+        data["difficulty"] = profiles.uniform_level(data["profile"])
+        return data
+
+    def level_of(self, room_id: str) -> int:
+        """The level ``room_id`` plays in this match."""
+        try:
+            return self.profile[room_id]
+        except KeyError:
+            raise KeyError(
+                f"the profile has no level for {room_id} ({profiles.text(self.profile)})"
+            ) from None
 
 
 class MatchSpec(BaseModel):

@@ -52,6 +52,7 @@ _REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Content Too Large",
+    500: "Internal Server Error",
     501: "Not Implemented",
 }
 
@@ -71,6 +72,10 @@ class NullServerConfig:
     """Answer 400 to any request carrying ``stream_options`` (like servers that lack it)."""
     model: str = "null-model"
     """The model id served and reported."""
+    responder: Callable[[dict[str, Any]], str] | None = None
+    """Computes each chat request's reply from its JSON body (a simulated contestant, see
+    ``arena/skillsim.py``), run in a worker thread; None: every request gets ``reply``. Its reply
+    is split into words as tokens (``tokens`` applies to ``reply`` only)."""
 
     def __post_init__(self) -> None:
         if self.tokens is not None and not 1 <= self.tokens <= len(self.reply):
@@ -82,13 +87,19 @@ class NullServerConfig:
 
     def pieces(self) -> list[str]:
         """The reply split into its tokens; they join back into ``reply``."""
-        if self.tokens is None:
-            words = re.findall(r"\S+\s*", self.reply)
-            lead = self.reply[: len(self.reply) - len(self.reply.lstrip())]
-            return [lead + words[0], *words[1:]] if words else []
-        size, count = len(self.reply), self.tokens
-        bounds = [index * size // count for index in range(count + 1)]
-        return [self.reply[start:end] for start, end in itertools.pairwise(bounds)]
+        return split_pieces(self.reply, self.tokens)
+
+
+def split_pieces(text: str, tokens: int | None = None) -> list[str]:
+    """``text`` split into ``tokens`` chunks (None: one per whitespace-separated word, the
+    whitespace kept); the chunks join back into ``text``."""
+    if tokens is None:
+        words = re.findall(r"\S+\s*", text)
+        lead = text[: len(text) - len(text.lstrip())]
+        return [lead + words[0], *words[1:]] if words else []
+    size, count = len(text), tokens
+    bounds = [index * size // count for index in range(count + 1)]
+    return [text[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 DEFAULT_CONFIG = NullServerConfig()
@@ -425,16 +436,26 @@ class NullServer:
             message = "Unrecognized request argument supplied: stream_options"
             await self._send_json(writer, 400, _error_body(message), keep)
             return
-        completion = self._plan(body)
+        reply: str | None = None
+        if self.config.responder is not None:
+            try:
+                reply = await asyncio.to_thread(self.config.responder, body)
+            except Exception as exc:  # a bug in a simulated contestant: say so, do not hang
+                message = f"responder failed: {type(exc).__name__}: {exc}"
+                await self._send_json(writer, 500, _error_body(message, "server_error"), keep)
+                return
+        completion = self._plan(body, reply)
         if body.get("stream") is True:
             await self._stream(completion, writer, keep)
         else:
             await asyncio.sleep(self.config.token_delay_s * len(completion.pieces))
             await self._send_json(writer, 200, self._whole(completion), keep)
 
-    def _plan(self, body: dict[str, Any]) -> _Completion:
-        """The pieces, finish reason and usage of the answer to ``body``."""
-        pieces, finish = self.config.pieces(), "stop"
+    def _plan(self, body: dict[str, Any], reply: str | None = None) -> _Completion:
+        """The pieces, finish reason and usage of the answer to ``body`` (``reply``: the
+        responder's text instead of the configured one)."""
+        pieces = self.config.pieces() if reply is None else split_pieces(reply)
+        finish = "stop"
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         if isinstance(limit, int) and not isinstance(limit, bool) and 0 <= limit < len(pieces):
             pieces, finish = pieces[:limit], "length"

@@ -35,12 +35,15 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from arena import calibration, calibration_store
+from arena import profile as profiles
+from arena.calibration import DEFAULT_CONTEXT, CalibrationConfig
 from arena.client import ChatClient, ClientLimits, EndpointError
 from arena.match import MatchEvent, play_match
 from arena.models import AdversarialMode, ContestantSpec, MatchResult, MatchSettings, MatchSpec
@@ -48,11 +51,13 @@ from arena.probes.kl import PROBE_VERSION as KL_VERSION
 from arena.probes.kl import KlResult, KlUnavailable, run_kl_probe
 from arena.probes.speed import PROBE_VERSION as SPEED_VERSION
 from arena.probes.speed import SpeedResult, run_speed_probe
+from arena.profile import Profile
 from arena.queue import Job, JobQueue
 from arena.replay import endpoint_hosts, scrub_endpoints
 from arena.store import Store, now
-from arena.tiers import SEED_LIST, TierName, tier, tier_seed
+from arena.tiers import CALIBRATION_SEEDS, SEED_LIST, TierName, calibration_seed, tier, tier_seed
 from arena.verdicts import group_verdicts
+from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
 from submissions.keystore import KeyStore, KeyStoreError
 from submissions.ssrf import Resolver, URLRefused, check_url, pinned_transport, system_resolver
 
@@ -86,8 +91,14 @@ class SchedulerSettings(BaseModel):
     """Failed matches in a row after which a submission is paused."""
     max_attempts: int = Field(3, ge=1)
     """Plays of one queued match before it is given up."""
-    difficulty: int = Field(1, ge=1, le=5)
-    """Room difficulty of scheduled matches."""
+    difficulty: int | Literal["calibrate"] = "calibrate"
+    """``calibrate`` (the default): each group's baseline is calibrated first and every member
+    plays the profile found (see ``arena.calibration``); a level 0-10: every room at that level,
+    no calibration."""
+    calibration_runs: int = Field(32, ge=4, le=400)
+    """Calibration runs (solo matches of the baseline) before a group's profile is chosen."""
+    calibration_target: float = Field(0.6, gt=0.05, lt=0.95)
+    """The baseline solve rate calibration aims for in every room."""
     retries: int = Field(1, ge=0, le=5)
     """Solo retries per room."""
     adversarial: AdversarialMode = AdversarialMode.OPPONENT
@@ -104,6 +115,22 @@ class SchedulerSettings(BaseModel):
     collapse_top1: float = Field(0.25, ge=0, le=1)
     """Likewise when its top-1 agreement with the baseline is below this."""
 
+    @field_validator("difficulty")
+    @classmethod
+    def _level(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not MIN_DIFFICULTY <= value <= MAX_DIFFICULTY:
+            raise ValueError(f"difficulty must be 'calibrate' or {MIN_DIFFICULTY}-{MAX_DIFFICULTY}")
+        return value
+
+    def calibration_config(self, context_tokens: int | None) -> CalibrationConfig:
+        """How a group's baseline is calibrated (its endpoint's window decides the caps)."""
+        return CalibrationConfig(
+            target=self.calibration_target,
+            runs=self.calibration_runs,
+            retries=self.retries,
+            context_tokens=context_tokens or DEFAULT_CONTEXT,
+        )
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> SchedulerSettings:
         env = os.environ if environ is None else environ
@@ -115,12 +142,16 @@ class SchedulerSettings(BaseModel):
             "lease_s": "QER_MATCH_LEASE_S",
             "leader_ttl_s": "QER_LEADER_TTL_S",
             "difficulty": "QER_DIFFICULTY",
+            "calibration_runs": "QER_CALIBRATION_RUNS",
+            "calibration_target": "QER_CALIBRATION_TARGET",
             "failure_threshold": "QER_FAILURE_THRESHOLD",
             "tier": "QER_TIER",
             "collapse_kl": "QER_COLLAPSE_KL",
             "collapse_top1": "QER_COLLAPSE_TOP1",
         }
         values: dict[str, Any] = {f: env[v] for f, v in names.items() if env.get(v)}
+        if isinstance(values.get("difficulty"), str) and values["difficulty"].strip().isdigit():
+            values["difficulty"] = int(values["difficulty"])
         if env.get("QER_ALLOW_PRIVATE_ENDPOINTS", "").lower() in ("1", "true", "yes"):
             values["allow_private"] = True
         return cls.model_validate({**values, **overrides})
@@ -171,13 +202,25 @@ class JobRequest:
     payload: dict[str, Any]
 
 
-def _settings_tag(settings: SchedulerSettings) -> str:
+def _settings_tag(settings: SchedulerSettings, levels: Profile) -> str:
     mode = settings.adversarial.value
-    return f"{settings.tier}:d{settings.difficulty}:{mode}:r{settings.retries}"
+    return f"{settings.tier}:{profiles.tag(levels)}:{mode}:r{settings.retries}"
+
+
+def payload_profile(payload: dict[str, Any]) -> Profile:
+    """The profile a queued job plays (jobs queued before profiles named one ``difficulty``)."""
+    if isinstance(payload.get("profile"), dict):
+        return {str(room): int(level) for room, level in payload["profile"].items()}
+    return profiles.uniform(int(payload.get("difficulty", 1)))
 
 
 def match_jobs(
-    low: int, high: int, round_index: int, settings: SchedulerSettings, seed: int
+    low: int,
+    high: int,
+    round_index: int,
+    settings: SchedulerSettings,
+    seed: int,
+    levels: Profile,
 ) -> list[JobRequest]:
     """A pair's round: one seed, both orders (one match when a submission meets itself, A/A)."""
     common = {
@@ -186,14 +229,14 @@ def match_jobs(
         "round": round_index,
         "seed": seed,
         "tier": settings.tier,
-        "difficulty": settings.difficulty,
+        "profile": levels,
         "retries": settings.retries,
         "adversarial": settings.adversarial.value,
     }
     orders = [("ab", low, high)] if low == high else [("ab", low, high), ("ba", high, low)]
     return [
         JobRequest(
-            f"pair:{low}-{high}:{_settings_tag(settings)}:round{round_index}:{order}",
+            f"pair:{low}-{high}:{_settings_tag(settings, levels)}:round{round_index}:{order}",
             {**common, "a": a, "b": b},
         )
         for order, a, b in orders
@@ -201,11 +244,15 @@ def match_jobs(
 
 
 def solo_job(
-    submission_id: int, round_index: int, settings: SchedulerSettings, seed: int
+    submission_id: int,
+    round_index: int,
+    settings: SchedulerSettings,
+    seed: int,
+    levels: Profile,
 ) -> JobRequest:
     """A solo (bluff-mode) run on seed ``round_index`` of the group's list."""
     return JobRequest(
-        f"solo:{submission_id}:{settings.tier}:d{settings.difficulty}:r{settings.retries}:"
+        f"solo:{submission_id}:{settings.tier}:{profiles.tag(levels)}:r{settings.retries}:"
         f"round{round_index}",
         {
             "kind": "solo",
@@ -213,11 +260,51 @@ def solo_job(
             "round": round_index,
             "seed": seed,
             "tier": settings.tier,
-            "difficulty": settings.difficulty,
+            "profile": levels,
             "retries": settings.retries,
             "adversarial": AdversarialMode.BLUFF.value,
         },
     )
+
+
+def calibration_job(
+    baseline: int,
+    calibration: int,
+    round_index: int,
+    settings: SchedulerSettings,
+    seed: int,
+    levels: Profile,
+) -> JobRequest:
+    """Run ``round_index`` of a calibration: the baseline solo (bluff mode) on a calibration seed,
+    every room at the level its search is at."""
+    return JobRequest(
+        f"calibrate:{calibration}:run{round_index}",
+        {
+            "kind": "calibrate",
+            "a": baseline,
+            "calibration": calibration,
+            "round": round_index,
+            "seed": seed,
+            "profile": levels,
+            "retries": settings.retries,
+            "adversarial": AdversarialMode.BLUFF.value,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class GroupLevels:
+    """What a group (base model and sampling class) plays: its profile, or, while its baseline is
+    being calibrated, nothing but the next calibration run."""
+
+    profile: Profile | None
+    """The levels every member plays; None while the calibration runs."""
+    calibration: int | None = None
+    """The calibration being run (while ``profile`` is None)."""
+    next_run: Profile | None = None
+    """The levels of the calibration's next run."""
+    baseline: int | None = None
+    """The baseline that plays the calibration runs."""
 
 
 def probe_job(kind: str, submission_id: int, baseline: int | None = None) -> JobRequest:
@@ -237,32 +324,44 @@ class QueueView:
     pair and per solo player (this tier and settings), pairs and players with a job waiting."""
 
     status: dict[str, str]
-    rounds: Counter[tuple[int, int]]
-    solos: Counter[int]
+    rounds: Counter[tuple[int, int, str]]
+    """Rounds queued per (low id, high id, profile tag)."""
+    solos: Counter[tuple[int, str]]
+    """Solo runs queued per (submission, profile tag)."""
     waiting: set[tuple[int, int]]
+    calibration_jobs: Counter[int] = field(default_factory=Counter)
+    """Calibration runs queued per calibration (any status)."""
+    calibrating: frozenset[int] = frozenset()
+    """Calibrations with a run queued or running (the next run waits for its result)."""
 
     @classmethod
     def of(cls, rows: Iterable[dict[str, Any]], settings: SchedulerSettings) -> QueueView:
         status: dict[str, str] = {}
-        rounds: dict[tuple[int, int], set[int]] = {}
-        solos: dict[int, set[int]] = {}
+        rounds: dict[tuple[int, int, str], set[int]] = {}
+        solos: dict[tuple[int, str], set[int]] = {}
         waiting: set[tuple[int, int]] = set()
+        calibration_jobs: Counter[int] = Counter()
+        calibrating: set[int] = set()
         for row in rows:
             status[row["dedupe_key"]] = row["status"]
             payload = json.loads(row["payload"])
-            same = (
-                payload.get("tier") == settings.tier
-                and payload.get("difficulty") == settings.difficulty
-                and payload.get("retries") == settings.retries
-            )
             kind = payload.get("kind", "match")
+            if kind == "calibrate":
+                calibration_jobs[payload["calibration"]] += 1
+                if row["status"] in ("queued", "running"):
+                    calibrating.add(payload["calibration"])
+                continue
+            same = (
+                payload.get("tier") == settings.tier and payload.get("retries") == settings.retries
+            )
+            tag = profiles.tag(payload_profile(payload)) if kind in ("match", "solo") else ""
             if kind == "match" and same and payload["adversarial"] == settings.adversarial:
                 low, high = payload["pair"]
-                rounds.setdefault((low, high), set()).add(payload["round"])
+                rounds.setdefault((low, high, tag), set()).add(payload["round"])
                 if row["status"] == "queued":
                     waiting.add((low, high))
             elif kind == "solo" and same:
-                solos.setdefault(payload["a"], set()).add(payload["round"])
+                solos.setdefault((payload["a"], tag), set()).add(payload["round"])
                 if row["status"] == "queued":
                     waiting.add((payload["a"], -1))
         return cls(
@@ -270,6 +369,8 @@ class QueueView:
             Counter({k: len(v) for k, v in rounds.items()}),
             Counter({k: len(v) for k, v in solos.items()}),
             waiting,
+            calibration_jobs,
+            frozenset(calibrating),
         )
 
 
@@ -283,17 +384,23 @@ def plan_next(
     settings: SchedulerSettings,
     *,
     secret: bytes,
+    levels: dict[tuple[str, str], GroupLevels] | None = None,
     decided: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
     collapsed: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> list[JobRequest]:
-    """The next jobs to queue (one probe, one solo run or one round), or none.
+    """The next jobs to queue (one probe, one calibration run, one solo run or one round), or
+    none.
 
     Per group (base model and sampling class), in this order: the speed probe of every member;
-    the KL probe of every candidate against the group's baseline; each member's solo runs on the
-    tier's seed list; then rounds: baseline-vs-candidate pairs until their verdict is ``decided``
-    or the tier's budget is spent, and the baseline's A/A rounds against itself, interleaved by
-    the share of their budgets used; then candidate-vs-candidate pairs. A candidate plays nothing
-    until its KL probe has finished, and nothing at all once the probe found it ``collapsed``.
+    the KL probe of every candidate against the group's baseline; the calibration of the
+    baseline (one run at a time, each run's levels following from the ones before: see
+    ``arena.calibration``), during which the group plays nothing else; each member's solo runs on
+    the tier's seed list; then rounds: baseline-vs-candidate pairs until their verdict is
+    ``decided`` or the tier's budget is spent, and the baseline's A/A rounds against itself,
+    interleaved by the share of their budgets used; then candidate-vs-candidate pairs. A
+    candidate plays nothing until its KL probe has finished, and nothing at all once the probe
+    found it ``collapsed``. ``levels`` says what each group plays (default: every room at
+    ``settings.difficulty``, or level 1 while calibrating is asked for but not set up).
     """
     spec = tier(settings.tier)
     members = sorted(entrants, key=lambda e: e.id)
@@ -303,6 +410,8 @@ def plan_next(
     baseline_of = {
         key: next((e.id for e in group if e.is_baseline), None) for key, group in groups.items()
     }
+    fixed = profiles.uniform(settings.difficulty if isinstance(settings.difficulty, int) else 1)
+    plays = {key: (levels or {}).get(key, GroupLevels(fixed)) for key in groups}
 
     for e in members:
         job = probe_job("speed", e.id)
@@ -315,29 +424,45 @@ def plan_next(
                 job = probe_job("kl", e.id, base)
                 if job.key not in view.status:
                     return [job]
+    for key, plan in plays.items():
+        if plan.profile is not None or plan.calibration is None:
+            continue
+        if plan.calibration in view.calibrating or plan.next_run is None or plan.baseline is None:
+            continue
+        k = view.calibration_jobs[plan.calibration]
+        seed = calibration_seed(f"{key[0]}|{key[1]}", k, secret)
+        return [calibration_job(plan.baseline, plan.calibration, k, settings, seed, plan.next_run)]
 
     def cleared(e: Entrant) -> bool:
-        base = baseline_of[(e.base_model_key, e.settings_class)]
-        if e.id in collapsed:
+        key = (e.base_model_key, e.settings_class)
+        base = baseline_of[key]
+        if e.id in collapsed or plays[key].profile is None:
             return False
         if base is None or e.id == base:
             return True
         return view.status.get(probe_job("kl", e.id, base).key) in FINISHED
 
+    def tag_of(e: Entrant) -> str:
+        return profiles.tag(plays[(e.base_model_key, e.settings_class)].profile or fixed)
+
     ready = [e for e in members if cleared(e)]
     solo = [
-        e for e in ready if view.solos[e.id] < spec.solo_seeds and (e.id, -1) not in view.waiting
+        e
+        for e in ready
+        if view.solos[(e.id, tag_of(e))] < spec.solo_seeds and (e.id, -1) not in view.waiting
     ]
     if solo:
-        chosen = min(solo, key=lambda e: (view.solos[e.id], not e.is_baseline, e.id))
-        group = f"{chosen.base_model_key}|{chosen.settings_class}"
-        k = view.solos[chosen.id]
-        return [solo_job(chosen.id, k, settings, tier_seed(group, spec.name, k, secret))]
+        chosen = min(solo, key=lambda e: (view.solos[(e.id, tag_of(e))], not e.is_baseline, e.id))
+        group_key = (chosen.base_model_key, chosen.settings_class)
+        k = view.solos[(chosen.id, tag_of(chosen))]
+        seed = tier_seed(f"{group_key[0]}|{group_key[1]}", spec.name, k, secret)
+        return [solo_job(chosen.id, k, settings, seed, plays[group_key].profile or fixed)]
 
-    options: list[tuple[tuple[int, float, int, int, int], str, int, int]] = []
+    options: list[tuple[tuple[int, float, int, int, int], tuple[str, str], int, int]] = []
     for key, group in groups.items():
         base = baseline_of[key]
         playing = [e for e in group if e in ready]
+        tag = profiles.tag(plays[key].profile or fixed)
         for i, x in enumerate(playing):
             for y in playing[i:]:
                 pair = (x.id, y.id)
@@ -351,15 +476,16 @@ def plan_next(
                     budget, klass, tie = (0 if pair in decided else spec.rounds), 0, 0
                 else:
                     budget, klass, tie = spec.cc_rounds, 1, 0
-                played = view.rounds[pair]
+                played = view.rounds[(x.id, y.id, tag)]
                 if played < budget:
-                    options.append(((klass, played / budget, tie, x.id, y.id),
-                                    f"{key[0]}|{key[1]}", x.id, y.id))  # fmt: skip
+                    options.append(((klass, played / budget, tie, x.id, y.id), key, x.id, y.id))
     if not options:
         return []
     _, group_key, low, high = min(options)
-    k = view.rounds[(low, high)]
-    return match_jobs(low, high, k, settings, tier_seed(group_key, spec.name, k, secret))
+    levels_now = plays[group_key].profile or fixed
+    k = view.rounds[(low, high, profiles.tag(levels_now))]
+    seed = tier_seed(f"{group_key[0]}|{group_key[1]}", spec.name, k, secret)
+    return match_jobs(low, high, k, settings, seed, levels_now)
 
 
 def fits(job: Job, *, urls: dict[int, str], busy: Counter[str], limit: int) -> bool:
@@ -585,12 +711,14 @@ class Scheduler:
         view = QueueView.of(
             self.store.query("SELECT dedupe_key, payload, status FROM job_queue"), self.settings
         )
+        levels = self.group_levels(entrants)
         wanted = plan_next(
             entrants,
             view,
             self.settings,
             secret=self.secret,
-            decided=self.decided_pairs(entrants),
+            levels=levels,
+            decided=self.decided_pairs(entrants, levels),
             collapsed=self.collapsed(),
         )
         first: int | None = None
@@ -603,12 +731,61 @@ class Scheduler:
                 log.info("queued job %d: %s", job_id, request.key)
         return first
 
-    def decided_pairs(self, entrants: Iterable[Entrant]) -> set[tuple[int, int]]:
-        """Baseline-vs-candidate pairs whose verdict (on this tier's matches) is decided: the
-        sequential test stops scheduling them."""
+    def group_levels(self, entrants: Iterable[Entrant]) -> dict[tuple[str, str], GroupLevels]:
+        """What each group plays: a fixed level for every room, or (``difficulty =
+        calibrate``) the profile its baseline's calibration chose, or, while that calibration
+        runs, its next run. A calibration whose runs are all played is finished here."""
+        members = sorted(entrants, key=lambda e: e.id)
+        found: dict[tuple[str, str], GroupLevels] = {}
+        if isinstance(self.settings.difficulty, int):
+            fixed = profiles.uniform(self.settings.difficulty)
+            return {(e.base_model_key, e.settings_class): GroupLevels(fixed) for e in members}
+        for e in members:
+            key = (e.base_model_key, e.settings_class)
+            if key in found:
+                continue
+            group = [m for m in members if (m.base_model_key, m.settings_class) == key]
+            base = next((m for m in group if m.is_baseline), None)
+            if base is None:  # nothing to calibrate against: candidates meet at level 1
+                found[key] = GroupLevels(profiles.uniform(1))
+                continue
+            found[key] = self._calibrated(key, base.id)
+        return found
+
+    def _calibrated(self, key: tuple[str, str], baseline: int) -> GroupLevels:
+        rows = self.store.query("SELECT context_tokens FROM submissions WHERE id = ?", (baseline,))
+        window = rows[0]["context_tokens"] if rows else None
+        config = self.settings.calibration_config(window)
+        record = calibration_store.get_or_create(self.store, key[0], key[1], baseline, config)
+        if record.status == "done" and record.profile is not None:
+            return GroupLevels(record.profile, record.id, baseline=baseline)
+        runs = calibration_store.runs_of(self.store, record.id)
+        if len(runs) >= config.runs:
+            found = calibration.result(runs, config)
+            calibration_store.finish(self.store, record.id, found)
+            silent = ", ".join(found.dead_rooms) or "none"
+            log.info("calibrated %s (baseline #%d): %s; no signal: %s", key[0], baseline,
+                     profiles.text(found.profile), silent)  # fmt: skip
+            return GroupLevels(found.profile, record.id, baseline=baseline)
+        return GroupLevels(
+            None, record.id, next_run=calibration.next_profile(runs, config), baseline=baseline
+        )
+
+    def decided_pairs(
+        self,
+        entrants: Iterable[Entrant],
+        levels: dict[tuple[str, str], GroupLevels] | None = None,
+    ) -> set[tuple[int, int]]:
+        """Baseline-vs-candidate pairs whose verdict (on this tier's matches and the group's
+        profile) is decided: the sequential test stops scheduling them."""
         members = list(entrants)
+        levels = levels if levels is not None else self.group_levels(members)
         decided: set[tuple[int, int]] = set()
         for base in (e for e in members if e.is_baseline):
+            plan = levels.get((base.base_model_key, base.settings_class))
+            if plan is None or plan.profile is None:
+                continue
+            wanted = profiles.text(plan.profile)
             for cand in members:
                 if cand.is_baseline or (cand.base_model_key, cand.settings_class) != (
                     base.base_model_key,
@@ -619,8 +796,8 @@ class Scheduler:
                     if (
                         print_.get("tier") == self.settings.tier
                         and print_.get("adversarial") == self.settings.adversarial.value
-                        and print_.get("difficulty") == self.settings.difficulty
-                        and found.kind in ("degraded", "no detectable degradation")
+                        and print_.get("profile") == wanted
+                        and found.decided
                     ):
                         decided.add((min(cand.id, base.id), max(cand.id, base.id)))
         return decided
@@ -745,16 +922,22 @@ class Scheduler:
         slots = ("a", "b") if kind == "match" else ("a",)
         ids = [int(job.payload[slot]) for slot in slots]
         specs = [self.contestant(i) for i in ids]
+        calibrating = kind == "calibrate"
+        if calibrating:
+            policy = CALIBRATION_SEEDS
+        else:
+            policy = SEED_LIST if job.payload.get("tier") else "ad hoc"
         spec = MatchSpec(
             a=specs[0],
             b=specs[1] if len(specs) > 1 else None,
             settings=MatchSettings(
                 seed=job.payload["seed"],
-                difficulty=job.payload["difficulty"],
+                profile=payload_profile(job.payload),
                 retries=job.payload["retries"],
                 adversarial=AdversarialMode(job.payload["adversarial"]),
                 tier=job.payload.get("tier"),
-                seed_policy=SEED_LIST if job.payload.get("tier") else "ad hoc",
+                seed_policy=policy,
+                purpose="calibration" if calibrating else "measure",
             ),
             job_id=job.id,
         )

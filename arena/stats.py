@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy.stats import binom, fisher_exact, norm
+from scipy.stats import binom, fisher_exact, norm, t
 
-Decision = Literal["degraded", "no_degradation", "continue"]
+Decision = Literal["degraded", "equivalent", "no_degradation", "continue"]
 Z95 = 1.959963984540054
 """The normal quantile of a two-sided 95 % interval."""
 
@@ -222,6 +222,79 @@ def minimum_detectable_drop(
     return float((za + zb) * math.sqrt(discordance / n_pairs))
 
 
+DEFAULT_MARGIN = 0.05
+"""The equivalence margin: a solve-rate difference inside +-5 pp counts as "equivalent"."""
+EQUIVALENCE_CONFIDENCE = 0.95
+"""Equivalent when the 95 % interval lies inside the margin: two one-sided tests at 2.5 % each
+(a single look would use 90 %; the scheduler looks after every round, and simulated runs with a
+true drop equal to the margin end "equivalent" in at most about 6 % of runs at this level, see
+``bench/sequential.py``)."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Candidate minus baseline solve rate with a confidence interval."""
+
+    difference: float
+    low: float
+    high: float
+    confidence: float
+
+
+def difference_interval(
+    pairs: Sequence[Pair], *, confidence: float = EQUIVALENCE_CONFIDENCE
+) -> Interval:
+    """A t interval for the paired solve-rate difference with a cluster-robust standard error
+    (seeds are clusters), never narrower than independent pairs whose discordance sits at its
+    Wilson upper bound: with no discordant pair yet, the interval is wide, not ``[0, 0]``."""
+    if not pairs:
+        raise ValueError("no paired outcomes")
+    clusters: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for p in pairs:
+        clusters[p.seed][0] += int(p.candidate_solved) - int(p.baseline_solved)
+        clusters[p.seed][1] += 1
+    b, c = discordant(pairs)
+    return _interval(b, c, len(pairs), list(clusters.values()), confidence)
+
+
+def _interval(
+    b: int, c: int, n: int, clusters: Sequence[Sequence[int]], confidence: float
+) -> Interval:
+    """The interval from discordant counts and per-seed (sum of differences, size) clusters."""
+    d = (c - b) / n
+    s = len(clusters)
+    robust = math.inf
+    if s >= 2:
+        spread = sum((total - d * size) ** 2 for total, size in clusters)
+        robust = s / (s - 1) * spread / n**2
+    upper = (wilson_interval(b + c, n) or (0.0, 1.0))[1]
+    floor = max(upper - d * d, 0.0) / n
+    se = math.sqrt(max(robust if math.isfinite(robust) else floor, floor))
+    q = float(t.ppf(1 - (1 - confidence) / 2, max(s - 1, 1)))
+    return Interval(d, d - q * se, d + q * se, confidence)
+
+
+def equivalent(interval: Interval, margin: float = DEFAULT_MARGIN) -> bool:
+    """Whether the interval lies strictly inside ``(-margin, +margin)``."""
+    return -margin < interval.low and interval.high < margin
+
+
+def decide(
+    b: int, c: int, interval: Interval | None, *, margin: float = DEFAULT_MARGIN, p1: float = 0.75
+) -> Decision:
+    """The sequential stopping rule: ``degraded`` when the SPRT crosses its upper boundary;
+    ``equivalent`` when the equivalence interval lies inside the margin; else ``continue``.
+
+    The SPRT's lower boundary ("the flips look symmetric") is only evidence of no large drop,
+    not of equivalence, so it does not stop play: a pair goes on until it is degraded, shown
+    equivalent, or its budget is spent (then: no detectable degradation at that n)."""
+    if sprt(b, c, p1=p1).decision == "degraded":
+        return "degraded"
+    if interval is not None and equivalent(interval, margin):
+        return "equivalent"
+    return "continue"
+
+
 @dataclass(frozen=True)
 class SimulatedRun:
     decision: Decision
@@ -230,10 +303,19 @@ class SimulatedRun:
 
 
 def simulate(
-    p_b: float, p_c: float, *, budget: int = 600, seed: int = 0, p1: float = 0.75
+    p_b: float,
+    p_c: float,
+    *,
+    budget: int = 600,
+    seed: int = 0,
+    p1: float = 0.75,
+    margin: float | None = None,
+    look_every: int = 6,
 ) -> SimulatedRun:
     """One sequential run: each paired puzzle is a baseline-only solve with ``p_b``, a
-    candidate-only solve with ``p_c``; stop at the SPRT's decision or the budget."""
+    candidate-only solve with ``p_c``; stop at the SPRT's decision or the budget. With
+    ``margin``, equivalence is checked too (:func:`decide`), every ``look_every`` puzzles (a
+    round's six rooms), as the scheduler does."""
     rng = random.Random(seed)
     b = c = 0
     for n in range(1, budget + 1):
@@ -242,9 +324,15 @@ def simulate(
             b += 1
         elif draw < p_b + p_c:
             c += 1
-        else:
-            continue
-        state = sprt(b, c, p1=p1)
-        if state.decision != "continue":
-            return SimulatedRun(state.decision, n)
+        interval = None
+        if margin is not None and n % look_every == 0:
+            interval = _interval(b, c, n, _singletons(b, c, n), EQUIVALENCE_CONFIDENCE)
+        decision = decide(b, c, interval, margin=margin or DEFAULT_MARGIN, p1=p1)
+        if decision != "continue":
+            return SimulatedRun(decision, n)
     return SimulatedRun("continue", budget)
+
+
+def _singletons(b: int, c: int, n: int) -> list[tuple[int, int]]:
+    """Independent pairs as clusters of one: ``b`` of -1, ``c`` of +1, the rest 0."""
+    return [(-1, 1)] * b + [(1, 1)] * c + [(0, 1)] * (n - b - c)

@@ -306,6 +306,42 @@ def m006_probes(db: sqlite3.Connection) -> None:
     )
 
 
+def m007_profiles(db: sqlite3.Connection) -> None:
+    """Difficulty profiles and calibration. ``matches.profile`` is the match's room id -> level
+    map (JSON; NULL for matches stored before profiles existed: every room played
+    ``matches.difficulty``, which is -1 when a profile mixes levels); ``matches.purpose`` tells
+    calibration runs (never scored or paired) from measurements. ``calibrations`` holds one
+    calibration per base-model group and baseline: the levels it found, the baseline's solve
+    rates per level and the rooms without signal. ``submissions.context_tokens`` is the context
+    window the submitter says the endpoint serves (a level whose prompt would not fit is never
+    chosen for it)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE matches ADD COLUMN profile TEXT;
+        ALTER TABLE matches ADD COLUMN purpose TEXT NOT NULL DEFAULT 'measure'
+            CHECK (purpose IN ('measure', 'calibration'));
+        ALTER TABLE submissions ADD COLUMN context_tokens INTEGER;
+        CREATE TABLE calibrations (
+            id INTEGER PRIMARY KEY,
+            base_model_key TEXT NOT NULL,
+            settings_class TEXT NOT NULL,
+            baseline_id INTEGER REFERENCES submissions(id),
+            status TEXT NOT NULL CHECK (status IN ('running', 'done')),
+            method TEXT NOT NULL,
+            config TEXT NOT NULL,
+            profile TEXT,
+            solve_rates TEXT,
+            dead_rooms TEXT,
+            created_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE UNIQUE INDEX calibrations_one_per_baseline
+            ON calibrations(base_model_key, settings_class, baseline_id, method, config);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_initial,
     m002_job_queue,
@@ -313,6 +349,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m004_scheduling,
     m005_imports,
     m006_probes,
+    m007_profiles,
 )
 """Applied in order; each applied name is recorded in ``schema_migrations``."""
 
@@ -526,12 +563,12 @@ class Store:
             ids = {slot: self._insert_contestant(db, spec) for slot, spec in contestants.items()}
             db.execute(
                 "INSERT INTO matches (id, seed, difficulty, adversarial, retries, scoring_version, "
-                "room_ids, settings, contestant_a, contestant_b, status, started_at, job_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                "room_ids, settings, contestant_a, contestant_b, status, started_at, job_id, "
+                "profile, purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
                 (
                     match_id,
                     settings.seed,
-                    settings.difficulty,
+                    -1 if settings.difficulty is None else settings.difficulty,
                     settings.adversarial.value,
                     settings.retries,
                     settings.scoring_version,
@@ -541,6 +578,8 @@ class Store:
                     ids.get("b"),
                     now(),
                     job_id,
+                    json.dumps({p.room_id: p.difficulty for p in puzzles}),
+                    settings.purpose,
                 ),
             )
             db.executemany(

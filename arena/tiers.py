@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 TierName = Literal["smoke", "standard", "full"]
 SEED_LIST: Final = "qer-seeds-v2"
 """Version of the tier seed lists (the ``seed_policy`` of scheduled matches)."""
+CALIBRATION_SEEDS: Final = "qer-calibration-v1"
+"""Version of the calibration seed lists (never the measurement seeds: another HMAC message)."""
 
 
 class Tier(BaseModel):
@@ -68,5 +70,13 @@ def tier(name: str) -> Tier:
 def tier_seed(group: str, tier_name: str, index: int, secret: bytes) -> int:
     """Seed ``index`` of a group's (base model and sampling class) seed list in a tier."""
     message = f"{SEED_LIST}:{tier_name}:{group}:{index}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def calibration_seed(group: str, index: int, secret: bytes) -> int:
+    """Seed ``index`` of a group's calibration list: disjoint in practice from the tier lists
+    (another HMAC message), so the baseline never meets a measurement puzzle while calibrating."""
+    message = f"{CALIBRATION_SEEDS}:{group}:{index}".encode()
     digest = hmac.new(secret, message, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") >> 1

@@ -23,14 +23,20 @@ candidates): the share that disagree, with a Wilson interval, shown beside every
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from arena import profile as profiles
+from arena.calibration_store import no_signal_rooms
 from arena.stats import (
+    DEFAULT_MARGIN,
     Pair,
+    decide,
+    difference_interval,
     discordant,
     mcnemar_exact,
     minimum_detectable_drop,
@@ -44,10 +50,20 @@ from arena.tiers import TIERS
 
 FINGERPRINT_FIELDS = (
     "temperature", "top_p", "top_k", "max_tokens", "thinking", "sampling_seed",
-    "difficulty", "adversarial", "retries", "scoring_version", "rooms", "tier", "seed_policy",
+    "profile", "adversarial", "retries", "scoring_version", "rooms", "tier", "seed_policy",
 )  # fmt: skip
 
-VerdictKind = Literal["degraded", "no detectable degradation", "undecided", "NOT COMPARABLE"]
+VerdictKind = Literal[
+    "degraded", "equivalent", "no detectable degradation", "undecided", "NOT COMPARABLE"
+]
+
+
+def match_profile(match: dict[str, Any]) -> dict[str, int]:
+    """Room id -> level of a stored match (``profile``; matches stored before profiles existed
+    played every room at ``difficulty``)."""
+    if match.get("profile"):
+        return {str(room): int(level) for room, level in json.loads(match["profile"]).items()}
+    return dict.fromkeys(json.loads(match["room_ids"]), int(match["difficulty"]))
 
 
 def fingerprint(sampling: dict[str, Any], match: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +76,7 @@ def fingerprint(sampling: dict[str, Any], match: dict[str, Any]) -> dict[str, An
         "max_tokens": sampling.get("max_tokens"),
         "thinking": sampling.get("thinking"),
         "sampling_seed": sampling.get("seed"),
-        "difficulty": match["difficulty"],
+        "profile": profiles.text(match_profile(match)),
         "adversarial": match["adversarial"],
         "retries": match["retries"],
         "scoring_version": match["scoring_version"],
@@ -114,14 +130,28 @@ class Verdict(BaseModel):
     """Repeated puzzles behind ``aa_rate``."""
     floor_note: str | None = None
     """This pair's discordance against the A/A floor, for display."""
+    margin_pp: float | None = None
+    """The equivalence margin (percentage points): ``equivalent`` means the difference lies
+    within plus or minus this."""
+    equivalence_ci_pp: tuple[float, float] | None = None
+    """The 95 % interval the equivalence rule uses (cluster-robust, never narrower than the
+    discordance's Wilson bound allows)."""
+    decided: bool = False
+    """The sequential test stopped: degraded, equivalent, or the budget spent (the scheduler
+    plays no more rounds of this pair)."""
+    profile: str | None = None
+    """The difficulty profile of the pairs (``cipher-v3=4,map-v2=6,...``)."""
+    no_signal: dict[str, str] = {}
+    """Rooms without signal for this model (room id -> why), left out of the pairs."""
 
 
 _SIDES_SQL = (
-    "SELECT m.id AS match_id, m.seed, m.difficulty, m.adversarial, m.retries, "
+    "SELECT m.id AS match_id, m.seed, m.difficulty, m.profile, m.adversarial, m.retries, "
     "m.scoring_version, m.room_ids, m.settings, m.started_at, c.sampling, c.submission_id, "
     "CASE WHEN c.id = m.contestant_a THEN 'a' ELSE 'b' END AS slot "
     "FROM matches m JOIN contestants c ON c.id IN (m.contestant_a, m.contestant_b) "
-    "WHERE m.status = 'done' AND c.submission_id IN (?, ?) ORDER BY m.started_at, m.id, slot"
+    "WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IN (?, ?) "
+    "ORDER BY m.started_at, m.id, slot"
 )
 
 
@@ -129,14 +159,14 @@ _ROOMS_SQL = (
     "SELECT r.match_id, r.slot, r.room_index, r.initial_solved FROM rooms_played r "
     "JOIN matches m ON m.id = r.match_id JOIN contestants c "
     "ON c.id = CASE r.slot WHEN 'a' THEN m.contestant_a ELSE m.contestant_b END "
-    "WHERE m.status = 'done' AND c.submission_id IN (?, ?)"
+    "WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IN (?, ?)"
 )
 """The first-answer verdicts of the two submissions' finished matches only (not the whole table:
 the leaderboard asks once per candidate on every refresh)."""
 
 Frozen = tuple[tuple[str, str], ...]
 PuzzleKey = tuple[str, int, int]
-"""(room id, seed, difficulty)."""
+"""(room id, seed, level)."""
 
 
 @dataclass(frozen=True)
@@ -186,8 +216,9 @@ def read_plays(store: Store, ids: Sequence[int]) -> dict[int, Plays]:
         plays.prints.setdefault(frozen, print_)
         by_puzzle = plays.by_print.setdefault(frozen, {})
         rooms = json.loads(side["room_ids"])
+        levels = match_profile(side)
         for index, ok in sorted(solved.get((side["match_id"], side["slot"]), {}).items()):
-            key = (rooms[index], side["seed"], side["difficulty"])
+            key = (rooms[index], side["seed"], levels[rooms[index]])
             by_puzzle.setdefault(key, []).append(Play(side["match_id"], ok))
     return found
 
@@ -272,6 +303,20 @@ def noise_floor(plays: Plays, frozen: Frozen | None = None) -> NoiseFloor:
     return NoiseFloor(n, k, *(interval or (None, None)))
 
 
+def equivalence_margin() -> float:
+    """The equivalence margin as a fraction (``QER_EQUIVALENCE_MARGIN_PP``, default 5 pp)."""
+    raw = os.environ.get("QER_EQUIVALENCE_MARGIN_PP", "").strip()
+    if not raw:
+        return DEFAULT_MARGIN
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"QER_EQUIVALENCE_MARGIN_PP must be a number, got {raw!r}") from None
+    if not 0 < value < 50:
+        raise ValueError(f"QER_EQUIVALENCE_MARGIN_PP must be in (0, 50), got {value}")
+    return value / 100
+
+
 def verdict(
     pairs: Sequence[Pair],
     differing: Sequence[str] = (),
@@ -279,22 +324,32 @@ def verdict(
     budget: int | None = None,
     floor: NoiseFloor | None = None,
     print_: dict[str, Any] | None = None,
+    margin: float | None = None,
+    no_signal: Mapping[str, str] | None = None,
 ) -> Verdict:
     """The verdict from paired outcomes (see the module docstring). ``budget``: paired puzzles
     after which an undecided test stops (default: the tier's round budget, else 600); ``floor``:
-    the baseline's A/A noise floor under the same fingerprint; ``print_``: that fingerprint."""
+    the baseline's A/A noise floor under the same fingerprint; ``print_``: that fingerprint;
+    ``margin``: the equivalence margin (default :func:`equivalence_margin`); ``no_signal``: rooms
+    the calibration found without signal for this model (room id -> why), left out."""
     if not pairs and differing:
         return Verdict(
             kind="NOT COMPARABLE", label="NOT COMPARABLE: " + ", ".join(differing), n_pairs=0,
             b=0, c=0, p_value=None, difference_pp=None, ci_pp=None, detectable_drop_pp=None,
-            discordance=None, differing=list(differing),
+            discordance=None, differing=list(differing), decided=True,
         )  # fmt: skip
+    margin = equivalence_margin() if margin is None else margin
+    silent = dict(no_signal or {})
+    pairs = [p for p in pairs if p.room_id not in silent]
     tier_name = print_.get("tier") if print_ else None
     context: dict[str, Any] = {
         "tier": tier_name,
         "source": None
         if print_ is None
         else ("solo runs" if print_.get("adversarial") == "bluff" else "matches"),
+        "margin_pp": round(100 * margin, 2),
+        "profile": print_.get("profile") if print_ else None,
+        "no_signal": silent,
     }
     if floor is not None and floor.pairs:
         context.update(
@@ -312,15 +367,23 @@ def verdict(
                        detectable_drop_pp=None, discordance=None, **context)  # fmt: skip
     effect = solve_rate_difference(pairs)
     kept = paired_retention(pairs)
+    window = difference_interval(pairs)
     discordance = (b + c) / n
     mde = minimum_detectable_drop(n, max(discordance, 1.0 / n))
-    state = sprt(b, c)
+    decision = decide(b, c, window, margin=margin)
     diff, ci = 100 * effect.difference, (100 * effect.low, 100 * effect.high)
     interval = f"{diff:+.1f} pp [{ci[0]:+.1f}, {ci[1]:+.1f}]"
-    if state.decision == "degraded":
+    spent = n >= budget
+    if decision == "degraded":
         kind: VerdictKind = "degraded"
         label = f"degraded: {interval}"
-    elif state.decision == "no_degradation" or n >= budget:
+    elif decision == "equivalent":
+        kind = "equivalent"
+        label = (
+            f"equivalent within ±{100 * margin:g} pp at n={n}: {100 * window.difference:+.1f} pp "
+            f"[{100 * window.low:+.1f}, {100 * window.high:+.1f}]"
+        )
+    elif sprt(b, c).decision == "no_degradation" or spent:
         kind = "no detectable degradation"
         label = f"no detectable degradation at n={n} (could have shown a drop of " + (
             f"{100 * mde:.0f} pp)" if mde is not None else "?)"
@@ -339,6 +402,8 @@ def verdict(
         retention_pct=round(kept.pct, 2) if kept.pct is not None else None,
         retention_ci=(round(kept.low, 2), round(kept.high, 2))
         if kept.low is not None and kept.high is not None else None,
+        equivalence_ci_pp=(round(100 * window.low, 2), round(100 * window.high, 2)),
+        decided=kind in ("degraded", "equivalent") or spent,
         floor_note=floor_note, **context,
     )  # fmt: skip
 
@@ -356,7 +421,8 @@ def candidate_verdict(store: Store, candidate: int, baseline: int) -> Verdict:
         return verdict([], differing)
     group = groups[0]
     floor = noise_floor(plays[baseline], _freeze(group.fingerprint))
-    return verdict(group.pairs, floor=floor, print_=group.fingerprint)
+    silent = no_signal_rooms(store, baseline, group.fingerprint.get("profile"))
+    return verdict(group.pairs, floor=floor, print_=group.fingerprint, no_signal=silent)
 
 
 class DiscordantPair(BaseModel):
@@ -383,6 +449,7 @@ def discordant_pairs(store: Store, candidate: int, baseline: int) -> list[Discor
             "WHERE status IN ('queued', 'running')"
         )
     }
+    silent = no_signal_rooms(store, baseline, groups[0].fingerprint.get("profile"))
     return [
         DiscordantPair(
             seed=None if p.seed in sealed else p.seed,
@@ -392,7 +459,7 @@ def discordant_pairs(store: Store, candidate: int, baseline: int) -> list[Discor
             candidate_match=p.candidate_match,
         )
         for p in groups[0].pairs
-        if p.baseline_solved != p.candidate_solved
+        if p.baseline_solved != p.candidate_solved and p.room_id not in silent
     ]
 
 
@@ -407,6 +474,7 @@ def group_verdicts(store: Store, candidate: int, baseline: int) -> list[tuple[di
                 g.pairs,
                 floor=noise_floor(plays[baseline], _freeze(g.fingerprint)),
                 print_=g.fingerprint,
+                no_signal=no_signal_rooms(store, baseline, g.fingerprint.get("profile")),
             ),
         )
         for g in pair_groups(plays, candidate, baseline)

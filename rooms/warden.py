@@ -9,11 +9,10 @@ Difficulty curve:
 
 0. recognition: eight words are listed, two of them keys; name one of your keys;
 1. name any one of the keys (one key suffices);
-2. the five keys in reverse order; 3. their first letters; 4. sorted alphabetically;
-5. the N-th letter of the N-th key plus the total letter count;
-6-10. rules that need every key and some arithmetic: sums of alphabet positions, ordering by
-   length, weighted sums modulo 97, shifted letters with a vowel count, and a last rule that
-   sorts, picks, shifts and multiplies.
+2-4. the first room's key; the first two keys in order; the first three in reverse order;
+5-10. rules that need all five keys and more work each time: their first letters, sorted, the
+   N-th letter of the N-th key plus a letter count, ordered by length, a weighted sum modulo 97,
+   and a last rule that sorts, picks, shifts and multiplies.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ from rooms.base import (
 from rooms.extract import answer_text, normalize, unlabel
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
-VOWELS = frozenset("aeiou")
 _SEPARATORS = re.compile(r"[\s,;/+|>\-–—→]+")
 RECOGNITION_KEYS = 2
 """Level 0: how many of the five keys are among the listed words."""
@@ -69,10 +67,6 @@ def _any_one(keys: list[str]) -> str:
     return keys[0]
 
 
-def _reversed(keys: list[str]) -> str:
-    return "-".join(reversed(keys))
-
-
 def _initials(keys: list[str]) -> str:
     return "".join(k[0] for k in keys)
 
@@ -86,10 +80,6 @@ def _diagonal(keys: list[str]) -> str:
     return f"{letters}{sum(len(k) for k in keys)}"
 
 
-def _initial_sum(keys: list[str]) -> str:
-    return str(sum(position(k[0]) for k in keys))
-
-
 def _by_length(keys: list[str]) -> str:
     ordered = sorted(keys, key=lambda k: (len(k), k))
     return "-".join([*ordered, str(sum(len(k) for k in keys))])
@@ -99,17 +89,24 @@ def _weighted_mod(keys: list[str]) -> str:
     return str(sum(position(k[-1]) * n for n, k in enumerate(keys, 1)) % 97)
 
 
-def _shifted_initials(keys: list[str]) -> str:
-    letters = "".join(shift(k[0], len(k)) for k in reversed(keys))
-    return f"{letters}{sum(c in VOWELS for k in keys for c in k)}"
-
-
 def _sort_pick_shift(keys: list[str]) -> str:
     ordered = sorted(keys)
     letters = "".join(shift(k[(n - 1) % len(k)], -n) for n, k in enumerate(ordered, 1))
     total = sum(len(k) for k in keys)
     with_e = sum("e" in k for k in keys)
     return f"{letters}{total * with_e}"
+
+
+def _first_key(keys: list[str]) -> str:
+    return keys[0]
+
+
+def _first_two(keys: list[str]) -> str:
+    return "-".join(keys[:2])
+
+
+def _first_three_reversed(keys: list[str]) -> str:
+    return "-".join(reversed(keys[:3]))
 
 
 @dataclass(frozen=True)
@@ -123,6 +120,8 @@ class Rule:
     shape: str
     """``any-key`` (any of the five keys), ``list`` (a sequence of tokens, any separator) or
     ``token`` (one word or number, compared exactly, spaces ignored)."""
+    needs: int
+    """The keys the rule needs: those of rooms 1 to ``needs`` (0: any one key will do)."""
     note: str
     """One line for the level table."""
 
@@ -133,72 +132,80 @@ RULES: dict[int, Rule] = {
         "word is enough).",
         _any_one,
         "any-key",
+        0,
         "recognition: eight words listed, two of them keys; name one of your keys",
     ),
     1: Rule(
         "Write one of the keys you received, any one of them (a single key word is enough).",
         _any_one,
         "any-key",
+        0,
         "recall: name any one of the keys you were handed",
     ),
     2: Rule(
-        "Write the five keys in the REVERSE of the order you received them, separated by hyphens.",
-        _reversed,
-        "list",
-        "the five keys in reverse order",
+        "Write the key you received in the FIRST room (the Cipher room).",
+        _first_key,
+        "token",
+        1,
+        "the key of the first room",
     ),
     3: Rule(
-        "Take the first letter of each key, in the order you received them, and write them "
-        "together as one word.",
-        _initials,
-        "token",
-        "the first letters of the five keys, in order, as one word",
+        "Write the keys of the first two rooms (Cipher, then Map) in the order you received "
+        "them, separated by a hyphen.",
+        _first_two,
+        "list",
+        2,
+        "the keys of the first two rooms, in order",
     ),
     4: Rule(
+        "Write the keys of the first three rooms (Cipher, Map, Mechanism) in the REVERSE of the "
+        "order you received them, separated by hyphens.",
+        _first_three_reversed,
+        "list",
+        3,
+        "the keys of the first three rooms, in reverse order",
+    ),
+    5: Rule(
+        "Take the first letter of each of the five keys, in the order you received them, and "
+        "write them together as one word.",
+        _initials,
+        "token",
+        5,
+        "the first letters of all five keys, in order, as one word",
+    ),
+    6: Rule(
         "Write the five keys sorted alphabetically, separated by hyphens.",
         _sorted,
         "list",
+        5,
         "the five keys sorted alphabetically",
     ),
-    5: Rule(
+    7: Rule(
         "For the key you received in room N (N = 1 to 5), take its N-th letter (counting from "
         "1; if the key is shorter, wrap around to its start). Write those five letters together, "
         "followed immediately by the total number of letters in all five keys (e.g. abcde27).",
         _diagonal,
         "token",
+        5,
         "the N-th letter of the N-th key, then the total number of letters",
     ),
-    6: Rule(
-        "Take the first letter of each of the five keys and its position in the alphabet "
-        "(a=1, b=2, ..., z=26). Add the five positions together and write the sum as a number.",
-        _initial_sum,
-        "token",
-        "the sum of the alphabet positions of the five keys' first letters",
-    ),
-    7: Rule(
+    8: Rule(
         "Write the five keys ordered by length, shortest first (keys of equal length in "
         "alphabetical order), separated by hyphens, then one more hyphen and the total number "
         "of letters in all five keys (e.g. fig-kiwi-lemon-mango-papaya-24).",
         _by_length,
         "list",
+        5,
         "the keys ordered by length (ties alphabetical), then the total letter count",
     ),
-    8: Rule(
+    9: Rule(
         "For the key you received in room N (N = 1 to 5), take the alphabet position of its "
         "LAST letter (a=1, ..., z=26) and multiply it by N. Add the five products, divide the sum "
         "by 97 and write the remainder as a number.",
         _weighted_mod,
         "token",
+        5,
         "the sum of (position of the last letter x room number), modulo 97",
-    ),
-    9: Rule(
-        "For each key, shift its first letter forward in the alphabet by as many places as the "
-        "key has letters (wrapping from z back to a). Write the five shifted letters in the "
-        "REVERSE of the order you received the keys, followed immediately by the number of "
-        "vowels (a, e, i, o, u) in all five keys together (e.g. kqzfb11).",
-        _shifted_initials,
-        "token",
-        "first letters shifted by key length, in reverse order, then the vowel count",
     ),
     10: Rule(
         "Sort the five keys alphabetically. From the k-th key in that sorted order (k = 1 to 5) "
@@ -208,10 +215,13 @@ RULES: dict[int, Rule] = {
         "multiplied by the number of keys that contain the letter e (e.g. qdmxa54).",
         _sort_pick_shift,
         "token",
+        5,
         "sort, pick the k-th letter, shift it back by k, then letters x keys with an e",
     ),
 }
-"""The rule of every level (every level in ``rooms.base.LEVELS``)."""
+"""The rule of every level (every level in ``rooms.base.LEVELS``). The keys a level needs grow
+from any one (0-1) to the first room's, the first two, the first three, and all five (5-10), so
+the Warden has a level near any solve rate even when the earlier rooms are hard."""
 
 ANSWER_LABELS: tuple[str, ...] = (
     "answer",

@@ -77,6 +77,10 @@ class SubmissionForm(BaseModel):
     """Sampling settings (presets exist for well-known families)."""
     is_baseline: bool = False
     """This is the full-precision baseline for its base model."""
+    context_tokens: int | None = Field(None, ge=512, le=10_000_000)
+    """The context window the server runs with, in tokens (llama-server ``-c``, vLLM
+    ``--max-model-len``, Ollama ``num_ctx``); calibration never picks a level whose prompt would
+    not fit it. Unknown: 8192 is assumed."""
 
 
 PRESETS: dict[str, Sampling] = {

@@ -228,7 +228,7 @@ class SubmissionService:
             form.display_name, form.base_model, base_model_key(form.base_model), form.quant,
             form.bits_per_weight, form.file_size_gb, form.hardware, form.engine, target.url,
             form.model, encrypted, form.sampling.model_dump_json(), klass, int(form.is_baseline),
-            _token_hash(token), client, probe.model_dump_json(), now(), now(),
+            _token_hash(token), client, probe.model_dump_json(), now(), now(), form.context_tokens,
         )  # fmt: skip
 
         def run(db: sqlite3.Connection) -> int:
@@ -237,8 +237,9 @@ class SubmissionService:
                     "INSERT INTO submissions (display_name, base_model, base_model_key, quant, "
                     "bits_per_weight, file_size_gb, hardware, engine, base_url, model, "
                     "api_key_encrypted, sampling, settings_class, is_baseline, status, "
-                    "deletion_token_hash, client_hash, probe, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                    "deletion_token_hash, client_hash, probe, created_at, updated_at, "
+                    "context_tokens) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)",
                     row,
                 )
             except sqlite3.IntegrityError:  # a concurrent identical submission won the race

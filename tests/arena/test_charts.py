@@ -173,15 +173,15 @@ def test_one_panel_per_room() -> None:
     frame = room_frame()
     figure = charts.bang_per_bit_figures(POINTS, frame)["quality_vs_bpw_by_room"]
     titles = [a.text for a in figure.layout.annotations]
-    assert titles == ["Cipher (cipher-v2)", "Map (map-v1)", "Mechanism (mechanism-v2)",
-                      "Archive (archive-v2)"]  # fmt: skip
+    assert titles == ["Cipher (cipher-v3)", "Map (map-v2)", "Mechanism (mechanism-v3)",
+                      "Archive (archive-v3)"]  # fmt: skip
     axes = {(t.xaxis, t.yaxis) for t in figure.data}
     assert len(axes) == 4  # four rooms, four panels
     assert len(figure.data) == 4 * 2  # one line per base model in each panel
     assert sum(bool(t.showlegend) for t in figure.data) == 2  # one legend entry per model
     first = next(t for t in figure.data if t.name == "Smol-135M")
     assert list(first.x) == [2.6, 4.8, 16.0]
-    cipher = frame[(frame["room_id"] == "cipher-v2") & (frame["base_model_key"] == "smol-135m")]
+    cipher = frame[(frame["room_id"] == "cipher-v3") & (frame["base_model_key"] == "smol-135m")]
     expected = cipher.sort_values("bits_per_weight")["escape_rate"] * 100
     assert list(first.y) == pytest.approx(list(expected))
     assert "escape rate:" in first.hovertext[0] and "plays (n): 3" in first.hovertext[0]

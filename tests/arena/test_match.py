@@ -376,7 +376,7 @@ class _Probe:
 async def test_calls_are_stored_before_validation_and_a_validator_crash_is_a_verdict(
     store: Store,
 ) -> None:
-    probes = [_Probe(room, store, crash=(room.id == "map-v1")) for room in ROOMS]
+    probes = [_Probe(room, store, crash=(room.id == "map-v2")) for room in ROOMS]
     a = Scripted(["right"] * 40)
     b = Scripted(["right"] * 40)
     result = await play_match(spec(), store, endpoints={"a": a, "b": b}, rooms=probes)  # type: ignore[arg-type]

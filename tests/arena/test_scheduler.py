@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from arena import profile as profiles
 from arena.client import ClientLimits
 from arena.models import ContestantSummary, MatchResult, MatchSettings
 from arena.nullserver import NullServer, NullServerConfig
@@ -36,6 +37,7 @@ from submissions.models import Sampling, SubmissionForm
 from submissions.service import SubmissionService
 
 FAST = dict(
+    difficulty=1,
     interval_s=0.2,
     heartbeat_s=0.1,
     lease_s=5.0,
@@ -51,6 +53,7 @@ def entrant(i: int, base: str = "m", baseline: bool = False, klass: str = "s") -
 
 # -- pure rules -----------------------------------------------------------------------------------
 SMOKE = SchedulerSettings(tier="smoke")
+LEVEL_ONE = profiles.uniform(1)
 
 
 def view(rows: list[tuple[JobRequest, str]], settings: SchedulerSettings = SMOKE) -> QueueView:
@@ -149,10 +152,12 @@ def test_pairs_only_within_base_model_and_settings_class() -> None:
 
 
 def test_both_orders_of_a_round_meet_the_same_seed() -> None:
-    jobs = match_jobs(3, 7, 0, SMOKE, 42)
+    jobs = match_jobs(3, 7, 0, SMOKE, 42, LEVEL_ONE)
     assert [(j.payload["a"], j.payload["b"]) for j in jobs] == [(3, 7), (7, 3)]
     assert {j.payload["seed"] for j in jobs} == {42} and len({j.key for j in jobs}) == 2
-    assert [j.payload["b"] for j in match_jobs(3, 3, 0, SMOKE, 42)] == [3]  # A/A: one match
+    assert [j.payload["b"] for j in match_jobs(3, 3, 0, SMOKE, 42, LEVEL_ONE)] == [
+        3
+    ]  # A/A: one match
 
 
 def test_collapse_thresholds() -> None:
@@ -383,7 +388,7 @@ async def test_an_expired_lease_is_replayed_exactly_once(
     a = await register(store, keystore, servers[0].base_url, "m0", baseline=True)
     b = await register(store, keystore, servers[1].base_url, "m1")
     settings = SchedulerSettings(**FAST)
-    first = match_jobs(a, b, 0, settings, 7)[0]
+    first = match_jobs(a, b, 0, settings, 7, LEVEL_ONE)[0]
     key, payload = first.key, first.payload
     queue = JobQueue(store)
     job_id = queue.enqueue(key, payload)
@@ -415,7 +420,7 @@ async def test_a_paused_submission_cancels_its_queued_match(
     b = await register(store, keystore, servers[1].base_url, "m1")
     settings = SchedulerSettings(**FAST)
     queue = JobQueue(store)
-    first = match_jobs(a, b, 0, settings, 7)[0]
+    first = match_jobs(a, b, 0, settings, 7, LEVEL_ONE)[0]
     key, payload = first.key, first.payload
     job_id = queue.enqueue(key, payload)
     store.write(
@@ -441,7 +446,7 @@ async def test_stop_gives_a_running_match_back_to_the_queue(
         a = await register(store, keystore, slow.base_url, "slow", baseline=True)
         b = await register(store, keystore, fast.base_url, "fast")
         settings = SchedulerSettings(**FAST)
-        first = match_jobs(a, b, 0, settings, 7)[0]  # queued before the planner's probes
+        first = match_jobs(a, b, 0, settings, 7, LEVEL_ONE)[0]  # queued before the planner's probes
         JobQueue(store).enqueue(first.key, first.payload)
         scheduler = Scheduler(store, keystore, settings)
         scheduler.start()
@@ -460,7 +465,7 @@ async def test_an_endpoint_that_dies_mid_match_counts_as_a_failure(
     b = await register(store, keystore, servers[1].base_url, "m1")
     settings = SchedulerSettings(**FAST, failure_threshold=1)
     scheduler = Scheduler(store, keystore, settings, owner="me")
-    first = match_jobs(a, b, 0, settings, 7)[0]
+    first = match_jobs(a, b, 0, settings, 7, LEVEL_ONE)[0]
     key, payload = first.key, first.payload
     job_id = scheduler.queue.enqueue(key, payload)
     job = scheduler.queue.claim("me", 30)
@@ -494,7 +499,7 @@ async def test_a_stale_worker_cannot_finish_a_match_taken_over(
     b = await register(store, keystore, servers[1].base_url, "m1")
     settings = SchedulerSettings(**FAST)
     queue = JobQueue(store)
-    first = match_jobs(a, b, 0, settings, 7)[0]
+    first = match_jobs(a, b, 0, settings, 7, LEVEL_ONE)[0]
     key, payload = first.key, first.payload
     job_id = queue.enqueue(key, payload)
     assert queue.claim("A", lease_seconds=0.2) is not None

@@ -166,7 +166,7 @@ def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
         finished = api.get("/api/matches", params={"status": "done"}).json()[0]
         replay = api.get(f"/api/matches/{finished['id']}").json()
     assert [room["room_id"] for room in replay["rooms"]] == [
-        "cipher-v2", "map-v1", "mechanism-v2", "archive-v2", "paradox-v2", "warden-v2",
+        "cipher-v3", "map-v2", "mechanism-v3", "archive-v3", "paradox-v3", "warden-v3",
     ]  # fmt: skip
     assert all(room["status"] == "done" for room in replay["rooms"])
     for name in ("Cipher", "Map", "Mechanism", "Archive", "Paradox", "Warden"):
