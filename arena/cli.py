@@ -469,9 +469,11 @@ async def calibrate_endpoint(
     *,
     seed_group: str = CLI_SEED_GROUP,
     secret: bytes = CLI_SEED_SECRET,
+    adversarial: AdversarialMode = AdversarialMode.BLUFF,
 ) -> CalibrationResult:
-    """Play ``config.runs`` calibration runs (solo, house bluff) one after another, each at the
-    levels the runs before it point to, and choose the profile."""
+    """Play ``config.runs`` calibration runs (solo; the house bluffs unless ``adversarial`` says
+    otherwise: use the mode the measurements will use) one after another, each at the levels the
+    runs before it point to, and choose the profile."""
     runs: list[Run] = []
     for index in range(config.runs):
         levels = next_profile(runs, config)
@@ -479,7 +481,7 @@ async def calibrate_endpoint(
             seed=calibration_seed(seed_group, index, secret),
             profile=levels,
             retries=config.retries,
-            adversarial=AdversarialMode.BLUFF,
+            adversarial=adversarial,
             purpose="calibration",
             seed_policy=CALIBRATION_SEEDS,
         )

@@ -15,8 +15,12 @@ retention order should all agree on that.
    CI), retention with CI, the A/A floor, KL / top-1, per-room first-answer solve rates, and the
    probe speed ratios. Everything is measured in this one run.
 
-Usage: ``python bench/validity.py [--seeds 30] [--difficulty 1] [--aa 10]
-[--adversarial none|bluff] [--max-tokens 160]``
+With ``--calibrate N`` the baseline is first calibrated (``python -m arena calibrate``'s search,
+N runs on calibration seeds, same adversarial mode and retries as the measurement) and every
+model then plays the profile found; ``--profile FILE`` plays a profile given by hand.
+
+Usage: ``python bench/validity.py [--seeds 30] [--difficulty 1 | --calibrate 32 | --profile F]
+[--aa 10] [--adversarial none|bluff] [--retries 0] [--max-tokens 160] [--quants Q4_1,Q8_0,Q2_K]``
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.fernet import Fernet
 
+from arena import profile as profiles
+from arena.calibration import CalibrationConfig
+from arena.cli import CalibrationProgress, calibrate_endpoint, calibration_table
 from arena.client import ChatClient, ClientLimits
 from arena.local_models import LlamaServer, find_smollm2_gguf, quantize
 from arena.match import play_match
@@ -82,11 +89,13 @@ def spec_of(server: LlamaServer, quant: str, submission_id: int, max_tokens: int
     )
 
 
-async def solo(store: Store, spec: ContestantSpec, seed: int, args: argparse.Namespace) -> None:
+async def solo(
+    store: Store, spec: ContestantSpec, seed: int, args: argparse.Namespace, levels: dict[str, int]
+) -> None:
     settings = MatchSettings(
         seed=seed,
-        difficulty=args.difficulty,
-        retries=0,
+        profile=levels,
+        retries=args.retries,
         adversarial=AdversarialMode(args.adversarial),
         tier="standard",
         seed_policy="bench-validity",
@@ -100,7 +109,7 @@ def solve_rates(store: Store, submission_id: int) -> dict[str, str]:
     rows = store.query(
         "SELECT r.room_id, r.initial_solved FROM rooms_played r JOIN matches m "
         "ON m.id = r.match_id JOIN contestants c ON c.id = m.contestant_a "
-        "WHERE c.submission_id = ? AND m.status = 'done'",
+        "WHERE c.submission_id = ? AND m.status = 'done' AND m.purpose = 'measure'",
         (submission_id,),
     )
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -113,10 +122,12 @@ def solve_rates(store: Store, submission_id: int) -> dict[str, str]:
 async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="qer-validity-"))
     source = find_smollm2_gguf()
+    quants = tuple(q for q in QUANTS if q in args.quants.split(","))
+    if quants[:1] != ("Q4_1",) or len(quants) < 2:
+        raise SystemExit("--quants must list Q4_1 (the baseline) and at least one candidate")
     files = {
-        "Q4_1": source,
-        "Q8_0": quantize(source, work / "smollm2-Q8_0.gguf", "Q8_0"),
-        "Q2_K": quantize(source, work / "smollm2-Q2_K.gguf", "Q2_K"),
+        q: source if q == "Q4_1" else quantize(source, work / f"smollm2-{q}.gguf", q)
+        for q in quants
     }
     params = 134_515_008
     bpw = {q: round(f.stat().st_size * 8 / params, 2) for q, f in files.items()}
@@ -133,20 +144,36 @@ async def main(args: argparse.Namespace) -> None:
     try:
         for server in servers.values():
             server.start()
-        ids = {q: await register(service, servers[q], q, bpw[q], args.max_tokens) for q in QUANTS}
-        specs = {q: spec_of(servers[q], q, ids[q], args.max_tokens) for q in QUANTS}
-        clients = {q: ChatClient(servers[q].base_url) for q in QUANTS}
+        ids = {q: await register(service, servers[q], q, bpw[q], args.max_tokens) for q in quants}
+        specs = {q: spec_of(servers[q], q, ids[q], args.max_tokens) for q in quants}
+        clients = {q: ChatClient(servers[q].base_url) for q in quants}
         # The KL probe's own pieces (the scheduler's run_kl_probe collects both sides at once
         # and compares them); here the baseline's logprobs are collected once for both candidates.
-        logprobs = {q: await collect_logprobs(clients[q], servers[q].alias) for q in QUANTS}
-        kl = {q: compare(logprobs["Q4_1"], logprobs[q]) for q in QUANTS[1:]}
-        speed = {q: await run_speed_probe(clients[q], servers[q].alias) for q in QUANTS}
+        logprobs = {q: await collect_logprobs(clients[q], servers[q].alias) for q in quants}
+        kl = {q: compare(logprobs["Q4_1"], logprobs[q]) for q in quants[1:]}
+        speed = {q: await run_speed_probe(clients[q], servers[q].alias) for q in quants}
         probes_s = time.monotonic() - started
+        levels = profiles.uniform(args.difficulty)
+        if args.profile is not None:
+            levels = profiles.load(args.profile)
+        if args.calibrate:
+            config = CalibrationConfig(runs=args.calibrate, retries=args.retries,
+                                       context_tokens=args.context_tokens)  # fmt: skip
+            print(f"calibrating Q4_1: {config.runs} runs", flush=True)
+            calibrated = await calibrate_endpoint(
+                specs["Q4_1"], store, config, CalibrationProgress(config.runs, False),
+                adversarial=AdversarialMode(args.adversarial),
+            )  # fmt: skip
+            levels = calibrated.profile
+            print(calibration_table(calibrated), flush=True)
+            print(f"rooms without signal: {', '.join(calibrated.dead_rooms) or 'none'}")
+        calibrated_s = time.monotonic() - started
+        print(f"playing {profiles.describe(levels)}", flush=True)
         for seed in range(args.seeds):
-            await asyncio.gather(*(solo(store, specs[q], seed, args) for q in QUANTS))
+            await asyncio.gather(*(solo(store, specs[q], seed, args, levels) for q in quants))
             print(f"seed {seed} done ({time.monotonic() - started:.0f} s)", flush=True)
         for seed in range(args.aa):
-            await solo(store, specs["Q4_1"], seed, args)
+            await solo(store, specs["Q4_1"], seed, args, levels)
         for client in clients.values():
             await client.aclose()
     finally:
@@ -154,14 +181,15 @@ async def main(args: argparse.Namespace) -> None:
             server.stop()
     wall = time.monotonic() - started
 
-    print(f"\nSmolLM2-135M-Instruct, difficulty {args.difficulty}, {args.seeds} seeds, solo runs "
-          f"({args.adversarial}, no retries), temperature 0, max_tokens {args.max_tokens}; "
-          f"wall {wall:.0f} s (probes {probes_s:.0f} s)")  # fmt: skip
+    print(f"\nSmolLM2-135M-Instruct, {profiles.describe(levels)}, {args.seeds} seeds, solo runs "
+          f"({args.adversarial}, {args.retries} retries), temperature 0, max_tokens "
+          f"{args.max_tokens}; wall {wall:.0f} s (probes {probes_s:.0f} s, calibration "
+          f"{calibrated_s - probes_s:.0f} s)")  # fmt: skip
     base = ids["Q4_1"]
     floor = noise_floor(read_plays(store, (base,))[base])
     print(f"baseline Q4_1 ({bpw['Q4_1']} bpw): {floor.describe()}; "
           f"first-answer solves {solve_rates(store, base)}")  # fmt: skip
-    for q in QUANTS[1:]:
+    for q in quants[1:]:
         v = candidate_verdict(store, ids[q], base)
         k = kl[q]
         kl_text = (f"KL mean {k.mean_kl:.4f} median {k.median_kl:.4f} p99 {k.p99_kl:.4f} nats, "
@@ -174,7 +202,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"  {kl_text}")
         print(f"  first-answer solves {solve_rates(store, ids[q])}")
     print("\nspeed probe (tg tok/s mean ± sd, pp tok/s, TTFT median s):")
-    for q in QUANTS:
+    for q in quants:
         s = speed[q]
         print(f"  {q}: tg {s.tg_tps_mean:.1f} ± {s.tg_tps_sd:.1f}, pp {s.pp_tps_mean:.1f} ± "
               f"{s.pp_tps_sd:.1f}, TTFT {s.tg_ttft_median_s:.3f}; tg ratio vs Q4_1 "
@@ -185,7 +213,14 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=30)
-    parser.add_argument("--difficulty", type=int, default=1)
+    levels = parser.add_mutually_exclusive_group()
+    levels.add_argument("--difficulty", type=int, default=1, help="every room at this level")
+    levels.add_argument("--calibrate", type=int, default=0, metavar="N",
+                        help="calibrate the baseline first (N runs)")  # fmt: skip
+    levels.add_argument("--profile", type=Path, default=None, help="a profile JSON to play")
+    parser.add_argument("--context-tokens", type=int, default=8192)
+    parser.add_argument("--retries", type=int, default=0)
+    parser.add_argument("--quants", default=",".join(QUANTS), help="Q4_1 first")
     parser.add_argument("--aa", type=int, default=10, help="baseline seeds replayed (A/A)")
     parser.add_argument("--adversarial", choices=("none", "bluff"), default="none")
     parser.add_argument("--max-tokens", type=int, default=160)

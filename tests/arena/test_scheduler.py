@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from arena import calibration, calibration_store
 from arena import profile as profiles
 from arena.client import ClientLimits
 from arena.models import ContestantSummary, MatchResult, MatchSettings
@@ -19,6 +20,7 @@ from arena.nullserver import NullServer, NullServerConfig
 from arena.queue import JobQueue
 from arena.scheduler import (
     Entrant,
+    GroupLevels,
     JobRequest,
     QueueView,
     Scheduler,
@@ -30,10 +32,12 @@ from arena.scheduler import (
     probe_job,
     seed_secret,
 )
+from arena.skillsim import SkillModel, serve
 from arena.store import Store
-from arena.tiers import tier, tier_seed
+from arena.tiers import calibration_seed, tier, tier_seed
+from arena.verdicts import candidate_verdict
 from submissions.keystore import KeyStore
-from submissions.models import Sampling, SubmissionForm
+from submissions.models import Sampling, SubmissionForm, settings_class
 from submissions.service import SubmissionService
 
 FAST = dict(
@@ -538,3 +542,119 @@ async def test_resuming_a_paused_submission_clears_its_failures(
     assert row["status"] == "active" and row["consecutive_failures"] == 0
     scheduler._count_failure(receipt.submission_id, "down once more")
     assert submission(store, receipt.submission_id)["status"] == "active"  # not re-paused at once
+
+
+# -- calibration ----------------------------------------------------------------------------------
+def job_rows(store: Store) -> list[dict[str, Any]]:
+    return [
+        {**row, "payload": json.loads(row["payload"])}
+        for row in store.query("SELECT id, status, payload, match_id FROM job_queue ORDER BY id")
+    ]
+
+
+async def test_a_group_is_calibrated_first_and_every_member_plays_its_profile(
+    store: Store, keystore: KeyStore
+) -> None:
+    """Simulated models of known skill through the real scheduler, client and validators: the
+    baseline's calibration runs come after the probes and before anything else of its group,
+    each run at the levels its search points to; then the candidate and the baseline play the
+    profile chosen, and the verdict is on that profile."""
+    base_model = SkillModel(skill=5.0, name="sim-base", slope=0.6)
+    servers = [serve(base_model, store.path), serve(base_model.twin(2.0, "sim-q2"), store.path)]
+    for server in servers:
+        server.start()
+    try:
+        base = await register(store, keystore, servers[0].base_url, "sim-base", baseline=True,
+                              context_tokens=32768)  # fmt: skip
+        cand = await register(store, keystore, servers[1].base_url, "sim-q2")
+        settings = SchedulerSettings(**{**FAST, "difficulty": "calibrate"}, calibration_runs=6,
+                                     tier="smoke", max_concurrent=2, queue_depth=2)  # fmt: skip
+        scheduler = Scheduler(store, keystore, settings)
+        scheduler.start()
+        try:
+            wait_for(lambda: len(match_jobs_done(store)) >= 2, timeout=120)
+        finally:
+            scheduler.stop()
+    finally:
+        for server in servers:
+            server.stop()
+    jobs = job_rows(store)
+    kinds = [j["payload"]["kind"] for j in jobs]
+    calibrating = [j for j in jobs if j["payload"]["kind"] == "calibrate"]
+    assert len(calibrating) == 6 and all(j["payload"]["a"] == base for j in calibrating)
+    last_probe = max(i for i, k in enumerate(kinds) if k == "probe")
+    first_play = min(i for i, k in enumerate(kinds) if k in ("solo", "match"))
+    assert (
+        last_probe < kinds.index("calibrate")
+        and max(i for i, k in enumerate(kinds) if k == "calibrate") < first_play
+    )
+    # Every run played the levels the search pointed to after the runs before it.
+    [record] = calibration_store.records(store)
+    assert record.status == "done" and record.baseline_id == base
+    assert record.config.context_tokens == 32768 and record.config.runs == 6
+    runs = calibration_store.runs_of(store, record.id)
+    assert len(runs) == 6
+    for k, job in enumerate(calibrating):
+        assert job["payload"]["profile"] == calibration.next_profile(runs[:k], record.config)
+        assert job["payload"]["seed"] == calibration_seed("smollm2-135m|" + settings_class(
+            Sampling(max_tokens=16)), k, scheduler.secret)  # fmt: skip
+    assert record.profile == calibration.result(runs, record.config).profile
+    purposes = store.query("SELECT purpose, profile FROM matches WHERE status = 'done'")
+    assert sum(p["purpose"] == "calibration" for p in purposes) == 6
+    measured = [json.loads(p["profile"]) for p in purposes if p["purpose"] == "measure"]
+    assert measured and all(levels == record.profile for levels in measured)
+    found = candidate_verdict(store, cand, base)
+    assert found.profile == profiles.text(record.profile)
+    assert set(found.no_signal) == set(record.dead_rooms)
+
+
+async def test_a_new_baseline_means_a_new_calibration(store: Store, keystore: KeyStore) -> None:
+    server = NullServer(NullServerConfig(reply="ready", model="m0"))
+    other = NullServer(NullServerConfig(reply="ready", model="m1"))
+    server.start()
+    other.start()
+    try:
+        first = await register(store, keystore, server.base_url, "m0", baseline=True)
+        settings = SchedulerSettings(**{**FAST, "difficulty": "calibrate"}, calibration_runs=4)
+        scheduler = Scheduler(store, keystore, settings)
+        levels = scheduler.group_levels(scheduler.entrants())
+        [plan] = levels.values()
+        assert plan.profile is None and plan.baseline == first and plan.next_run is not None
+        store.write(lambda db: db.execute("UPDATE submissions SET status = 'deleted'"))
+        second = await register(store, keystore, other.base_url, "m1", baseline=True)
+        [again] = scheduler.group_levels(scheduler.entrants()).values()
+        assert again.baseline == second and again.calibration != plan.calibration
+        assert [r.baseline_id for r in calibration_store.records(store)] == [first, second]
+        fixed = Scheduler(store, keystore, SchedulerSettings(**FAST))  # difficulty=1: no search
+        [plain] = fixed.group_levels(fixed.entrants()).values()
+        assert plain.profile == profiles.uniform(1) and plain.calibration is None
+    finally:
+        server.stop()
+        other.stop()
+
+
+def test_calibration_jobs_come_one_at_a_time_and_block_the_group() -> None:
+    entrants = [entrant(1, baseline=True), entrant(2), entrant(3, base="other")]
+    levels = {
+        ("m", "s"): GroupLevels(None, calibration=7, next_run=profiles.uniform(3), baseline=1),
+        ("other", "s"): GroupLevels(profiles.uniform(2)),
+    }
+    probes = [(probe_job("speed", i), "done") for i in (1, 2, 3)] + [
+        (probe_job("kl", 2, 1), "done")
+    ]
+
+    def plan(rows: list[tuple[JobRequest, str]]) -> list[JobRequest]:
+        return plan_next(entrants, view(rows), SMOKE, secret=b"s", levels=levels)
+
+    first = plan(probes)
+    assert [j.payload["kind"] for j in first] == ["calibrate"]
+    assert first[0].payload["profile"] == profiles.uniform(3)
+    assert first[0].payload["seed"] == calibration_seed("m|s", 0, b"s")
+    running = [*probes, (first[0], "running")]
+    # while the run plays, only the other group plays (its solo runs at its own profile)
+    wanted = plan(running)
+    assert wanted and all(j.payload["a"] == 3 for j in wanted)
+    assert wanted[0].payload["profile"] == profiles.uniform(2)
+    again = plan([*probes, (first[0], "done")])
+    assert again[0].payload["kind"] == "calibrate" and again[0].payload["round"] == 1
+    assert again[0].key != first[0].key

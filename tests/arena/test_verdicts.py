@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from arena import calibration_store
+from arena.calibration import CalibrationConfig, CalibrationResult, NoSignal
 from arena.leaderboard import ALL_COLUMNS, chart_points, leaderboard_frame, leaderboard_rows
 from arena.match import play_match
 from arena.models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec, Sampling
@@ -16,6 +19,7 @@ from arena.verdicts import (
     candidate_verdict,
     differences,
     discordant_pairs,
+    equivalence_margin,
     fingerprint,
     noise_floor,
     pair_groups,
@@ -23,6 +27,7 @@ from arena.verdicts import (
     read_plays,
     verdict,
 )
+from rooms import load_rooms
 from tests.arena.test_leaderboard import LEVEL, Fake, add_submission, contestant, play
 
 
@@ -224,3 +229,117 @@ def test_probe_results_reach_the_row_the_frame_and_the_chart(store: Store) -> No
     assert (points[cand].decode_tps, points[cand].tps_sd, points[cand].tps_source) == (
         41.5, 0.8, "speed probe")  # fmt: skip
     assert points[base].tps_source == "matches"
+
+
+# -- profiles, calibration, equivalence -----------------------------------------------------------
+class ProfileFake(Fake):
+    """A scripted endpoint whose puzzles follow a difficulty profile."""
+
+    def __init__(self, codes: str, seed: int, levels: dict[str, int]) -> None:
+        super().__init__(codes, seed, 32)
+        self.puzzles = [room.generate(seed, levels[room.id]) for room in load_rooms().values()]
+
+
+async def solo_at(
+    store: Store, seed: int, submission: int, codes: str, levels: dict[str, int], **extra: Any
+) -> str:
+    spec = MatchSpec(
+        a=contestant(submission, 1),
+        settings=MatchSettings(seed=seed, profile=levels, retries=1,
+                               adversarial=AdversarialMode.BLUFF, **extra),
+    )  # fmt: skip
+    endpoints = {"a": ProfileFake(codes, seed, levels)}
+    result = await play_match(spec, store, endpoints=endpoints)  # type: ignore[arg-type]
+    assert result.status == "done"
+    return result.match_id
+
+
+MIXED = {"cipher-v3": 4, "map-v2": 0, "mechanism-v3": 2, "archive-v3": 1, "paradox-v3": 3,
+         "warden-v3": 2}  # fmt: skip
+
+
+async def test_runs_on_different_profiles_are_not_comparable(store: Store) -> None:
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q4_0", 4.5)
+    await solo_at(store, 1, base, "HHHHHH", MIXED)
+    await solo_at(store, 1, cand, "HHHHHH", {**MIXED, "map-v2": 1})
+    pairs, differing = paired_outcomes(store, cand, base)
+    assert pairs == [] and len(differing) == 1 and differing[0].startswith("profile (")
+    assert "map-v2=1" in differing[0] and "map-v2=0" in differing[0]
+    result = candidate_verdict(store, cand, base)
+    assert result.kind == "NOT COMPARABLE" and "profile" in result.label
+
+
+async def test_pairs_are_keyed_by_each_rooms_level_and_carry_the_profile(store: Store) -> None:
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q4_0", 4.5)
+    for seed in (1, 2):
+        await solo_at(store, seed, base, "HHHHHH", MIXED)
+        await solo_at(store, seed, cand, "HTHHHH", MIXED)
+    rows = store.query("SELECT profile, difficulty FROM matches")
+    assert all(json.loads(r["profile"]) == MIXED and r["difficulty"] == -1 for r in rows)
+    puzzles = store.query("SELECT room_id, difficulty FROM puzzles")
+    assert {(p["room_id"], p["difficulty"]) for p in puzzles} == set(MIXED.items())
+    result = candidate_verdict(store, cand, base)
+    assert result.n_pairs == 12 and (result.b, result.c) == (2, 0)
+    assert result.profile == ",".join(f"{room}={level}" for room, level in MIXED.items())
+
+
+async def test_calibration_runs_never_pair(store: Store) -> None:
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q4_0", 4.5)
+    await solo_at(store, 1, base, "HHHHHH", MIXED, purpose="calibration")
+    await solo_at(store, 1, cand, "TTTTTT", MIXED)
+    assert paired_outcomes(store, cand, base) == ([], [])
+    assert candidate_verdict(store, cand, base).kind == "undecided"
+
+
+async def test_rooms_without_signal_are_left_out_and_named(store: Store) -> None:
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q4_0", 4.5)
+    for seed in (1, 2, 3):
+        await solo_at(store, seed, base, "HHHHHT", MIXED)
+        await solo_at(store, seed, cand, "THHHHT", MIXED)
+    silent = NoSignal(room_id="cipher-v3", level=4, solved=9, played=9,
+                      reason="no signal for this model: solved 9 of 9 at level 10")  # fmt: skip
+    result = CalibrationResult(profile=MIXED, solve_rates={}, dead_rooms=["cipher-v3"],
+                               no_signal=[silent], target=0.6, runs=9)  # fmt: skip
+    before = candidate_verdict(store, cand, base)
+    assert (before.n_pairs, before.b) == (18, 3)
+    config = CalibrationConfig(runs=9)
+    record = calibration_store.get_or_create(store, "smol", "{}", base, config)
+    calibration_store.finish(store, record.id, result)
+    after = candidate_verdict(store, cand, base)
+    assert (after.n_pairs, after.b, after.c) == (15, 0, 0)
+    assert after.no_signal == {"cipher-v3": silent.reason}
+    assert discordant_pairs(store, cand, base) == []
+    other_profile = calibration_store.no_signal_rooms(store, base, "cipher-v3=1")
+    assert other_profile == {}  # the calibration's rooms only count for its own profile
+
+
+def test_equivalence_needs_enough_agreeing_pairs_and_is_a_decision() -> None:
+    few = [Pair(s, "r", True, True) for s in range(12)]
+    assert verdict(few).kind == "undecided"  # no discordance yet is not evidence of none
+    many = [Pair(s // 6, f"r{s % 6}", s % 2 == 0, s % 2 == 0) for s in range(600)]
+    found = verdict(many, margin=0.05)
+    assert found.kind == "equivalent" and found.decided
+    assert found.label.startswith("equivalent within ±5 pp at n=600: +0.0 pp [")
+    assert found.margin_pp == 5.0 and found.equivalence_ci_pp is not None
+    low, high = found.equivalence_ci_pp
+    assert -5 < low < 0 < high < 5
+    assert verdict(many, margin=0.005).kind != "equivalent"  # a tighter margin is not met
+    flips = [Pair(s, "r", s % 10 == 0, s % 10 == 5) for s in range(300)]  # 10 % each way
+    assert verdict(flips, margin=0.05).kind in ("undecided", "no detectable degradation")
+    assert not verdict(flips, margin=0.05, budget=10_000).decided
+    assert verdict(flips, margin=0.05, budget=300).decided  # the budget is spent
+
+
+def test_the_margin_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QER_EQUIVALENCE_MARGIN_PP", "2.5")
+    assert equivalence_margin() == 0.025
+    monkeypatch.setenv("QER_EQUIVALENCE_MARGIN_PP", "ten")
+    with pytest.raises(ValueError, match="must be a number"):
+        equivalence_margin()
+    monkeypatch.setenv("QER_EQUIVALENCE_MARGIN_PP", "60")
+    with pytest.raises(ValueError, match=r"\(0, 50\)"):
+        equivalence_margin()
