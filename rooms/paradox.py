@@ -908,7 +908,10 @@ def make_prompt(names: list[str], statements: list[Claim]) -> str:
 _LIST_ITEM = re.compile(r"^\s*(?:\d+\s*[.):]|[-*•+]\s)")
 _SEPARATOR = re.compile(r"\s*(?:[,;/&+|\n]|\band\b)\s*", re.IGNORECASE)
 _ITEM_PREFIX = re.compile(r"^(?:\d+\s*[.):]\s*|[-*•+]\s*)")
-_LABEL = re.compile(r"^(?:(?:the|final)\s+)?(?:answer|knights?)\s*(?:are|is)?\s*[:=]?\s*")
+_LABEL = re.compile(
+    r"^(?:(?:the|final)\s+)?(?:answer|knight(?:s'|s’|'s|’s|s)?(?:\s+names?)?|names?\s+of\s+the\s+"
+    r"knights?)\s*(?:are|is)?\s*[:=]?\s*"
+)
 _LEAD = re.compile(r"^(?:(?:both|only|just)\s+)+")
 _SUFFIX = re.compile(
     r"\s+(?:is|are)\s+(?:the\s+)?(?:only\s+|both\s+|all\s+)?(?:a\s+)?knights?$"

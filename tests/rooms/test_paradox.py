@@ -793,3 +793,16 @@ def test_realistic_replies_at_the_hard_levels(difficulty: int) -> None:
         assert verdict.solved, (reply, verdict)
     for reply in wrong:
         assert not ROOM.validate(p, reply).solved, reply
+
+
+@pytest.mark.parametrize(
+    ("reply", "names"),
+    [
+        ("The knight's name is Ada.", ["ada"]),
+        ("The knights' names are Ada and Bram", ["ada", "bram"]),
+        ("The name of the knight is Ada", ["ada"]),
+        ("The knights are Ada and Bram.", ["ada", "bram"]),
+    ],
+)
+def test_a_sentence_naming_the_knights_counts_as_the_answer(reply: str, names: list[str]) -> None:
+    assert parse_knights(reply) == names
