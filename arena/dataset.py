@@ -6,9 +6,11 @@ with an explicit column list and validated through its model, written to a deter
 whose YAML ``configs:`` make ``datasets.load_dataset(<repo>, "turns")`` work.
 
 Never published: API keys, endpoint URLs (and any URL or endpoint host inside error texts:
-replaced by ``<endpoint>``), deletion tokens and their hashes, client hashes, probe results,
-scheduler internals. Matches still running, and finished matches whose seed a scheduled match
-has yet to play (their replays are sealed), are left out until they may be shown.
+replaced by ``<endpoint>``), deletion tokens and their hashes, client hashes, the submission
+health probe, scheduler internals. Matches still running, and finished matches whose seed a
+scheduled match has yet to play (their replays are sealed), are left out until they may be shown;
+so are calibrations still running. Matches stored before difficulty profiles existed are published
+with the profile they played (every room at ``difficulty``).
 
 ``restore`` rebuilds a database from such a folder: submissions come back ``paused`` with a note
 (their endpoint and key were never published); restoring the same snapshot twice changes nothing.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -26,7 +29,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from arena.replay import SEALED_SQL, endpoint_hosts, scrub_endpoints
 from arena.scoring import SCORE_TABLE, SCORING_VERSION
@@ -66,6 +69,10 @@ class SubmissionRow(_Row):
     is_baseline: bool
     status: str
     created_at: str
+    context_tokens: int | None = None
+    """The context window (tokens) the submitter says the endpoint serves; None when not stated
+    (and in snapshots published before it existed). Calibration never plays a level whose prompt
+    would not fit."""
 
 
 class ContestantRow(_Row):
@@ -76,6 +83,8 @@ class ContestantRow(_Row):
     description = "one row per side of a match: model labels and sampling (no URL)"
     id: int
     submission_id: int | None
+    """The submission it played for; empty for ad-hoc matches and once that submission was
+    deleted (its row is not published, and its matches stay public without the link)."""
     model: str
     base_model: str
     quant: str
@@ -90,10 +99,21 @@ class MatchRow(_Row):
 
     table = "matches"
     primary_key = ("id",)
-    description = "one row per match: seed, difficulty, mode, contestants, per-side summary"
+    description = (
+        "one row per match: seed, difficulty profile, purpose, mode, contestants, per-side summary"
+    )
     id: str
     seed: int
     difficulty: int
+    """The level of every room; -1 when the profile mixes levels."""
+    profile: str
+    """The difficulty profile: room id -> level, JSON text in play order
+    (``{"cipher-v3": 4, "map-v2": 6, ...}``). Matches stored before profiles existed played every
+    room of ``room_ids`` at ``difficulty``: their profile is that, spelled out."""
+    purpose: str = "measure"
+    """``measure``, or ``calibration``: a solo run of a baseline searching its levels (see
+    ``calibrations``), never scored or paired. Snapshots published before it existed hold
+    measurements only."""
     adversarial: str
     retries: int
     scoring_version: str
@@ -107,6 +127,16 @@ class MatchRow(_Row):
     wall_seconds: float | None
     error: str | None
     summary: str | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _uniform_profile(cls, data: Any) -> Any:
+        """A match without a profile (stored, or published, before profiles existed): every room
+        at ``difficulty``, as ``arena.verdicts.match_profile`` reads it."""
+        if isinstance(data, dict) and data.get("profile") is None and "room_ids" in data:
+            rooms = json.loads(data["room_ids"])
+            data = {**data, "profile": json.dumps(dict.fromkeys(rooms, data.get("difficulty")))}
+        return data
 
 
 class PuzzleRow(_Row):
@@ -244,9 +274,48 @@ class ProbeRow(_Row):
     finished_at: str
 
 
+class CalibrationRow(_Row):
+    """A finished calibration of a base-model group's baseline (``arena.calibration``)."""
+
+    table = "calibrations"
+    primary_key = ("id",)
+    description = (
+        "one row per finished calibration of a group's baseline: the level chosen per room, the "
+        "baseline's solve rates per level, the rooms without signal (verdicts leave them out); "
+        "its runs are the matches with `purpose` `calibration`"
+    )
+    id: int
+    """Row id."""
+    base_model_key: str
+    """The base model calibrated (its normalized key, as ``submissions.base_model_key``)."""
+    settings_class: str
+    """The group's sampling class: the sampling settings as JSON (as ``submissions.sampling``)."""
+    baseline_id: int | None
+    """The baseline submission that played the runs; None for a command-line calibration."""
+    status: str
+    """``done`` (a calibration still running is published once it is done)."""
+    method: str
+    """Version of the search and choice rules (``staircase-v1``)."""
+    config: str
+    """How it searched, JSON (``arena.calibration.CalibrationConfig``: target solve rate, runs,
+    start level, steps, context window, rooms, retries)."""
+    profile: str | None
+    """The chosen profile, JSON room id -> level."""
+    solve_rates: str | None
+    """JSON room id -> level -> ``[solved, played]``: the baseline's first answers over the
+    runs."""
+    dead_rooms: str | None
+    """JSON list of the rooms without signal for this model: ``{room_id, level, solved, played,
+    reason}``."""
+    created_at: str
+    """When it started."""
+    finished_at: str | None
+    """When it was done."""
+
+
 ROW_MODELS: tuple[type[_Row], ...] = (
     SubmissionRow, ContestantRow, MatchRow, PuzzleRow, RoomRow, TurnRow, ReferenceRow,
-    ImportedRow, ProbeRow,
+    ImportedRow, ProbeRow, CalibrationRow,
 )  # fmt: skip
 """The published tables, in dependency order."""
 
@@ -255,16 +324,18 @@ _PUBLIC_MATCH = f"m.status != 'running' AND NOT {SEALED_SQL}"
 
 _SQL: dict[str, str] = {
     "submissions": "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, "
-    "file_size_gb, hardware, engine, model, sampling, is_baseline, status, created_at "
-    "FROM submissions WHERE status != 'deleted' ORDER BY id",
-    "contestants": "SELECT c.id, c.submission_id, c.model, c.base_model, c.quant, "
+    "file_size_gb, hardware, engine, model, sampling, is_baseline, status, created_at, "
+    "context_tokens FROM submissions WHERE status != 'deleted' ORDER BY id",
+    "contestants": "SELECT c.id, CASE WHEN c.submission_id IN (SELECT id FROM submissions "
+    "WHERE status != 'deleted') THEN c.submission_id END AS submission_id, c.model, "
+    "c.base_model, c.quant, "
     "c.bits_per_weight, c.sampling, c.has_api_key, c.created_at FROM contestants c "
     "WHERE c.id IN (SELECT contestant_a FROM matches m WHERE {public} "
     "UNION SELECT contestant_b FROM matches m WHERE {public}) ORDER BY c.id",
-    "matches": "SELECT m.id, m.seed, m.difficulty, m.adversarial, m.retries, m.scoring_version, "
-    "m.room_ids, m.settings, m.contestant_a, m.contestant_b, m.status, m.started_at, "
-    "m.finished_at, m.wall_seconds, m.error, m.summary FROM matches m WHERE {public} "
-    "ORDER BY m.id",
+    "matches": "SELECT m.id, m.seed, m.difficulty, m.profile, m.purpose, m.adversarial, "
+    "m.retries, m.scoring_version, m.room_ids, m.settings, m.contestant_a, m.contestant_b, "
+    "m.status, m.started_at, m.finished_at, m.wall_seconds, m.error, m.summary FROM matches m "
+    "WHERE {public} ORDER BY m.id",
     "puzzles": "SELECT p.match_id, p.room_index, p.room_id, p.seed, p.difficulty, p.prompt, "
     "p.solution, p.key, p.par_seconds, p.data FROM puzzles p "
     "JOIN matches m ON m.id = p.match_id WHERE {public} ORDER BY p.match_id, p.room_index",
@@ -278,6 +349,10 @@ _SQL: dict[str, str] = {
     "probes": "SELECT p.id, p.submission_id, p.kind, p.baseline_id, p.probe_version, p.status, "
     "p.result, p.started_at, p.finished_at FROM probes p JOIN submissions s "
     "ON s.id = p.submission_id WHERE s.status != 'deleted' ORDER BY p.id",
+    "calibrations": "SELECT c.id, c.base_model_key, c.settings_class, c.baseline_id, c.status, "
+    "c.method, c.config, c.profile, c.solve_rates, c.dead_rooms, c.created_at, c.finished_at "
+    "FROM calibrations c LEFT JOIN submissions s ON s.id = c.baseline_id "
+    "WHERE c.status = 'done' AND (c.baseline_id IS NULL OR s.status != 'deleted') ORDER BY c.id",
 }
 _SCRUBBED = {"matches": ("error",), "turns": ("error",), "probes": ("result",)}
 """Free-text columns an endpoint error can reach: URLs and endpoint hosts are replaced."""
@@ -411,7 +486,17 @@ turns = load_dataset("<this repo>", "turns", split="train")
 
 Not published: API keys, endpoint URLs (and hosts inside error texts, shown as `<endpoint>`),
 deletion tokens, client addresses. Matches still being played, or whose seed is still to be played
-by a scheduled match, appear once they are over.
+by a scheduled match, appear once they are over; a calibration, once it is done.
+
+## Difficulty profiles and calibration
+Every room of a match plays its own level (0-10): `matches.profile` is that room id -> level map
+(`matches.difficulty` is the common level, or -1 when the levels differ; matches played before
+profiles existed show every room at their `difficulty`). Before candidates play, each base
+model's baseline is calibrated: solo runs (`matches.purpose` = `calibration`, never scored or
+paired; every other match is a `measure`) search the level at which it solves a target share
+of a room's puzzles (60 % by default; see `calibrations.config`). `calibrations` holds the
+result: the chosen profile, the baseline's solve rates per level, and the rooms without signal
+for that model, which verdicts leave out.
 
 ## Scoring (`{SCORING_VERSION}`)
 Per room and side: {points} (under par: per full 10 s under the room's par time, only when
@@ -421,10 +506,11 @@ wrong), self_corrected (wrong, then right), trapped (wrong, stayed wrong), uncha
 
 ## Tables
 A table with no rows yet has no config (its empty parquet file is there all the same).
-JSON-valued columns (`sampling`, `settings`, `room_ids`, `summary`, `data`, `breakdown`,
-`request_messages`) are JSON text. `turns.request_messages` holds only the messages a call added;
-a call's full request is every earlier call's messages and replies (same match and slot) plus its
-own.
+JSON-valued columns (`sampling`, `settings`, `room_ids`, `profile`, `summary`, `data`,
+`breakdown`, `request_messages`, `result`, `config`, `solve_rates`, `dead_rooms`; a
+calibration's `settings_class` is its group's `sampling`) are JSON text.
+`turns.request_messages` holds only the messages a call added; a call's full request is every
+earlier call's messages and replies (same match and slot) plus its own.
 
 {tables}
 

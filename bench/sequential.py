@@ -12,6 +12,13 @@ candidate loses 3 of 4 flips, alpha 0.05, beta 0.2):
    seed-level flip rate drawn from a Beta distribution (mean as above, intra-seed correlation
    ``--rho``), the stopping rule still checked after every puzzle. The SPRT assumes independent
    pairs; this shows what the correlation costs.
+4. The **equivalence** outcome (``arena.stats.decide``: the 95 % interval of the difference inside
+   +-5 pp, checked after every round of six): the share of runs that end ``equivalent`` when the
+   true drop is 0, 5 and 10 pp, at 20 % and 10 % discordance, at the standard budget and at 900.
+   At a true 5 pp drop "equivalent" is a false reassurance: it should stay near 5 %.
+
+The SPRT's lower boundary (flips look symmetric) does not stop a pair: it plays on until it is
+degraded, shown equivalent, or its budget is spent.
 
 Usage: ``python bench/sequential.py [--runs 200] [--rho 0.2]``
 """
@@ -27,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.stats import fixed_n_pairs, simulate, sprt
+from arena.stats import DEFAULT_MARGIN, decide, fixed_n_pairs, simulate
 from arena.tiers import TIERS
 
 ROOMS_PER_SEED = 6
@@ -49,9 +56,9 @@ def clustered(p_b: float, p_c: float, *, budget: int, seed: int, rho: float) -> 
                     b += 1
                 else:
                     c += 1
-                state = sprt(b, c)
-                if state.decision != "continue":
-                    return state.decision, n
+                decision = decide(b, c, None)
+                if decision != "continue":
+                    return decision, n
             if n >= budget:
                 break
     return "continue", budget
@@ -79,6 +86,18 @@ def main(args: argparse.Namespace) -> None:
         print(f"{label}, clustered (rho {args.rho}), budget {standard}: degraded "
               f"{degraded}/{args.runs} ({100 * degraded / args.runs:.1f} %), median {median:g} "
               "paired puzzles")  # fmt: skip
+    print(f"equivalence within +-{100 * DEFAULT_MARGIN:g} pp (share of runs ending 'equivalent'; "
+          "false when the true drop is >= the margin):")  # fmt: skip
+    for discordance in (0.20, 0.10):
+        for budget in (standard, 900):
+            shares = []
+            for drop in (0.0, 0.05, 0.10):
+                p_b, p_c = discordance / 2 + drop / 2, discordance / 2 - drop / 2
+                runs = [simulate(p_b, p_c, budget=budget, seed=s, margin=DEFAULT_MARGIN)
+                        for s in range(args.runs)]  # fmt: skip
+                equal = sum(r.decision == "equivalent" for r in runs)
+                shares.append(f"drop {100 * drop:g} pp: {100 * equal / args.runs:.1f} %")
+            print(f"  discordance {100 * discordance:g} %, budget {budget}: " + ", ".join(shares))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,16 @@ def load_rooms() -> dict[str, Room]:
     return {room_id: get_room(room_id) for room_id in ROOM_ORDER}
 
 
+def level_table() -> str:
+    """Every room, every level, one line each, as a Markdown table (the README's level table is
+    this text; a test keeps them equal)."""
+    lines = ["| room | level | the puzzle at that level |", "|---|---|---|"]
+    for room_id, room in load_rooms().items():
+        for level, note in sorted(room.level_notes.items()):
+            lines.append(f"| {room.name} `{room_id}` | {level} | {note} |")
+    return "\n".join(lines)
+
+
 __all__ = [
     "BUILTIN_MODULES",
     "ROOM_ORDER",
@@ -45,6 +55,7 @@ __all__ = [
     "Room",
     "Verdict",
     "get_room",
+    "level_table",
     "load_rooms",
     "register_room",
     "registered_rooms",

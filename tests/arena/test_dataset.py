@@ -9,7 +9,7 @@ import json
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow.parquet as pq
 import pytest
@@ -17,6 +17,9 @@ import yaml
 from cryptography.fernet import Fernet
 from datasets import load_dataset
 
+from arena import calibration_store
+from arena import profile as profiles
+from arena.calibration import CalibrationConfig, CalibrationResult, NoSignal
 from arena.client import ChatResult, ConnectFailed
 from arena.dataset import (
     RESTORED_NOTE,
@@ -31,21 +34,26 @@ from arena.dataset import (
 from arena.imports import ReferenceSpec, import_results, parse_file, read_imported
 from arena.leaderboard import leaderboard_rows
 from arena.match import play_match
-from arena.models import ContestantSpec, MatchSettings, MatchSpec
+from arena.models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec
 from arena.nullserver import NullServer, NullServerConfig
 from arena.queue import JobQueue
 from arena.store import Store
-from rooms import load_rooms
+from arena.verdicts import candidate_verdict
+from rooms import ROOM_ORDER, load_rooms
 from submissions.keystore import KeyStore
 from submissions.models import SubmissionForm
 from submissions.service import SubmissionService
-from tests.arena.test_leaderboard import add_submission, play, set_status
+from tests.arena.test_leaderboard import LEVEL, Fake, add_submission, contestant, play, set_status
 from tests.arena.test_match import SEED, Scripted
 
 CANARY_KEY = "sk-CANARY-dataset-5f1e9d2c"
 CANARY_HOST = "canary-endpoint.example.internal"
 ROOMS = list(load_rooms().values())
 IDS: dict[str, Any] = {}
+MIXED = {"cipher-v3": 4, "map-v2": 0, "mechanism-v3": 2, "archive-v3": 1, "paradox-v3": 3,
+         "warden-v3": 2}  # fmt: skip
+SILENT = NoSignal(room_id="cipher-v3", level=4, solved=9, played=9,
+                  reason="no signal for this model: solved 9 of 9 at level 10")  # fmt: skip
 
 
 class Failing:
@@ -98,7 +106,16 @@ async def source(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stor
                 "INSERT INTO probes (submission_id, kind, baseline_id, probe_version, status, "
                 "result, started_at, finished_at) VALUES (?, ?, NULL, 'v1', ?, ?, 'a', 'b')", row
             ))  # fmt: skip
-        IDS.update(sealed=sealed, gone=gone)
+        # calibrations: the baseline's (done, on the profile its matches played), one still
+        # running, and one of the deleted submission: only the first is published
+        for sub, config, done in ((base, CalibrationConfig(runs=9), True),
+                                  (base, CalibrationConfig(runs=12), False),
+                                  (gone, CalibrationConfig(runs=9), True)):  # fmt: skip
+            found = calibration(profiles.uniform(LEVEL))
+            record = calibration_store.get_or_create(store, "smol-135m", "{}", sub, config)
+            if done:
+                calibration_store.finish(store, record.id, found)
+        IDS.update(sealed=sealed, gone=gone, base=base, cand=cand)
         yield store
 
 
@@ -108,6 +125,14 @@ def exported(source: Store, tmp_path_factory: pytest.TempPathFactory) -> Path:
     stats = export(source, folder)
     assert stats.matches == 3 and stats.rows["submissions"] == 2
     return folder
+
+
+def calibration(levels: dict[str, int]) -> CalibrationResult:
+    """A finished calibration's result: Cipher without signal, the other rooms near 60 %."""
+    rates = {room: {str(level): [6, 9] if room != "cipher-v3" else [9, 9]}
+             for room, level in levels.items()}  # fmt: skip
+    return CalibrationResult(profile=levels, solve_rates=rates, dead_rooms=["cipher-v3"],
+                             no_signal=[SILENT], target=0.6, runs=9)  # fmt: skip
 
 
 def tables(folder: Path) -> dict[str, list[dict[str, Any]]]:
@@ -124,9 +149,11 @@ def test_only_allowlisted_columns_and_public_matches(source: Store, exported: Pa
         assert pq.read_schema(path).names == list(model.model_fields)
     forbidden = {"base_url", "api_key_encrypted", "deletion_token_hash", "client_hash", "probe",
                  "status_reason", "job_id", "settings_class"}  # fmt: skip
-    for rows in data.values():
+    for table, rows in data.items():
+        # a calibration's settings_class is its group's sampling, public as submissions.sampling
+        hidden = forbidden - {"settings_class"} if table == "calibrations" else forbidden
         for row in rows:
-            assert not forbidden & set(row)
+            assert not hidden & set(row)
     match_ids = {m["id"] for m in data["matches"]}
     assert IDS["sealed"] not in match_ids
     assert {m["status"] for m in data["matches"]} == {"done"}
@@ -328,3 +355,131 @@ async def test_a_registered_canary_key_and_host_never_reach_the_export(
     for blob in every_text(tmp_path / "slice"):
         for form in forms:
             assert form not in blob, form
+
+
+def test_finished_calibrations_are_published_and_restored(source: Store, tmp_path: Path) -> None:
+    """Only calibrations that are done, of baselines not deleted; restored, they give the same
+    records and the same verdict, rooms without signal included (the sealed match published)."""
+    source.write(lambda db: db.execute("UPDATE job_queue SET status = 'done'"))
+    try:
+        export(source, tmp_path / "full")
+        published = tables(tmp_path / "full")["calibrations"]
+        done = [r for r in calibration_store.records(source, status="done")
+                if r.baseline_id == IDS["base"]]  # fmt: skip
+        assert len(done) == 1 and [c["id"] for c in published] == [done[0].id]
+        assert published[0]["status"] == "done"
+        assert json.loads(published[0]["dead_rooms"]) == [SILENT.model_dump()]
+        want = candidate_verdict(source, IDS["cand"], IDS["base"])
+        assert want.no_signal == {"cipher-v3": SILENT.reason}
+        with Store(tmp_path / "restored.sqlite3") as target:
+            assert restore(target, tmp_path / "full")["calibrations"] == 1
+            assert calibration_store.records(target) == done
+            assert candidate_verdict(target, IDS["cand"], IDS["base"]) == want
+    finally:
+        source.write(lambda db: db.execute("UPDATE job_queue SET status = 'queued'"))
+
+
+class ProfileFake(Fake):
+    """A scripted endpoint whose puzzles follow a difficulty profile."""
+
+    def __init__(self, codes: str, seed: int, levels: dict[str, int]) -> None:
+        super().__init__(codes, seed, 32)
+        self.puzzles = [room.generate(seed, levels[room.id]) for room in ROOMS]
+
+
+async def solo(
+    store: Store, seed: int, submission: int, codes: str,
+    purpose: Literal["measure", "calibration"] = "measure",
+) -> str:  # fmt: skip
+    """A solo (bluff-mode) run on the MIXED profile; its match id."""
+    settings = MatchSettings(seed=seed, profile=MIXED, retries=1, purpose=purpose,
+                             adversarial=AdversarialMode.BLUFF)  # fmt: skip
+    spec = MatchSpec(a=contestant(submission, 1), settings=settings)
+    endpoints = {"a": ProfileFake(codes, seed, MIXED)}
+    result = await play_match(spec, store, endpoints=endpoints)  # type: ignore[arg-type]
+    assert result.status == "done"
+    return result.match_id
+
+
+async def test_profiles_purposes_and_calibrations_round_trip(store: Store, tmp_path: Path) -> None:
+    """store -> parquet -> restore -> parquet: the same matches and calibrations, the same
+    verdict with the same rooms without signal. A match stored before profiles existed is
+    published with the uniform profile it played; calibration runs are published as such."""
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q4_0", 4.5)
+    store.write(lambda db: db.execute(
+        "UPDATE submissions SET context_tokens = 4096 WHERE id = ?", (base,)
+    ))  # fmt: skip
+    run = await solo(store, 100, base, "HTHTHT", purpose="calibration")
+    for seed in (1, 2, 3):
+        await solo(store, seed, base, "HHHHHT")
+        await solo(store, seed, cand, "THHHHT")
+    old = await play(store, 4, base, "HHHHHH", cand, "HHHHHT", {})
+    store.write(lambda db: db.execute("UPDATE matches SET profile = NULL WHERE id = ?", (old,)))
+    record = calibration_store.get_or_create(store, "smol", "{}", base, CalibrationConfig(runs=9))
+    calibration_store.finish(store, record.id, calibration(MIXED))
+
+    stats = export(store, tmp_path / "slice")
+    assert stats.rows["calibrations"] == 1
+    data = tables(tmp_path / "slice")
+    matches = {m["id"]: m for m in data["matches"]}
+    assert matches[run]["purpose"] == "calibration"
+    assert {m["purpose"] for i, m in matches.items() if i != run} == {"measure"}
+    assert json.loads(matches[old]["profile"]) == dict.fromkeys(ROOM_ORDER, LEVEL)
+    assert matches[old]["difficulty"] == LEVEL
+    assert all(json.loads(m["profile"]) == MIXED and m["difficulty"] == -1
+               for i, m in matches.items() if i != old)  # fmt: skip
+    assert [s["context_tokens"] for s in data["submissions"]] == [4096, None]
+
+    want = candidate_verdict(store, cand, base)
+    assert want.n_pairs == 15 and want.no_signal == {"cipher-v3": SILENT.reason}
+    columns = "SELECT id, seed, difficulty, profile, purpose FROM matches"
+    with Store(tmp_path / "restored.sqlite3") as target:
+        restore(target, tmp_path / "slice")
+        assert calibration_store.records(target) == calibration_store.records(store)
+        assert candidate_verdict(target, cand, base) == want
+        original = {r["id"]: dict(r) for r in store.query(columns)}
+        original[old]["profile"] = matches[old]["profile"]  # spelled out, as published
+        assert {r["id"]: dict(r) for r in target.query(columns)} == original
+        windows = target.query("SELECT context_tokens FROM submissions ORDER BY id")
+        assert [r["context_tokens"] for r in windows] == [4096, None]
+        export(target, tmp_path / "again")
+    again = tables(tmp_path / "again")
+    for table in ("matches", "calibrations", "puzzles", "rooms", "turns"):
+        assert again[table] == data[table], table
+
+
+def test_a_snapshot_from_before_profiles_still_restores(exported: Path, tmp_path: Path) -> None:
+    """The Hub copy an upgraded server restores from may lack the new columns and table."""
+    folder = tmp_path / "old"
+    for path in exported.rglob("*.parquet"):
+        if "calibrations" in path.name:
+            continue  # no such table yet
+        target = folder / path.relative_to(exported)
+        target.parent.mkdir(parents=True)
+        table = pq.read_table(path)
+        new = ("profile", "purpose", "context_tokens")
+        pq.write_table(table.select([c for c in table.column_names if c not in new]), target)
+    with Store(tmp_path / "restored.sqlite3") as target:
+        assert restore(target, folder)["matches"] == 3
+        rows = target.query("SELECT room_ids, profile, purpose FROM matches")
+        for row in rows:
+            assert json.loads(row["profile"]) == dict.fromkeys(json.loads(row["room_ids"]), LEVEL)
+        assert {r["purpose"] for r in rows} == {"measure"}
+
+
+async def test_matches_of_a_deleted_submission_still_restore(store: Store, tmp_path: Path) -> None:
+    """A deleted submission is not published, so its contestants lose the link to it: restore
+    must not fail on a dangling reference (it used to stop with a foreign-key error)."""
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    gone = add_submission(store, "C", "Smol", "Q4_0", 4.5)
+    kept = await play(store, 1, base, "HHHHHH", gone, "HTHTHT", {})
+    store.write(lambda db: db.execute("UPDATE submissions SET status = 'deleted' WHERE id = ?",
+                                      (gone,)))  # fmt: skip
+    export(store, tmp_path / "slice")
+    sides = {c["submission_id"] for c in tables(tmp_path / "slice")["contestants"]}
+    assert sides == {base, None}
+    with Store(tmp_path / "restored.sqlite3") as target:
+        restore(target, tmp_path / "slice")
+        assert [m["id"] for m in target.query("SELECT id FROM matches")] == [kept]
+        assert [s["id"] for s in target.query("SELECT id FROM submissions")] == [base]
