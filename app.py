@@ -31,6 +31,7 @@ from arena.imports import imported_points, read_imported
 from arena.leaderboard import (
     ALL_COLUMNS,
     DEFAULT_COLUMNS,
+    NO_SIGNAL_PREFIX,
     QUANT_FAMILIES,
     LeaderboardRow,
     chart_points,
@@ -43,10 +44,11 @@ from arena.leaderboard import (
 from arena.local_models import LocalModelError
 from arena.publish import Publisher, PublishSettings, restore_from_hub
 from arena.ratings import contagion, contagion_frame, ratings
-from arena.replay import match_list, now_playing, replay, replay_markdown
+from arena.replay import match_list, now_playing, replay, replay_markdown, room_name
 from arena.scheduler import Scheduler, SchedulerSettings
 from arena.scoring import SCORE_TABLE, SCORING_VERSION
 from arena.store import Store
+from arena.verdicts import Verdict, equivalence_margin
 from rooms import load_rooms
 from submissions.keystore import KeyStore
 from submissions.models import ENGINES, PRESETS, QUANT_LABELS, SubmissionForm, display_text
@@ -160,6 +162,28 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{100 * value:.{digits}f} %"
 
 
+def _equivalence_line(v: Verdict) -> str:
+    """The equivalence margin and the 95 % interval the rule compares with it."""
+    if v.margin_pp is None or v.equivalence_ci_pp is None:
+        return "- equivalence: no interval yet"
+    low, high = v.equivalence_ci_pp
+    inside = -v.margin_pp < low and high < v.margin_pp
+    return (
+        f"- equivalence margin ±{v.margin_pp:g} pp; 95 % interval of the difference "
+        f"[{low:+.1f}, {high:+.1f}] pp: " + ("inside it" if inside else "not inside it (yet)")
+    )
+
+
+def _no_signal_lines(v: Verdict) -> list[str]:
+    """The rooms the baseline's calibration found without signal, each with why."""
+    if not v.no_signal:
+        return ["- rooms without signal: none"]
+    return ["- rooms without signal for this model (left out of the pairs):"] + [
+        f"  - {room_name(room)}: {display_text(reason.removeprefix(NO_SIGNAL_PREFIX))}"
+        for room, reason in v.no_signal.items()
+    ]
+
+
 def verdict_markdown(store: Store, submission_id: str | None) -> str:
     """Everything behind one candidate's verdict, for the Verdicts tab."""
     if not submission_id:
@@ -200,6 +224,9 @@ def verdict_markdown(store: Store, submission_id: str | None) -> str:
             f"- quality retained: {retained}",
             f"- {v.floor_note or 'A/A floor: not measured'}",
             f"- smallest drop this n could show (80 % power): {smallest}",
+            f"- difficulty profile: {report.profile_label or 'n/a'}",
+            _equivalence_line(v),
+            *_no_signal_lines(v),
         ]
     if row is not None:
         if row.kl is not None:
@@ -314,6 +341,8 @@ def about_markdown() -> str:
     points = "\n".join(
         f"| {rule.replace('_', ' ')} | {value:+d} |" for rule, value in SCORE_TABLE.items()
     )
+    margin = round(100 * equivalence_margin(), 2)
+    target = round(100 * SchedulerSettings.from_env().calibration_target, 1)
     return f"""## How a match works
 Two quants of the same base model (same sampling settings) play six rooms in order, generated
 from one seed so both see the same puzzles. Every answer is checked by code, never by an LLM.
@@ -349,8 +378,20 @@ in the last room.
 - **Verdict** (leaderboard and *Verdicts* tab): flips both ways on paired puzzles are noise;
   flips one way are degradation (exact McNemar test, decided sequentially by an SPRT, so the
   scheduler stops a pair once it is clear). `degraded` gives the drop with its interval;
+  `equivalent within ±{margin:g} pp` means the 95 % interval of the candidate's solve rate
+  minus the baseline's lies entirely between -{margin:g} and +{margin:g} percentage points, so
+  any loss is shown to be smaller than {margin:g} pp (not merely not found);
   `no detectable degradation at n=…` says how small a drop that many pairs could have shown;
   `NOT COMPARABLE` names the setting that differs and shows no number.
+- **Calibration and difficulty profiles**: a *difficulty profile* gives every room its own
+  level (0 to 10), chosen per base model by calibrating its baseline first, in solo runs that are
+  never scored or counted on the leaderboard. The target is a {target:g} % baseline solve rate in
+  every room, because a quant's losses show up as puzzles the baseline solves and the quant
+  misses, and those are most frequent when the baseline solves a room a little more than half
+  the time (a room far too easy or too hard for the baseline is just as easy or hard for its
+  quants). "No signal" marks a room the baseline (almost) never solves even at level 0, or
+  (almost) always solves at its hardest level: it cannot tell quants apart, so verdicts leave it
+  out and name it.
 - **A/A floor**: how often two plays of the same puzzle by the baseline itself disagree (served
   models are nondeterministic). A candidate's discordance is shown against it.
 - **KL / top-1**: the KL probe compares next-token distributions of the candidate and the

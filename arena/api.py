@@ -3,8 +3,10 @@
 ``GET /api/health``, ``GET /api/leaderboard``, ``GET /api/matches``, ``GET /api/matches/{id}``
 (the full replay), ``POST /api/submissions`` (the form's validation; 201 or a 4xx with the
 reason), ``GET /api/submissions/{id}`` and ``POST /api/submissions/{id}/status`` (pause, resume
-or delete with the deletion token). Responses are pydantic models, so the OpenAPI schema at
-``/openapi.json`` is exact. Nothing here returns an endpoint URL, an API key or a token hash.
+or delete with the deletion token), ``GET /api/submissions/{id}/verdict``, ``GET /api/ratings``,
+``GET /api/contagion`` and ``GET /api/calibrations`` (every base-model group's calibration).
+Responses are pydantic models, so the OpenAPI schema at ``/openapi.json`` is exact. Nothing here
+returns an endpoint URL, an API key or a token hash.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from arena import profile as profiles
+from arena.calibration_store import CalibrationSummary, summaries
 from arena.imports import ImportRefused, ImportReport, ReferenceSpec, import_results, parse_bytes
 from arena.leaderboard import LeaderboardRow, filter_rows, leaderboard_rows
 from arena.publish import Publisher
@@ -192,6 +196,11 @@ class VerdictReport(BaseModel):
     baseline_id: int | None
     """None when the submission is a baseline or its base model has none."""
     verdict: Verdict | None
+    """The verdict: its ``profile`` (text form), equivalence ``margin_pp`` and
+    ``equivalence_ci_pp``, and the ``no_signal`` rooms with their reasons are in it."""
+    profile_label: str | None = None
+    """The verdict's difficulty profile for people (``Cipher 4 · Map 6 · ...``); None without
+    paired puzzles."""
     discordant: list[DiscordantPair]
 
 
@@ -208,10 +217,12 @@ def verdict_report(store: Store, submission: dict[str, Any]) -> VerdictReport:
     if baseline is None:
         return VerdictReport(submission_id=submission["id"], baseline_id=None, verdict=None,
                              discordant=[])  # fmt: skip
+    found = candidate_verdict(store, submission["id"], baseline)
     return VerdictReport(
         submission_id=submission["id"],
         baseline_id=baseline,
-        verdict=candidate_verdict(store, submission["id"], baseline),
+        verdict=found,
+        profile_label=profiles.describe_text(found.profile),
         discordant=discordant_pairs(store, submission["id"], baseline),
     )
 
@@ -345,6 +356,13 @@ def build_router(
         """Per base model: how often the row quant is talked out of a right answer by the column
         quant (Manipulated / challenged-while-right, Wilson CIs)."""
         return contagion(store)
+
+    @router.get("/calibrations")
+    def calibration_list() -> list[CalibrationSummary]:
+        """Every base-model group's calibration, oldest first: its baseline, whether its runs are
+        still played (and how many are), the profile chosen, the baseline's solve rates per room
+        and level, and the rooms without signal (left out of verdicts)."""
+        return summaries(store)
 
     @router.get("/submissions/{submission_id}/verdict", responses={404: {"model": Problem}})
     def submission_verdict(submission_id: int) -> VerdictReport:

@@ -51,6 +51,9 @@ WINDOW_SHARE: Final = 0.5
 DEFAULT_CONTEXT: Final = 8192
 """The window assumed when the endpoint's is not stated."""
 
+NO_SIGNAL_PREFIX: Final = "no signal for this model: "
+"""How every no-signal reason starts (views may show the rest alone)."""
+
 Observation = tuple[int, bool]
 """One play of one room: (level, first answer solved)."""
 Run = Mapping[str, Observation | None]
@@ -237,7 +240,7 @@ def no_signal(
     if easiest is not None and easiest[1] >= config.dead_after and easiest[0] <= rate * easiest[1]:
         return NoSignal(
             room_id=room_id, level=MIN_DIFFICULTY, solved=easiest[0], played=easiest[1],
-            reason=f"no signal for this model: solved {easiest[0]} of {easiest[1]} at level "
+            reason=f"{NO_SIGNAL_PREFIX}solved {easiest[0]} of {easiest[1]} at level "
             f"{MIN_DIFFICULTY} (the easiest)",
         )  # fmt: skip
     hardest = table.get(cap)
@@ -249,7 +252,7 @@ def no_signal(
         which = "the hardest" if cap == MAX_DIFFICULTY else "the hardest the context window allows"
         return NoSignal(
             room_id=room_id, level=cap, solved=hardest[0], played=hardest[1],
-            reason=f"no signal for this model: solved {hardest[0]} of {hardest[1]} at level "
+            reason=f"{NO_SIGNAL_PREFIX}solved {hardest[0]} of {hardest[1]} at level "
             f"{cap} ({which})",
         )  # fmt: skip
     return None

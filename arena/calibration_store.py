@@ -176,3 +176,105 @@ def no_signal_rooms(store: Store, baseline_id: int, profile_text: str | None) ->
             continue
         found.update({s.room_id: s.reason for s in record.no_signal})
     return found
+
+
+class CalibrationSummary(BaseModel):
+    """A calibration as anyone may see it (``GET /api/calibrations``, the leaderboard): its
+    group, state and result; never an endpoint, key or the search's internals."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    id: int
+    """Calibration id."""
+    base_model_key: str
+    """The base model of the group it calibrates (its normalized key)."""
+    settings_class: str
+    """The sampling class of the group (its members share these sampling settings)."""
+    baseline_id: int | None
+    """The baseline submission that played the runs (None: a command-line calibration)."""
+    status: Literal["running", "done"]
+    """``running`` while runs are played (the group plays nothing else); ``done`` once the
+    profile is chosen."""
+    runs_played: int
+    """Calibration runs finished so far."""
+    runs_planned: int
+    """Calibration runs before the profile is chosen."""
+    target: float
+    """The baseline solve rate aimed for in every room."""
+    profile: dict[str, int] | None = None
+    """Room id -> the chosen level (None while running)."""
+    profile_label: str | None = None
+    """The profile for people: ``Cipher 4 · Map 6 · ...`` (None while running)."""
+    solve_rates: dict[str, dict[str, list[int]]] | None = None
+    """Room id -> level -> ``[solved, played]``: the baseline's first answers over the runs
+    (None while running)."""
+    chosen_rates: dict[str, list[int]] = {}
+    """Room id -> ``[solved, played]`` at the chosen level (empty while running)."""
+    no_signal: dict[str, str] = {}
+    """Rooms without signal for this model (room id -> why): verdicts leave them out."""
+    created_at: str
+    """When it started."""
+    finished_at: str | None = None
+    """When the profile was chosen."""
+
+    def state(self) -> str:
+        """For people: ``calibrating: 12 of 32 runs`` while running, else the profile."""
+        if self.status == "running" or self.profile_label is None:
+            return f"calibrating: {self.runs_played} of {self.runs_planned} runs"
+        return self.profile_label
+
+
+_RUN_COUNTS_SQL = (
+    "SELECT CAST(json_extract(j.payload, '$.calibration') AS INTEGER) AS calibration, "
+    "COUNT(*) AS n FROM matches m JOIN job_queue j ON j.id = m.job_id "
+    "WHERE m.status = 'done' AND m.purpose = 'calibration' GROUP BY calibration"
+)
+
+
+def summary(record: CalibrationRecord, runs_played: int) -> CalibrationSummary:
+    """The public view of a stored calibration that has played ``runs_played`` runs."""
+    profile, rates = record.profile, record.solve_rates
+    chosen: dict[str, list[int]] = {}
+    if profile is not None and rates is not None:
+        chosen = {
+            room: rates.get(room, {}).get(str(level), [0, 0]) for room, level in profile.items()
+        }
+    return CalibrationSummary(
+        id=record.id,
+        base_model_key=record.base_model_key,
+        settings_class=record.settings_class,
+        baseline_id=record.baseline_id,
+        status=record.status,
+        runs_played=runs_played,
+        runs_planned=record.config.runs,
+        target=record.config.target,
+        profile=profile,
+        profile_label=profiles.describe(profile) if profile is not None else None,
+        solve_rates=rates,
+        chosen_rates=chosen,
+        no_signal={s.room_id: s.reason for s in record.no_signal},
+        created_at=record.created_at,
+        finished_at=record.finished_at,
+    )
+
+
+def summaries(store: Store) -> list[CalibrationSummary]:
+    """Every calibration, oldest first, except those of a deleted baseline. A command-line
+    calibration (no runs in the database) counts the plays of its most played room as runs."""
+    played = {row["calibration"]: int(row["n"]) for row in store.query(_RUN_COUNTS_SQL)}
+    deleted = {
+        row["id"] for row in store.query("SELECT id FROM submissions WHERE status = 'deleted'")
+    }
+    found = []
+    for record in records(store):
+        if record.baseline_id not in deleted:
+            found.append(summary(record, max(played.get(record.id, 0), _stored_runs(record))))
+    return found
+
+
+def _stored_runs(record: CalibrationRecord) -> int:
+    """The plays of the most played room in the stored solve rates (a lower bound on runs)."""
+    rates = record.solve_rates or {}
+    return max(
+        (sum(cell[1] for cell in by_level.values()) for by_level in rates.values()), default=0
+    )

@@ -3,7 +3,8 @@
 Pure functions over the :class:`~arena.store.Store` (reads only, all in one read transaction, so a
 match finishing meanwhile is counted entirely or not at all). Only **finished** (``done``)
 matches played for submissions (their contestants rows carry ``submission_id``) count: running,
-interrupted and failed matches, and CLI matches between bare endpoints, never do.
+interrupted and failed matches, CLI matches between bare endpoints, and calibration runs
+(``purpose = 'calibration'``: a baseline searching its levels) never do.
 
 Statistics and their intervals:
 
@@ -15,6 +16,8 @@ Statistics and their intervals:
 - ``verdict``, ``canary`` (cap hits vs the baseline's, Fisher exact), ``aa_floor`` (baselines),
   ``kl`` and ``speed`` (the latest probes).
 - ``cap_hit_rate``: share of answered calls cut by the token cap, with a Wilson 95 % interval.
+- ``calibration`` and ``profile``: the group's calibration (the baseline's levels, its solve
+  rates there, the rooms without signal, or how far the runs are) and the profile it plays.
 
 Intervals need at least two matches: with one, they are None. Every bootstrap interval is
 widened, if need be, to contain its point estimate.
@@ -36,7 +39,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from arena.replay import endpoint_hosts, scrub_endpoints
+from arena import profile as profiles
+from arena.calibration import NO_SIGNAL_PREFIX
+from arena.calibration_store import CalibrationSummary, summaries
+from arena.replay import endpoint_hosts, room_name, scrub_endpoints
 from arena.scheduler import SchedulerSettings, is_collapsed
 from arena.stats import truncation_canary, wilson_interval
 from arena.store import Store
@@ -184,6 +190,12 @@ class LeaderboardRow(BaseModel):
     """Its latest KL probe against its baseline."""
     speed: SpeedSummary | None = None
     """Its latest speed probe."""
+    calibration: CalibrationSummary | None = None
+    """The calibration of its group's baseline (the newest one): the profile, the baseline's
+    solve rates, the rooms without signal, or how far its runs are; None when there is none."""
+    profile: str | None = None
+    """The difficulty profile of its group, for people (``Cipher 4 · Map 6 · ...``): the
+    calibrated one, else that of its verdict's pairs; None while calibrating or unknown."""
 
 
 class TruncationCanary(BaseModel):
@@ -341,17 +353,17 @@ _APPEARANCES = """
 WITH appearances AS (
     SELECT m.id AS match_id, 'a' AS slot, c.submission_id AS submission_id
     FROM matches m JOIN contestants c ON c.id = m.contestant_a
-    WHERE m.status = 'done' AND c.submission_id IS NOT NULL
+    WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IS NOT NULL
     UNION ALL
     SELECT m.id AS match_id, 'b' AS slot, c.submission_id AS submission_id
     FROM matches m JOIN contestants c ON c.id = m.contestant_b
-    WHERE m.status = 'done' AND c.submission_id IS NOT NULL
+    WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IS NOT NULL
 )
 """
 _SUBMISSIONS_SQL = (
     "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, file_size_gb, "
-    "hardware, engine, base_url, is_baseline, status, status_reason FROM submissions "
-    "WHERE status != 'deleted' ORDER BY id"
+    "hardware, engine, base_url, is_baseline, settings_class, status, status_reason "
+    "FROM submissions WHERE status != 'deleted' ORDER BY id"
 )
 _APPEARANCES_SQL = _APPEARANCES + (  # noqa: S608 - constants
     "SELECT match_id, slot, submission_id FROM appearances"
@@ -617,8 +629,12 @@ def build_rows(data: BoardData) -> list[LeaderboardRow]:
 def leaderboard_rows(store: Store) -> list[LeaderboardRow]:
     """One row per submission that is not deleted (those without matches too), sorted by base
     model, then baseline first, then mean score (best first). A candidate with a baseline gets its
-    verdict, its paired retention and its truncation canary; a baseline its A/A floor."""
-    rows = build_rows(read_board(store))
+    verdict, its paired retention and its truncation canary; a baseline its A/A floor; every row
+    its group's calibration and profile."""
+    data = read_board(store)
+    rows = build_rows(data)
+    classes = {s["id"]: s["settings_class"] for s in data.submissions}
+    calibrations = {(c.baseline_id, c.settings_class): c for c in summaries(store)}  # newest wins
     baselines: dict[str, LeaderboardRow] = {}
     for row in rows:
         if row.is_baseline:
@@ -626,6 +642,10 @@ def leaderboard_rows(store: Store) -> list[LeaderboardRow]:
     out = []
     for row in rows:
         base = baselines.get(row.base_model_key)
+        anchor = row if row.is_baseline else base
+        if anchor is not None:
+            calibrated = calibrations.get((anchor.submission_id, classes[row.submission_id]))
+            row = row.model_copy(update={"calibration": calibrated})
         if row.is_baseline:
             floor = noise_floor(read_plays(store, (row.submission_id,))[row.submission_id])
             row = row.model_copy(update={"aa_floor": NoiseFloorView(
@@ -641,8 +661,15 @@ def leaderboard_rows(store: Store) -> list[LeaderboardRow]:
                     **_paired_retention(found),
                 }
             )
-        out.append(row)
+        out.append(row.model_copy(update={"profile": _profile_of(row)}))
     return out
+
+
+def _profile_of(row: LeaderboardRow) -> str | None:
+    """The group's profile for people: the calibrated one, else that of the verdict's pairs."""
+    if row.calibration is not None and row.calibration.status == "done":
+        return row.calibration.profile_label
+    return profiles.describe_text(row.verdict.profile) if row.verdict is not None else None
 
 
 def _paired_retention(found: Verdict) -> dict[str, Any]:
@@ -815,6 +842,39 @@ def _status_cell(row: LeaderboardRow) -> str:
     return f"{row.status}: {row.status_reason}" if row.status_reason else row.status
 
 
+"""How every no-signal reason starts (left out of the leaderboard cell, whose header says it)."""
+
+
+def _profile_cell(row: LeaderboardRow) -> str:
+    calibration = row.calibration
+    if calibration is not None and calibration.status == "running":
+        return calibration.state()
+    return row.profile or ""
+
+
+def _rate(solved: int, played: int) -> str:
+    return f"{100 * solved / played:.0f} % ({solved}/{played})" if played else "not played"
+
+
+def _rates_cell(row: LeaderboardRow) -> str:
+    calibration = row.calibration
+    if calibration is None:
+        return ""
+    return " · ".join(
+        f"{room_name(room)} {_rate(*cell)}" for room, cell in calibration.chosen_rates.items()
+    )
+
+
+def _no_signal_cell(row: LeaderboardRow) -> str:
+    calibration = row.calibration
+    if calibration is None:
+        return ""
+    return " · ".join(
+        f"{room_name(room)}: {reason.removeprefix(NO_SIGNAL_PREFIX)}"
+        for room, reason in calibration.no_signal.items()
+    )
+
+
 @dataclass(frozen=True)
 class Column:
     """One leaderboard column: its header, how a row's cell is made, whether it shows by
@@ -867,7 +927,26 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column(
         "verdict",
         lambda r: r.verdict.label if r.verdict is not None else "",
-        description="Degraded vs its baseline? Paired first answers: exact McNemar + SPRT.",
+        description="Degraded vs its baseline? Paired first answers: exact McNemar + SPRT; "
+        "equivalent when the 95 % interval of the difference lies within the margin.",
+    ),
+    Column(
+        "difficulty profile",
+        _profile_cell,
+        description="The level of each room for its base model (calibrated on the baseline), "
+        "or how far the calibration is.",
+    ),
+    Column(
+        "baseline solve rate at the profile",
+        _rates_cell,
+        description="The baseline's first answers solved per room at its chosen level, over its "
+        "calibration runs (aimed at 60 % by default).",
+    ),
+    Column(
+        "no-signal rooms",
+        _no_signal_cell,
+        description="Rooms the baseline (almost) never solves at level 0 or always solves at its "
+        "hardest level: verdicts leave them out.",
     ),
     Column(
         "A/A floor",

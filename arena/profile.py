@@ -117,6 +117,11 @@ def describe(profile: Mapping[str, int]) -> str:
     return " · ".join(f"{names[r]} {level}" for r, level in profile.items())
 
 
+def describe_text(value: str | None) -> str | None:
+    """:func:`describe` of a profile in its :func:`text` form (None for None or empty)."""
+    return describe(parse_text(value)) if value else None
+
+
 def uniform_level(profile: Mapping[str, int]) -> int | None:
     """The level of every room when they are all equal, else None."""
     levels = set(profile.values())

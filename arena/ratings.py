@@ -2,8 +2,8 @@
 
 Pure functions over stored data (reads only, all in one read transaction). Only **finished**
 (``done``) matches between two registered, not deleted submissions **of the same base model**
-count; running, failed and interrupted matches, solo runs, CLI matches between bare endpoints
-and matches across base models never do.
+count; running, failed and interrupted matches, solo runs, calibration runs, CLI matches between
+bare endpoints and matches across base models never do.
 
 **Bradley-Terry ratings** (:func:`bradley_terry`, :func:`ratings`). Each match is one game; the
 side with more points in it (the sum of its rooms' points) wins, equal points are a tie, counted
@@ -514,13 +514,15 @@ _MATCHES_SQL = (
     "SELECT m.id AS match_id, m.adversarial, ca.submission_id AS a, cb.submission_id AS b "
     "FROM matches m JOIN contestants ca ON ca.id = m.contestant_a "
     "JOIN contestants cb ON cb.id = m.contestant_b "
-    "WHERE m.status = 'done' AND ca.submission_id IS NOT NULL AND cb.submission_id IS NOT NULL "
+    "WHERE m.status = 'done' AND m.purpose = 'measure' AND ca.submission_id IS NOT NULL "
+    "AND cb.submission_id IS NOT NULL "
     "ORDER BY m.id"
 )
 _ROOMS_SQL = (
     "SELECT r.match_id, r.slot, r.room_index, r.outcome, r.points FROM rooms_played r "
     "JOIN matches m ON m.id = r.match_id "
-    "WHERE m.status = 'done' AND m.contestant_b IS NOT NULL ORDER BY r.match_id, r.room_index"
+    "WHERE m.status = 'done' AND m.purpose = 'measure' AND m.contestant_b IS NOT NULL "
+    "ORDER BY r.match_id, r.room_index"
 )
 
 

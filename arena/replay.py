@@ -37,14 +37,17 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from arena import profile as profiles
 from arena.client import normalize_base_url
 from arena.models import AdversarialMode, ContestantSummary, Outcome, Slot
 from arena.store import Store
+from arena.verdicts import match_profile
 from rooms import get_room, load_rooms
 
 T = TypeVar("T")
 
 MatchStatus = Literal["running", "done", "failed", "interrupted"]
+MatchPurpose = Literal["measure", "calibration"]
 RoomStatus = Literal["pending", "playing", "done", "unfinished"]
 
 MATCH_STATUSES: tuple[str, ...] = ("running", "done", "failed", "interrupted")
@@ -205,6 +208,8 @@ class ReplayRoom(BaseModel):
     """Versioned room id, e.g. ``cipher-v1``."""
     room_name: str
     """Display name, e.g. ``Cipher`` (the id when the room is unknown to this build)."""
+    level: int
+    """The level (difficulty, 0-10) this room was played at."""
     status: RoomStatus
     """``done`` (every contestant's result stored), ``playing`` (the running match's current
     room), ``pending`` (not reached) or ``unfinished`` (the match stopped during it)."""
@@ -244,7 +249,12 @@ class Replay(BaseModel):
     seed: int | None
     """Puzzle seed; None while the match is running (it would give away every puzzle)."""
     difficulty: int
-    """Room difficulty, 1-5."""
+    """The level of every room (-1 when the profile mixes levels)."""
+    profile: dict[str, int]
+    """The difficulty profile: room id -> level (0-10)."""
+    purpose: MatchPurpose = "measure"
+    """``calibration``: a baseline's solo run searching its levels (never scored or paired);
+    ``measure``: every other match."""
     adversarial: AdversarialMode
     """Adversarial mode."""
     retries: int
@@ -286,9 +296,11 @@ class NowPlaying(BaseModel):
     labels: dict[Slot, str]
     """Contestants' display labels by slot."""
     difficulty: int
-    """Room difficulty, 1-5."""
+    """The level of every room (-1 when the profile mixes levels)."""
     adversarial: AdversarialMode
     """Adversarial mode."""
+    calibration: bool = False
+    """A calibration run (it searches the baseline's levels; never scored)."""
     current_room_index: int | None
     """The room in play (None between the last room and the match's end)."""
     current_room_id: str | None
@@ -317,8 +329,9 @@ class NowPlaying(BaseModel):
             )
         escaped = " / ".join(str(self.escaped.get(s, 0)) for s in self.labels)
         minutes, seconds = divmod(int(self.seconds_running), 60)
+        kind = " (calibration run)" if self.calibration else ""
         return (
-            f"{names} — {where} · escaped {escaped} · {self.calls} calls · "
+            f"{names}{kind} — {where} · escaped {escaped} · {self.calls} calls · "
             f"{minutes}m {seconds:02d}s"
         )
 
@@ -345,7 +358,9 @@ class MatchListItem(BaseModel):
     seed: int | None
     """Puzzle seed; None while the match is running."""
     difficulty: int
-    """Room difficulty, 1-5."""
+    """The level of every room (-1 when the profile mixes levels)."""
+    purpose: MatchPurpose = "measure"
+    """``calibration``: a baseline's solo run searching its levels; ``measure``: the rest."""
     adversarial: AdversarialMode
     """Adversarial mode."""
     retries: int
@@ -367,7 +382,8 @@ class MatchListItem(BaseModel):
             for s in self.labels
             if s in self.escaped and s in self.score
         )
-        return " · ".join(part for part in (started, names, self.status, results) if part)
+        kind = "calibration run" if self.purpose == "calibration" else ""
+        return " · ".join(part for part in (started, names, kind, self.status, results) if part)
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -729,6 +745,7 @@ def build_replay(
     secrets = secret_pattern([p[k] for p in puzzles for k in ("solution", "key")]) if hide else None
     hosts = endpoint_hosts(row["base_url"] for row in contestants)
     results = {(int(r["room_index"]), r["slot"]): r for r in played}
+    levels = match_profile(match)
     rooms = []
     for index, room_id in enumerate(room_ids):
         puzzle = puzzle_at.get(index, {})
@@ -744,6 +761,7 @@ def build_replay(
                 index=index,
                 room_id=room_id,
                 room_name=room_name(room_id),
+                level=puzzle.get("difficulty", levels.get(room_id, match["difficulty"])),
                 status=statuses[index],
                 prompt=None if hide and statuses[index] == "pending" else prompt,
                 prompt_chars=len(prompt),
@@ -771,6 +789,8 @@ def build_replay(
         wall_seconds=match["wall_seconds"],
         seed=None if hide else match["seed"],
         difficulty=match["difficulty"],
+        profile=levels,
+        purpose=match.get("purpose") or "measure",
         adversarial=AdversarialMode(match["adversarial"]),
         retries=match["retries"],
         scoring_version=match["scoring_version"],
@@ -815,6 +835,7 @@ def build_now_playing(
         labels=_labels(row),
         difficulty=row["difficulty"],
         adversarial=AdversarialMode(row["adversarial"]),
+        calibration=row.get("purpose") == "calibration",
         current_room_index=current,
         current_room_id=room_ids[current] if current is not None else None,
         current_room_name=room_name(room_ids[current]) if current is not None else None,
@@ -842,6 +863,7 @@ def build_list_item(row: dict[str, Any]) -> MatchListItem:
         submission_ids={slot: row[f"{slot}_submission_id"] for slot in slots},
         seed=None if running else row["seed"],
         difficulty=row["difficulty"],
+        purpose=row.get("purpose") or "measure",
         adversarial=AdversarialMode(row["adversarial"]),
         retries=row["retries"],
         rooms_total=len(json.loads(row["room_ids"])),
@@ -937,6 +959,11 @@ class _Markdown:
             return [_collapsed(f"{title} ({len(text):,} characters)", self.block(text))]
         return [f"**{title}:**", self.block(text)]
 
+    def plain(self, text: str) -> str:
+        """``text`` as it is when it is only letters, digits, spaces, hyphens and dots (ours),
+        else as inline code."""
+        return text if re.fullmatch(r"[A-Za-z0-9 ·.-]+", text) else self.code(text)
+
     def who(self, slot: Slot) -> str:
         contestant = self.replay.contestants.get(slot)
         name = self.code(contestant.label) if contestant else "(unknown)"
@@ -1010,12 +1037,14 @@ class _Markdown:
         facts = [
             f"**Status:** {r.status}",
             f"**Rooms:** {r.rooms_done}/{r.rooms_total}",
-            f"**Difficulty:** {r.difficulty}",
+            f"**Profile:** {self.plain(profiles.describe(r.profile))}",
             f"**Seed:** {seed}",
             f"**Adversarial:** {r.adversarial.value}",
             f"**Retries:** {r.retries}",
             f"**Scoring:** {self.code(r.scoring_version)}",
         ]
+        if r.purpose == "calibration":
+            facts.insert(0, "**Calibration run** (never scored or paired)")
         times = [
             f"**Started:** {self.code(r.started_at)}",
             f"**Finished:** {finished}",
@@ -1099,7 +1128,8 @@ class _Markdown:
         name = room.room_name if plain else self.code(room.room_name)
         blocks = [
             f"## Room {room.index + 1} · {name} — {_ROOM_STATUS_TEXT[room.status]}",
-            f"{self.code(room.room_id)} · par {_num(room.par_seconds, ' s', 0)}",
+            f"{self.code(room.room_id)} · level {room.level} · "
+            f"par {_num(room.par_seconds, ' s', 0)}",
         ]
         if room.prompt is None:
             blocks.append(

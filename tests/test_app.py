@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from cryptography.fernet import Fernet
 
 from app import (
@@ -35,6 +36,7 @@ from arena.local_models import free_port
 from arena.nullserver import NullServer, NullServerConfig
 from arena.store import Store
 from submissions.keystore import KeyStore
+from submissions.models import display_text
 from submissions.service import SubmissionService
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,9 +99,44 @@ async def test_the_verdicts_tab_explains_the_verdict_and_links_replays(store: St
     assert "| manipulated" in contagion_markdown(store)
 
 
+async def test_an_equivalent_candidate_on_a_calibrated_profile(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Verdicts tab names the profile, the margin and the interval the equivalence rule
+    uses, and the rooms without signal with why; the leaderboard shows the badge and profile."""
+    from arena import calibration_store, profile
+    from arena.calibration import CalibrationConfig
+    from tests.arena.test_leaderboard import SILENT, add_submission, calibrated_result, play
+
+    monkeypatch.setenv("QER_EQUIVALENCE_MARGIN_PP", "45")  # 20 agreeing pairs are enough
+    base = add_submission(store, "Base", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "Cand", "Smol", "Q8_0", 8.5)
+    found = calibrated_result().model_copy(update={"profile": profile.uniform(1)})
+    record = calibration_store.get_or_create(store, "smol", "greedy", base, CalibrationConfig())
+    calibration_store.finish(store, record.id, found)
+    for seed in range(1, 5):
+        await play(store, seed, base, "HHHTHH", cand, "HHHTHH", {})
+    text = verdict_markdown(store, str(cand))
+    assert "**equivalent within ±45 pp at n=20: +0.0 pp [" in text
+    assert "- difficulty profile: every room at level 1" in text
+    assert "- equivalence margin ±45 pp; 95 % interval of the difference [-" in text
+    assert "] pp: inside it" in text
+    assert "- rooms without signal for this model (left out of the pairs):" in text
+    assert f"  - Archive: {display_text('solved 0 of 4 at level 0 (the easiest)')}" in text
+    assert SILENT.reason.startswith("no signal for this model: ")
+    frame, _ = leaderboard_view(leaderboard_rows(store))
+    row = frame.set_index("name").loc["Cand"]
+    assert row["verdict"].startswith("equivalent within ±45 pp at n=20")
+    assert row["difficulty profile"] == "every room at level 1"
+    assert row["no-signal rooms"] == "Archive: solved 0 of 4 at level 0 (the easiest)"
+
+
 def test_about_explains_rooms_scoring_and_charts() -> None:
     text = about_markdown()
     for needle in ("Cipher", "Warden", "Manipulated", "score-v1", "Pareto frontier", "Retention"):
+        assert needle in text
+    for needle in ("*difficulty profile*", "60 % baseline solve rate", '"No signal"',
+                   "`equivalent within ±5 pp`", "between -5 and +5 percentage points"):  # fmt: skip
         assert needle in text
 
 

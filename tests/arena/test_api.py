@@ -11,7 +11,10 @@ from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from arena import calibration_store
+from arena import profile as profiles
 from arena.api import build_router, install_error_handlers
+from arena.calibration import CalibrationConfig
 from arena.client import ClientLimits
 from arena.match import play_match
 from arena.models import ContestantSpec, MatchSettings, MatchSpec
@@ -251,3 +254,87 @@ async def test_verdict_ratings_and_contagion_routes(store: Store) -> None:
     assert rated[cand]["wins"] + rated[cand]["losses"] + rated[cand]["ties"] == 1
     (matrix,) = client.get("/api/contagion").json()
     assert matrix["base_model_key"] == "smol"
+
+
+async def test_the_calibrations_route_lists_every_calibration_without_endpoints(
+    store: Store,
+) -> None:
+    from tests.arena.test_leaderboard import (
+        CALIBRATED,
+        SILENT,
+        add_submission,
+        calibrated_result,
+        calibration_run,
+    )
+
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    gone = add_submission(store, "G", "Gone", "BF16", 16.0, baseline=True, status="deleted")
+    done = calibration_store.get_or_create(store, "smol", "greedy", base, CalibrationConfig(runs=9))
+    calibration_store.finish(store, done.id, calibrated_result())
+    running = calibration_store.get_or_create(
+        store, "smol", "greedy", base, CalibrationConfig(runs=12)
+    )
+    await calibration_run(store, running.id, base, 0)
+    calibration_store.get_or_create(store, "gone", "greedy", gone, CalibrationConfig())
+    by_hand = calibration_store.save_result(
+        store, "cli-1b", "greedy", CalibrationConfig(runs=9), calibrated_result()
+    )
+    response = make_client(store).get("/api/calibrations")
+    assert response.status_code == 200
+    listed = response.json()
+    assert [c["id"] for c in listed] == [done.id, running.id, by_hand]  # not the deleted one's
+    first, second, cli = listed
+    assert set(first) == {
+        "id", "base_model_key", "settings_class", "baseline_id", "status", "runs_played",
+        "runs_planned", "target", "profile", "profile_label", "solve_rates", "chosen_rates",
+        "no_signal", "created_at", "finished_at",
+    }  # fmt: skip
+    assert (first["base_model_key"], first["settings_class"], first["baseline_id"]) == (
+        "smol", "greedy", base)  # fmt: skip
+    assert (first["status"], first["runs_played"], first["runs_planned"]) == ("done", 9, 9)
+    assert first["profile"] == CALIBRATED and first["target"] == 0.6
+    assert first["profile_label"] == (
+        "Cipher 4 · Map 2 · Mechanism 3 · Archive 0 · Paradox 1 · Warden 2"
+    )
+    assert first["solve_rates"]["cipher-v3"] == {"4": [3, 5], "5": [1, 4]}
+    assert first["chosen_rates"]["cipher-v3"] == [3, 5]
+    assert first["chosen_rates"][SILENT.room_id] == [0, 4]
+    assert first["no_signal"] == {SILENT.room_id: SILENT.reason} and first["finished_at"]
+    assert (second["status"], second["runs_played"], second["runs_planned"]) == ("running", 1, 12)
+    assert second["profile"] is second["profile_label"] is second["solve_rates"] is None
+    assert second["chosen_rates"] == {} and second["no_signal"] == {}
+    assert (cli["baseline_id"], cli["runs_played"], cli["status"]) == (None, 9, "done")
+    text = response.text
+    assert "http" not in text and "127.0.0.1" not in text and "encrypted" not in text
+    assert "base_url" not in text and "token" not in text and "api_key" not in text
+
+    schema = make_client(store).get("/openapi.json").json()
+    listed_schema = schema["paths"]["/api/calibrations"]["get"]["responses"]["200"]["content"]
+    assert listed_schema["application/json"]["schema"]["items"]["$ref"].endswith(
+        "CalibrationSummary"
+    )
+    fields = schema["components"]["schemas"]["CalibrationSummary"]["properties"]
+    assert all(field.get("description") for field in fields.values())
+
+
+async def test_the_verdict_report_names_the_profile_margin_and_silent_rooms(
+    store: Store,
+) -> None:
+    from tests.arena.test_leaderboard import SILENT, add_submission, calibrated_result, play
+
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "C", "Smol", "Q2_K", 2.6)
+    await play(store, 1, base, "HHHHHH", cand, "TTHHHH", {})
+    level_one = profiles.uniform(1)
+    found = calibrated_result().model_copy(update={"profile": level_one})
+    record = calibration_store.get_or_create(store, "smol", "greedy", base, CalibrationConfig())
+    calibration_store.finish(store, record.id, found)
+    report = make_client(store).get(f"/api/submissions/{cand}/verdict").json()
+    assert report["profile_label"] == "every room at level 1"
+    verdict = report["verdict"]
+    assert verdict["profile"] == profiles.text(level_one)
+    assert verdict["no_signal"] == {SILENT.room_id: SILENT.reason}
+    assert (verdict["n_pairs"], verdict["b"], verdict["c"]) == (5, 2, 0)  # Archive left out
+    assert verdict["margin_pp"] == 5.0 and verdict["kind"] == "undecided"
+    low, high = verdict["equivalence_ci_pp"]
+    assert low < verdict["difference_pp"] < high

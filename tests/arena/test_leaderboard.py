@@ -15,6 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
+from arena import calibration_store
+from arena.calibration import CalibrationConfig, CalibrationResult, NoSignal
 from arena.client import ChatResult, ConnectFailed
 from arena.leaderboard import (
     ALL_COLUMNS,
@@ -41,7 +43,11 @@ from arena.leaderboard import (
 )
 from arena.match import play_match
 from arena.models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec
+from arena.queue import JobQueue
+from arena.ratings import ratings
+from arena.stats import Pair
 from arena.store import Store, now
+from arena.verdicts import verdict
 from rooms import ROOM_ORDER, load_rooms
 from submissions.models import QUANT_LABELS, display_text
 
@@ -427,6 +433,140 @@ def test_frame_columns_follow_the_column_table(rows: list[LeaderboardRow]) -> No
     with pytest.raises(ValueError, match="unknown leaderboard column"):
         leaderboard_frame(rows, ["nope"])
     assert isinstance(leaderboard_frame(rows), pd.DataFrame)
+
+
+# -- calibration and profiles --------------------------------------------------------------------
+CALIBRATED = dict(zip(ROOM_ORDER, (4, 2, 3, 0, 1, 2), strict=True))
+"""The profile the calibration below chooses (Archive at level 0: no signal)."""
+SILENT = NoSignal(
+    room_id=ROOM_ORDER[3],
+    level=0,
+    solved=0,
+    played=4,
+    reason="no signal for this model: solved 0 of 4 at level 0 (the easiest)",
+)
+
+
+def calibrated_result() -> CalibrationResult:
+    """Nine runs: 3 of 5 solved at the chosen level of every room but Archive (0 of 4)."""
+    rates = {room: {str(lvl): [3, 5], str(lvl + 1): [1, 4]} for room, lvl in CALIBRATED.items()}
+    rates[SILENT.room_id] = {"0": [0, 4]}
+    return CalibrationResult(profile=CALIBRATED, solve_rates=rates, dead_rooms=[SILENT.room_id],
+                             no_signal=[SILENT], target=0.6, runs=9)  # fmt: skip
+
+
+async def calibration_run(store: Store, calibration: int, submission_id: int, index: int) -> str:
+    """Run ``index`` of a calibration as the scheduler plays it: the baseline solo (house bluff),
+    ``purpose = 'calibration'``, linked to a finished queue job naming the calibration. The
+    baseline solves every room."""
+    seed = 100 + index
+    payload = {"kind": "calibrate", "a": submission_id, "calibration": calibration,
+               "round": index, "seed": seed}  # fmt: skip
+    job = JobQueue(store).enqueue(f"calibrate:{calibration}:run{index}", payload)
+    settings = MatchSettings(seed=seed, difficulty=LEVEL, retries=1,
+                             adversarial=AdversarialMode.BLUFF, purpose="calibration")  # fmt: skip
+    spec = MatchSpec(a=contestant(submission_id), settings=settings, job_id=job)
+    result = await play_match(spec, store, endpoints={"a": Fake("HHHHHH", seed, 32)})  # type: ignore[dict-item]
+    store.write(lambda db: db.execute("UPDATE job_queue SET status = 'done' WHERE id = ?", (job,)))
+    return result.match_id
+
+
+def calibrated_group(store: Store) -> tuple[int, int, int]:
+    """Cal-1B: a baseline, a candidate, and a candidate of another sampling class (another
+    group: the baseline's calibration is not its own)."""
+    base = add_submission(store, "Cal BF16", "Cal-1B", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "Cal Q4", "Cal-1B", "Q4_K_M", 4.8)
+    odd = add_submission(store, "Cal Q8 hot", "Cal-1B", "Q8_0", 8.5)
+    store.write(
+        lambda db: db.execute("UPDATE submissions SET settings_class = 'hot' WHERE id = ?", (odd,))
+    )
+    return base, cand, odd
+
+
+async def test_a_calibrated_group_shows_its_profile_solve_rates_and_silent_rooms(
+    store: Store,
+) -> None:
+    base, cand, odd = calibrated_group(store)
+    config = CalibrationConfig(runs=9)
+    record = calibration_store.get_or_create(store, "cal-1b", "greedy", base, config)
+    await calibration_run(store, record.id, base, 0)
+    rows = leaderboard_rows(store)
+    for row in (by_id(rows, base), by_id(rows, cand)):
+        assert row.calibration is not None and row.profile is None
+        assert (row.calibration.status, row.calibration.runs_played) == ("running", 1)
+    assert by_id(rows, odd).calibration is None
+    frame = leaderboard_frame(rows, ALL_COLUMNS).set_index("id")
+    assert frame.loc[cand, "difficulty profile"] == "calibrating: 1 of 9 runs"
+    assert frame.loc[base, "baseline solve rate at the profile"] == ""
+    assert frame.loc[base, "no-signal rooms"] == ""
+
+    calibration_store.finish(store, record.id, calibrated_result())
+    await play(store, 1, base, "HHHHHH", cand, "HTHHHH", {})  # a measurement at level 1
+    rows = leaderboard_rows(store)
+    found = by_id(rows, cand).calibration
+    assert found is not None and found == by_id(rows, base).calibration
+    assert (found.status, found.runs_played, found.profile) == ("done", 9, CALIBRATED)
+    assert found.chosen_rates[ROOM_ORDER[0]] == [3, 5] and found.no_signal == {
+        SILENT.room_id: SILENT.reason
+    }
+    described = "Cipher 4 · Map 2 · Mechanism 3 · Archive 0 · Paradox 1 · Warden 2"
+    assert by_id(rows, cand).profile == by_id(rows, base).profile == described
+    frame = leaderboard_frame(rows, ALL_COLUMNS).set_index("id")
+    for who in (base, cand):
+        assert frame.loc[who, "difficulty profile"] == described
+        assert frame.loc[who, "baseline solve rate at the profile"] == (
+            "Cipher 60 % (3/5) · Map 60 % (3/5) · Mechanism 60 % (3/5) · Archive 0 % (0/4) · "
+            "Paradox 60 % (3/5) · Warden 60 % (3/5)"
+        )
+        assert frame.loc[who, "no-signal rooms"] == (
+            "Archive: solved 0 of 4 at level 0 (the easiest)"
+        )
+    # the other sampling class is not calibrated; without pairs it has no profile either
+    assert (frame.loc[odd, "difficulty profile"], frame.loc[odd, "no-signal rooms"]) == ("", "")
+    assert {"difficulty profile", "no-signal rooms"} <= set(DEFAULT_COLUMNS)
+
+
+async def test_a_group_without_calibration_shows_the_profile_of_its_pairs(store: Store) -> None:
+    base, cand, _ = calibrated_group(store)
+    await play(store, 1, base, "HHHHHH", cand, "HTHHHH", {})
+    row = by_id(leaderboard_rows(store), cand)
+    assert row.calibration is None and row.profile == "every room at level 1"
+    frame = leaderboard_frame([row], ["difficulty profile", "baseline solve rate at the profile"])
+    assert frame.iloc[0].tolist() == ["every room at level 1", ""]
+
+
+async def test_calibration_runs_never_count_on_the_leaderboard(store: Store) -> None:
+    base, cand, _ = calibrated_group(store)
+    record = calibration_store.get_or_create(store, "cal-1b", "greedy", base, CalibrationConfig())
+    for index in range(3):  # the baseline escapes every room of its calibration runs
+        await calibration_run(store, record.id, base, index)
+    await play(store, 1, base, "TTTTTT", cand, "HHHHHH", {})  # and none when measured
+    assert store.query("SELECT COUNT(*) AS n FROM matches WHERE purpose = 'calibration'") == [
+        {"n": 3}
+    ]
+    rows = leaderboard_rows(store)
+    b = by_id(rows, base)
+    assert (b.matches, b.rooms_played, b.calls, b.challenged_n) == (1, 6, 18, 6)
+    assert (b.mean_escaped, b.mean_score, b.held_ground_rate) == (0.0, -12.0, 0.0)
+    assert b.time_to_solution_median_s is None and b.retention_n == 1
+    assert b.aa_floor is not None and b.aa_floor.n == 0  # runs are no A/A repeats either
+    assert b.calibration is not None and b.calibration.runs_played == 3
+    c = by_id(rows, cand)
+    assert c.verdict is not None and (c.verdict.n_pairs, c.verdict.b, c.verdict.c) == (6, 0, 6)
+    quality = room_quality(store)
+    assert set(quality[quality["submission_id"] == base]["n"]) == {1}
+    assert set(quality[quality["submission_id"] == base]["escape_rate"]) == {0.0}
+    assert sum(r.wins + r.losses + r.ties for r in ratings(store)) == 2  # one game, two sides
+
+
+def test_the_equivalent_verdict_has_its_badge(rows: list[LeaderboardRow]) -> None:
+    agreeing = [Pair(s // 6, ROOM_ORDER[s % 6], s % 2 == 0, s % 2 == 0) for s in range(600)]
+    found = verdict(agreeing, margin=0.05)
+    assert found.kind == "equivalent" and found.decided
+    row = by_id(rows, Board.C).model_copy(update={"verdict": found})
+    [cell] = leaderboard_frame([row], ["verdict"])["verdict"]
+    assert cell == found.label and cell.startswith("equivalent within ±5 pp at n=600: +0.0 pp [")
+    assert "equivalent" in next(c.description for c in COLUMNS if c.name == "verdict")
 
 
 # -- filters -------------------------------------------------------------------------------------

@@ -109,6 +109,8 @@ async def test_finished_match_replays_exactly_what_was_stored(store: Store) -> N
     assert [r.status for r in found.rooms] == ["done"] * 6
     assert [r.room_id for r in found.rooms] == [room.id for room in ROOMS]
     assert [r.room_name for r in found.rooms] == [room.name for room in ROOMS]
+    assert found.profile == {room.id: 1 for room in ROOMS} and found.purpose == "measure"
+    assert [r.level for r in found.rooms] == [1] * 6
 
     # every result exactly as rooms_played holds it
     rows = store.rooms_played(result.match_id)
@@ -208,6 +210,59 @@ async def test_finished_match_replays_exactly_what_was_stored(store: Store) -> N
         assert "127.0.0.1" not in text and "base_url" not in text and '"api_key"' not in text
 
 
+class Shrug:
+    """Answers every call, in any room at any level, with the same wrong answer."""
+
+    async def chat(
+        self, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> ChatResult:
+        return ChatResult(
+            text="ANSWER: no idea", reasoning=None, finish_reason="stop", prompt_tokens=10,
+            completion_tokens=3, reasoning_tokens=None, usage_source="server", ttft_s=0.001,
+            latency_s=0.002, decode_tps=3000.0, attempts=1, server_timings=None, model=model,
+        )  # fmt: skip
+
+
+async def test_the_header_shows_the_profile_and_calibration_runs_say_so(store: Store) -> None:
+    levels = {room.id: level for room, level in zip(ROOMS, (4, 0, 2, 1, 3, 2), strict=True)}
+    settings = MatchSettings(seed=SEED, profile=levels, adversarial=AdversarialMode.BLUFF,
+                             purpose="calibration")  # fmt: skip
+    calibration = await play_match(
+        MatchSpec(a=spec().a, settings=settings), store, endpoints={"a": Shrug()}
+    )
+    found = replay(store, calibration.match_id)
+    assert found is not None and found.status == "done"
+    assert (found.purpose, found.profile, found.difficulty) == ("calibration", levels, -1)
+    assert [r.level for r in found.rooms] == [4, 0, 2, 1, 3, 2]
+    markdown = replay_markdown(found)
+    assert "**Calibration run** (never scored or paired) · **Status:** done" in markdown
+    assert "**Profile:** Cipher 4 · Map 0 · Mechanism 2 · Archive 1 · Paradox 3 · Warden 2" in (
+        markdown
+    )
+    assert f"`{ROOMS[0].id}` · level 4 · par" in markdown
+    assert f"`{ROOMS[1].id}` · level 0 · par" in markdown
+    [listed] = match_list(store)
+    assert listed.purpose == "calibration" and " · M Q8_0 · calibration run · done · " in (
+        listed.label()
+    )
+
+    # a measurement at one level, stored before profiles existed (no profile column)
+    measured = await play_match(
+        spec(AdversarialMode.BLUFF, solo=True), store, endpoints={"a": Shrug()}
+    )
+    store.write(
+        lambda db: db.execute(
+            "UPDATE matches SET profile = NULL WHERE id = ?", (measured.match_id,)
+        )
+    )
+    old = replay(store, measured.match_id)
+    assert old is not None and old.purpose == "measure"
+    assert old.profile == {room.id: 1 for room in ROOMS} and [r.level for r in old.rooms] == [1] * 6
+    markdown = replay_markdown(old)
+    assert "**Profile:** every room at level 1" in markdown and "Calibration run" not in markdown
+    assert "calibration run" not in match_list(store)[0].label()
+
+
 # -- a running match ------------------------------------------------------------------------------
 class Gated(Scripted):
     """A scripted endpoint whose call number ``stop_at`` (0-based) waits for ``release``."""
@@ -302,6 +357,7 @@ async def test_a_running_match_hides_its_secrets_until_it_ends(store: Store) -> 
         "labels": {"a": "M Q8_0", "b": "M Q2_K"},
         "difficulty": 1,
         "adversarial": AdversarialMode.OPPONENT,
+        "calibration": False,
         "current_room_index": 3,
         "current_room_id": ROOMS[3].id,
         "current_room_name": ROOMS[3].name,
@@ -313,6 +369,8 @@ async def test_a_running_match_hides_its_secrets_until_it_ends(store: Store) -> 
     assert (
         live.headline() == "M Q8_0 vs M Q2_K — room 4/6 Archive · escaped 3 / 0 · 16 calls · 1m 30s"
     )
+    searching = live.model_copy(update={"calibration": True})
+    assert searching.headline().startswith("M Q8_0 vs M Q2_K (calibration run) — room 4/6")
     [listed] = match_list(store, status="running")
     assert (listed.id, listed.seed, listed.escaped, listed.score) == (match_id, None, {}, {})
 
@@ -496,6 +554,7 @@ async def test_match_list_filters_pages_and_orders_newest_first(store: Store) ->
         "submission_ids": {"a": 1, "b": 2},
         "seed": SEED,
         "difficulty": 1,
+        "purpose": "measure",
         "adversarial": AdversarialMode.OPPONENT,
         "retries": 1,
         "rooms_total": 6,

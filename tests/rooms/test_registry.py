@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 from pydantic import BaseModel
 
-from rooms import ROOM_ORDER, load_rooms
+from rooms import ROOM_ORDER, level_table, load_rooms
 from rooms.base import LEVELS, Puzzle, Room, Verdict, get_room, register_room
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,3 +128,10 @@ def test_answer_schemas_are_pydantic_models() -> None:
     for room in ROOMS.values():
         assert issubclass(room.Answer, BaseModel)
         assert room.generate(0, 1).answer_schema == room.Answer.model_json_schema()
+
+
+def test_the_readme_level_table_is_the_code() -> None:
+    """The README's table of every room and level is ``level_table()`` verbatim."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert level_table() in readme
+    assert len(level_table().splitlines()) == 2 + len(ROOM_ORDER) * len(LEVELS)
