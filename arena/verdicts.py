@@ -3,12 +3,13 @@ verdict for a candidate against its baseline.
 
 **Comparability contract.** Every side of a finished match has a settings *fingerprint*: the
 sampling (temperature, top_p, top_k, max_tokens, thinking, sampling seed), the match settings
-(difficulty, adversarial mode, retries, scoring version) and the room versions. Two sides are
-compared only when their fingerprints are equal; otherwise the verdict is ``NOT COMPARABLE`` and
-names the fields that differ, instead of giving a number.
+(difficulty profile, adversarial mode, retries, scoring version, tier, seed policy) and the room
+versions. Two sides are compared only when their fingerprints are equal; otherwise the verdict is
+``NOT COMPARABLE`` and names the fields that differ, instead of giving a number. Calibration runs
+(``matches.purpose = 'calibration'``) are never paired.
 
 **Paired outcomes.** A candidate and its baseline are paired on one puzzle, (room id+version, seed,
-difficulty) under equal fingerprints: a puzzle they played in one match together pairs those two
+level) under equal fingerprints: a puzzle they played in one match together pairs those two
 answers (same match, same history); otherwise the first play of each on the shared seed (solo
 bluff-mode runs, or matches against other opponents: the scheduler gives every member of a group
 the same seed list). "Solved" is the first answer's verdict (before any pressure or retry): the
@@ -18,6 +19,10 @@ mixed: the verdict uses the candidate's largest group shared with the baseline.
 **Noise floor (A/A).** The first two plays of a puzzle the baseline played at least twice under
 one fingerprint (a match against itself, both orders of a round, one seed against two
 candidates): the share that disagree, with a Wilson interval, shown beside every verdict.
+
+**Verdict.** ``degraded`` (the SPRT), ``equivalent`` (the 95 % interval of the difference inside
+the margin), ``no detectable degradation`` (budget spent, or the SPRT's lower boundary), else
+``undecided``; rooms the baseline's calibration found without signal are left out and named.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.fernet import Fernet
 
+from arena import calibration_store
 from arena import profile as profiles
 from arena.calibration import CalibrationConfig
 from arena.cli import CalibrationProgress, calibrate_endpoint, calibration_table
@@ -51,7 +52,7 @@ from arena.probes.speed import run_speed_probe
 from arena.store import Store
 from arena.verdicts import candidate_verdict, noise_floor, read_plays
 from submissions.keystore import KeyStore
-from submissions.models import Sampling, SubmissionForm
+from submissions.models import Sampling, SubmissionForm, base_model_key, settings_class
 from submissions.service import SubmissionService
 
 BASE = "SmolLM2-135M-Instruct"
@@ -165,6 +166,12 @@ async def main(args: argparse.Namespace) -> None:
                 adversarial=AdversarialMode(args.adversarial),
             )  # fmt: skip
             levels = calibrated.profile
+            # stored as the baseline's calibration: its verdicts leave out the no-signal rooms
+            record = calibration_store.get_or_create(
+                store, base_model_key(BASE), settings_class(specs["Q4_1"].sampling),
+                ids["Q4_1"], config,
+            )  # fmt: skip
+            calibration_store.finish(store, record.id, calibrated)
             print(calibration_table(calibrated), flush=True)
             print(f"rooms without signal: {', '.join(calibrated.dead_rooms) or 'none'}")
         calibrated_s = time.monotonic() - started
@@ -196,6 +203,8 @@ async def main(args: argparse.Namespace) -> None:
                    f"top-1 {100 * k.top1_agreement:.1f} % over {k.n_positions} positions"
                    if k.status == "done" else k.reason)  # fmt: skip
         print(f"\n{q} ({bpw[q]} bpw) vs Q4_1: {v.label}")
+        if v.no_signal:
+            print(f"  left out (no signal): {', '.join(sorted(v.no_signal))}")
         print(f"  n={v.n_pairs} b={v.b} c={v.c} McNemar p={v.p_value:.3g} "
               f"difference {v.difference_pp:+.1f} pp CI {v.ci_pp}; retention {v.retention_pct} % "
               f"CI {v.retention_ci}; {v.floor_note}")  # fmt: skip

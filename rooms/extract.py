@@ -81,6 +81,22 @@ _QUALIFIERS = r"(?:(?:final|secret|correct|decoded|hidden|required|right|exact|m
 _COPULA = r"(?:is|was|would\s+be|will\s+be|must\s+be|should\s+be)"
 
 
+_ANY_LABEL = re.compile(
+    r"^(?:(?:so|thus|therefore|hence)\s*,?\s+)?(?:the|my|our)\s+[^\W\d][\w' ’-]{0,40}?\s+"
+    r"(?:is|are)\s*:\s*(?P<value>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def peel_any_label(text: str) -> str:
+    """``The secret word is: X`` -> ``X`` whatever the noun, but only with the colon: a reply that
+    labels its answer with the wrong room's words (small models carry "The secret word is:" from
+    room to room) is judged on the value it gives, which must still be exactly right. Text
+    without such a label is returned as it is."""
+    found = _ANY_LABEL.match(text.strip())
+    return found.group("value").strip() if found is not None else text
+
+
 def unlabel(text: str, nouns: tuple[str, ...]) -> str:
     """A normalized answer with a sentence naming it peeled off: ``the secret word is "map"`` and
     ``map is the secret word`` both give ``map`` when ``word`` is among ``nouns``.
@@ -109,7 +125,7 @@ def unlabel(text: str, nouns: tuple[str, ...]) -> str:
         )
         if suffix is not None:
             return strip_decoration(suffix.group("value"))
-    return normalize(text)
+    return normalize(peel_any_label(text))
 
 
 def single_token(reply: str) -> str:

@@ -45,7 +45,7 @@ from rooms.base import (
     room_key,
     seed_for,
 )
-from rooms.extract import answer_block, json_list, normalize, strip_decoration
+from rooms.extract import answer_block, json_list, normalize, peel_any_label, strip_decoration
 
 ROOM_NAMES: tuple[str, ...] = (
     "Amber Hall",
@@ -937,6 +937,7 @@ def parse_path(reply: str) -> list[str]:
     items = json_list(block, "path")
     if items is None:
         first, _, rest = block.partition("\n")
+        first = peel_any_label(strip_decoration(first))  # 'The secret word is: A -> B'
         first = _LABEL.sub("", strip_decoration(first).casefold())  # 'Path: ...', 'The route is'
         items = _SEPARATOR.split(f"{first}\n{rest}")
     return [cleaned for item in items if (cleaned := clean_item(item))]

@@ -100,7 +100,7 @@ BASIC_TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         key="is_even",
-        levels=(0, 1, 2),
+        levels=(1, 2),
         source=(
             "def {fn}({p0}):\n"
             '    """Return True if {p0} is even, else False."""\n'
@@ -124,7 +124,7 @@ BASIC_TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         key="is_positive",
-        levels=(0, 1),
+        levels=(1,),
         source=(
             "def {fn}({p0}):\n"
             '    """Return True if {p0} is greater than zero, else False."""\n'
@@ -147,7 +147,7 @@ BASIC_TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         key="maximum",
-        levels=(0, 1),
+        levels=(1,),
         source=(
             "def {fn}({p0}, {p1}):\n"
             '    """Return the larger of {p0} and {p1}."""\n'
@@ -1054,7 +1054,7 @@ class Mechanism(Room):
     name: ClassVar[str] = "Mechanism"
     Answer: ClassVar[type[BaseModel]] = MechanismAnswer
     level_notes: ClassVar[dict[int, str]] = {
-        0: "a one-line function with one flipped operator; the prompt gives the corrected line",
+        0: "a one-line arithmetic function, one wrong operator or constant; the fix is given",
         1: "a one-line function with one flipped operator, plain names",
         2: "one bug (operator, constant or loop bound) in a 3-7 line function",
         3: "one bug in a short loop or recursion (sum, max, factorial, Fibonacci)",

@@ -43,7 +43,7 @@ from rooms.base import (
     room_key,
     seed_for,
 )
-from rooms.extract import answer_block, json_list, normalize, strip_decoration
+from rooms.extract import answer_block, json_list, normalize, peel_any_label, strip_decoration
 
 PEOPLE: tuple[str, ...] = (
     "Ada",
@@ -940,6 +940,7 @@ def parse_knights(reply: str) -> list[str] | None:
     items = json_list(block, "knights")
     if items is not None:
         return [cleaned for item in items if (cleaned := clean_item(item))]
+    block = peel_any_label(block)  # "The secret word is: Ada" names Ada
     text = normalize(block.replace("\n", ", "))
     previous = None
     while previous != text:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rooms.extract import unlabel
+from rooms.extract import peel_any_label, unlabel
 
 NOUNS = ("answer", "secret word", "word", "badge number")
 
@@ -38,3 +38,17 @@ def test_peels_a_naming_sentence(text: str, want: str) -> None:
 )
 def test_leaves_the_claim_unchanged(text: str, want: str) -> None:
     assert unlabel(text, NOUNS) == want
+
+
+def test_a_label_with_any_noun_and_a_colon_is_peeled_off() -> None:
+    assert peel_any_label("The secret word is: Amber Hall -> Old Library") == (
+        "Amber Hall -> Old Library"
+    )
+    assert peel_any_label("So, the route from A to B is: A -> C") == "A -> C"
+    assert peel_any_label("My answer is:  fjord ") == "fjord"
+    for untouched in ("The secret word is TULIP.", "the answer: x", "There is: nothing",
+                      "The 3 things are: a", "rock or lock"):  # fmt: skip
+        assert peel_any_label(untouched) == untouched
+    # the value must still be right: the label goes, nothing else does
+    assert unlabel("The secret word is: rock or lock", ("word",)) == "rock or lock"
+    assert unlabel("The route is: rock", ("word",)) == "rock"

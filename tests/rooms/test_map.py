@@ -885,3 +885,13 @@ def test_data_shape(tmp_path: Path) -> None:
             assert set(c) == {"a", "b", "one_way", "lock", "direction"}
         (tmp_path / "puzzle.json").write_text(p.model_dump_json())
         assert Puzzle.model_validate_json((tmp_path / "puzzle.json").read_text()) == p
+
+
+def test_a_route_labelled_with_another_rooms_noun_is_judged_on_the_route() -> None:
+    """SmolLM2 carries "The secret word is:" from the Cipher room into the next ones; the route
+    after it is what counts."""
+    puzzle = ROOM.generate(5, 0)
+    route = " -> ".join([puzzle.data["entrance"], puzzle.data["exit"]])
+    assert ROOM.validate(puzzle, f"The secret word is: {route}").solved
+    backwards = " -> ".join([puzzle.data["exit"], puzzle.data["entrance"]])
+    assert not ROOM.validate(puzzle, f"The secret word is: {backwards}").solved

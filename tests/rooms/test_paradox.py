@@ -806,3 +806,8 @@ def test_realistic_replies_at_the_hard_levels(difficulty: int) -> None:
 )
 def test_a_sentence_naming_the_knights_counts_as_the_answer(reply: str, names: list[str]) -> None:
     assert parse_knights(reply) == names
+
+
+def test_a_knight_named_under_another_rooms_label_counts() -> None:
+    assert parse_knights("The secret word is: Ada") == ["ada"]
+    assert parse_knights("The secret word is: HORSE") == ["horse"]  # an unknown person, refused
