@@ -438,6 +438,8 @@ def _form_fields(values: dict[str, Any]) -> dict[str, Any]:
     }
     if values["file_size_gb"] not in (None, "", 0):
         fields["file_size_gb"] = values["file_size_gb"]
+    if values.get("context_tokens") not in (None, "", 0):
+        fields["context_tokens"] = values["context_tokens"]
     if values["api_key"]:
         fields["api_key"] = values["api_key"]
     return fields
@@ -665,6 +667,13 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
         base_url = gr.Textbox(label="Endpoint base URL", placeholder="https://host:8000/v1")
         model = gr.Textbox(label="Served model id")
         api_key = gr.Textbox(label="API key (optional)", type="password")
+        context = gr.Number(
+            label="Context window, tokens (optional)",
+            value=None,
+            precision=0,
+            minimum=0,
+            info="llama-server -c, vLLM --max-model-len; 8192 is assumed when empty",
+        )
     with gr.Row():
         preset = gr.Dropdown(["(custom)", *PRESETS], value="(custom)", label="Sampling preset")
         temperature = gr.Number(label="temperature", value=0.0, minimum=0, maximum=2)
@@ -693,7 +702,7 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
         "bits_per_weight": bits, "file_size_gb": size, "hardware": hardware, "engine": engine,
         "base_url": base_url, "model": model, "api_key": api_key, "temperature": temperature,
         "top_p": top_p, "top_k": top_k, "max_tokens": max_tokens, "thinking": thinking,
-        "is_baseline": is_baseline,
+        "is_baseline": is_baseline, "context_tokens": context,
     }  # fmt: skip
     by_component = {component: name for name, component in widgets.items()}
 
@@ -832,6 +841,8 @@ def main() -> None:
         overrides["interval_s"] = args.interval
     if args.demo:
         overrides.setdefault("interval_s", float(os.environ.get("QER_SCHEDULE_INTERVAL_S", 10)))
+        # a short calibration: the demo model has signal in few rooms, and people are waiting
+        overrides["calibration_runs"] = int(os.environ.get("QER_CALIBRATION_RUNS", 12))
     settings = SchedulerSettings.from_env(**overrides)
     services = make_services(args.db or args.data_dir / "arena.sqlite3", settings,
                              scheduler=not args.no_scheduler)  # fmt: skip

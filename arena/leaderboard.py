@@ -842,9 +842,6 @@ def _status_cell(row: LeaderboardRow) -> str:
     return f"{row.status}: {row.status_reason}" if row.status_reason else row.status
 
 
-"""How every no-signal reason starts (left out of the leaderboard cell, whose header says it)."""
-
-
 def _profile_cell(row: LeaderboardRow) -> str:
     calibration = row.calibration
     if calibration is not None and calibration.status == "running":

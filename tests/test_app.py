@@ -57,7 +57,7 @@ def form_values(url: str, **changes: Any) -> dict[str, Any]:
         "quant": "Q4_0", "bits_per_weight": 4.5, "file_size_gb": None, "hardware": "CPU",
         "engine": "llama.cpp", "base_url": url, "model": "smol", "api_key": "",
         "temperature": 0.0, "top_p": None, "top_k": None, "max_tokens": 64,
-        "thinking": "server default", "is_baseline": True,
+        "thinking": "server default", "is_baseline": True, "context_tokens": None,
     }  # fmt: skip
     values.update(changes)
     return values
@@ -172,7 +172,10 @@ def test_form_fields_map_the_widgets() -> None:
     assert fields["sampling"] == {"temperature": 0.0, "max_tokens": 64, "top_p": 0.9,
                                   "top_k": 20, "thinking": False}  # fmt: skip
     assert fields["file_size_gb"] == 2.5 and fields["api_key"] == "k"
-    assert "api_key" not in _form_fields(form_values("http://x/v1"))
+    plain = _form_fields(form_values("http://x/v1"))
+    assert "api_key" not in plain and "context_tokens" not in plain
+    window = _form_fields(form_values("http://x/v1", context_tokens=32768))
+    assert window["context_tokens"] == 32768
 
 
 def test_owner_actions_need_the_token(store: Store) -> None:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from arena import calibration_store
 from arena.cli import main
 from arena.nullserver import NullServer, NullServerConfig
+from arena.skillsim import SkillModel, serve
 from arena.store import Store
+from rooms import ROOM_ORDER
 
 
 def test_bad_url_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,3 +65,56 @@ def test_full_match_against_null_servers(
         assert store.match(payload["match_id"])["status"] == "done"
         assert len(store.calls(payload["match_id"])) == 24  # 6 rooms x 2 turns x 2 contestants
     assert b"sk-cli-test-key" not in db.read_bytes()
+
+
+def test_calibrate_writes_the_profile_and_stores_the_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``calibrate`` against a simulated model of known skill, through the real engine."""
+    db = tmp_path / "arena.sqlite3"
+    Store(db).close()  # the simulated contestant reads its puzzles from this database
+    model = SkillModel(skill=4.0, name="sim", slope=0.6)
+    with serve(model, db) as server:
+        argv = ["calibrate", "--a", server.base_url, "--a-base", "Sim-7B", "--a-quant", "BF16",
+                "--seeds", "6", "--context-tokens", "32768", "--db", str(db),
+                "--json", str(tmp_path / "profile.json")]  # fmt: skip
+        assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("  run ") == 6 and "profile: " in out and "rooms without signal:" in out
+    written = json.loads((tmp_path / "profile.json").read_text())
+    assert {"profile", "solve_rates", "dead_rooms", "config", "model"} <= set(written)
+    assert list(written["profile"]) == list(ROOM_ORDER)
+    for room, by_level in written["solve_rates"].items():
+        assert sum(cell[1] for cell in by_level.values()) == 6, room
+    with Store(db) as store:
+        [record] = calibration_store.records(store)
+        assert record.status == "done" and record.profile == written["profile"]
+        assert record.base_model_key == "sim-7b" and record.baseline_id is None
+        purposes = store.query("SELECT purpose, COUNT(*) AS n FROM matches GROUP BY purpose")
+        assert [(r["purpose"], r["n"]) for r in purposes] == [("calibration", 6)]
+    # the written file is a profile a match can play
+    with serve(model, db) as server:
+        argv = ["match", "--a", server.base_url, "--profile", str(tmp_path / "profile.json"),
+                "--db", str(db), "--quiet"]  # fmt: skip
+        assert main(argv) == 0
+    with Store(db) as store:
+        [played] = store.query("SELECT profile FROM matches WHERE purpose = 'measure'")
+        assert json.loads(played["profile"]) == written["profile"]
+
+
+def test_profile_files_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    for content, message in (
+        ("not json", "is not JSON"),
+        ('{"cipher": 1}', "no level for map-v2"),
+        ('{"cipher-v2": 1}', "this build plays cipher-v3"),
+        (json.dumps(dict.fromkeys(ROOM_ORDER, 11)), "the level must be 0-10"),
+    ):
+        bad.write_text(content)
+        argv = ["match", "--a", "http://127.0.0.1:9/v1", "--a-model", "m", "--profile", str(bad),
+                "--db", str(tmp_path / "d")]  # fmt: skip
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err, content
+    with pytest.raises(SystemExit):  # argparse: one or the other
+        main(["match", "--a", "http://127.0.0.1:9/v1", "--difficulty", "2", "--profile",
+              str(bad)])  # fmt: skip

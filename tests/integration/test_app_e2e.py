@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from rooms import ROOM_ORDER as ROOM_IDS
 from tests.integration.conftest import ARTIFACTS, AppProcess, Served, submission_body, wait_until
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -43,6 +44,7 @@ def app(
         log,
         QER_SECRET_KEY=Fernet.generate_key().decode(),
         QER_LOG_LEVEL="DEBUG",
+        QER_CALIBRATION_RUNS="4",  # the baseline is calibrated first, briefly
     ).start()
     yield process
     process.stop()
@@ -123,7 +125,7 @@ def test_the_scheduler_plays_a_match_shown_live(page: Any, app: AppProcess) -> N
     with app.api() as api:
         wait_until(
             lambda: api.get("/api/matches", params={"status": "running"}).json(),
-            timeout=360,  # after the speed probes and the KL probe
+            timeout=360,  # after the speed probes and the KL probe: a calibration run
             what="a running match",
         )
         page.reload()
@@ -165,9 +167,7 @@ def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
     with app.api() as api:
         finished = api.get("/api/matches", params={"status": "done"}).json()[0]
         replay = api.get(f"/api/matches/{finished['id']}").json()
-    assert [room["room_id"] for room in replay["rooms"]] == [
-        "cipher-v3", "map-v2", "mechanism-v3", "archive-v3", "paradox-v3", "warden-v3",
-    ]  # fmt: skip
+    assert [room["room_id"] for room in replay["rooms"]] == list(ROOM_IDS)
     assert all(room["status"] == "done" for room in replay["rooms"])
     for name in ("Cipher", "Map", "Mechanism", "Archive", "Paradox", "Warden"):
         assert name in view.inner_text()
@@ -176,6 +176,15 @@ def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
     with app.api() as api:
         rows = {r["quant"]: r for r in api.get("/api/leaderboard").json()}
     candidate = rows["Q2_K"]
+    with app.api() as api:
+        [calibrated] = api.get("/api/calibrations").json()
+    assert calibrated["status"] == "done" and calibrated["runs_played"] == 4
+    assert calibrated["baseline_id"] == rows["Q4_1"]["submission_id"]
+    assert set(calibrated["profile"]) == set(ROOM_IDS)
+    assert all(0 <= level <= 10 for level in calibrated["profile"].values())
+    assert replay["profile"] == calibrated["profile"]  # the latest match played the profile
+    assert replay["purpose"] == "measure"
+    assert calibrated["profile_label"] in table.inner_text()
     open_tab(page, "Verdicts")
     choose(page, "Candidate", f"#{candidate['submission_id']} {candidate['display_name']} (Q2_K)")
     verdicts = page.locator("#verdict-view")
@@ -210,7 +219,8 @@ def test_the_canary_key_appears_nowhere(page: Any, app: AppProcess) -> None:
         assert not any(form in data for form in forms), path
     # every API response
     with app.api() as api:
-        bodies = [api.get(p).content for p in ("/api/health", "/api/leaderboard", "/api/matches")]
+        bodies = [api.get(p).content for p in ("/api/health", "/api/leaderboard", "/api/matches",
+                                                "/api/calibrations")]  # fmt: skip
         for item in api.get("/api/matches").json():
             bodies.append(api.get(f"/api/matches/{item['id']}").content)
         for row in api.get("/api/leaderboard").json():

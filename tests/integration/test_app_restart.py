@@ -10,7 +10,8 @@ from arena.leaderboard import leaderboard_rows
 from arena.store import Store
 from tests.integration.conftest import ARTIFACTS, AppProcess, Served, submission_body, wait_until
 
-LEASES = {"QER_MATCH_LEASE_S": "6", "QER_LEADER_TTL_S": "4", "QER_MAX_CONCURRENT_MATCHES": "1"}
+LEASES = {"QER_MATCH_LEASE_S": "6", "QER_LEADER_TTL_S": "4", "QER_MAX_CONCURRENT_MATCHES": "1",
+          "QER_DIFFICULTY": "1"}  # fmt: skip
 
 
 def rows(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
