@@ -75,26 +75,27 @@ def get_or_create(
     store: Store, base_model_key: str, settings_class: str, baseline_id: int | None,
     config: CalibrationConfig,
 ) -> CalibrationRecord:  # fmt: skip
-    """The calibration of this group, baseline and config, started now if there is none."""
+    """The calibration of this group, baseline and config, started now if there is none (a
+    read first: the scheduler asks on every planning tick)."""
     blob = config.model_dump_json()
+    key = (base_model_key, settings_class, baseline_id, METHOD, blob)
+    find = (
+        "SELECT * FROM calibrations WHERE base_model_key = ? AND settings_class = ? "
+        "AND baseline_id IS ? AND method = ? AND config = ?"
+    )
+    rows = store.query(find, key)
+    if rows:
+        return _record(rows[0])
 
-    def run(db: sqlite3.Connection) -> int:
+    def run(db: sqlite3.Connection) -> None:
         db.execute(
             "INSERT OR IGNORE INTO calibrations (base_model_key, settings_class, baseline_id, "
             "status, method, config, created_at) VALUES (?, ?, ?, 'running', ?, ?, ?)",
-            (base_model_key, settings_class, baseline_id, METHOD, blob, now()),
+            (*key, now()),
         )
-        row = db.execute(
-            "SELECT id FROM calibrations WHERE base_model_key = ? AND settings_class = ? "
-            "AND baseline_id IS ? AND method = ? AND config = ?",
-            (base_model_key, settings_class, baseline_id, METHOD, blob),
-        ).fetchone()
-        return int(row[0])
 
-    found = get(store, store.write(run))
-    if found is None:  # pragma: no cover - the row was just written
-        raise RuntimeError("calibration row vanished")
-    return found
+    store.write(run)
+    return _record(store.query(find, key)[0])
 
 
 def get(store: Store, calibration_id: int) -> CalibrationRecord | None:
