@@ -123,13 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: opponent with two contestants, bluff when solo",
     )
     match.add_argument("--retries", type=int, default=1)
-    sampling = match.add_argument_group("sampling (the same for both: comparable runs)")
-    sampling.add_argument("--temperature", type=float, default=0.0)
-    sampling.add_argument("--top-p", type=float, default=None)
-    sampling.add_argument("--top-k", type=int, default=None)
-    sampling.add_argument("--max-tokens", type=int, default=512)
-    sampling.add_argument("--sampling-seed", type=int, default=None)
-    sampling.add_argument("--thinking", choices=["on", "off"], default=None)
+    add_sampling_options(match, "sampling (the same for both: comparable runs)")
     match.add_argument(
         "--db", type=Path, default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
     )
@@ -138,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_parser(commands)
     add_calibrate_parser(commands)
     return parser
+
+
+def add_sampling_options(parser: argparse.ArgumentParser, title: str) -> None:
+    """``--temperature --top-p --top-k --max-tokens --sampling-seed --thinking``."""
+    sampling = parser.add_argument_group(title)
+    sampling.add_argument("--temperature", type=float, default=0.0)
+    sampling.add_argument("--top-p", type=float, default=None)
+    sampling.add_argument("--top-k", type=int, default=None)
+    sampling.add_argument("--max-tokens", type=int, default=512)
+    sampling.add_argument("--sampling-seed", type=int, default=None)
+    sampling.add_argument("--thinking", choices=["on", "off"], default=None)
 
 
 def add_calibrate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -166,13 +171,7 @@ def add_calibrate_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
                          help="the endpoint's context window; levels whose prompt would not fit "
                          "are skipped (default %(default)s)")  # fmt: skip
     command.add_argument("--retries", type=int, default=1)
-    sampling = command.add_argument_group("sampling (use the settings the matches will use)")
-    sampling.add_argument("--temperature", type=float, default=0.0)
-    sampling.add_argument("--top-p", type=float, default=None)
-    sampling.add_argument("--top-k", type=int, default=None)
-    sampling.add_argument("--max-tokens", type=int, default=512)
-    sampling.add_argument("--sampling-seed", type=int, default=None)
-    sampling.add_argument("--thinking", choices=["on", "off"], default=None)
+    add_sampling_options(command, "sampling (use the settings the matches will use)")
     command.add_argument(
         "--db", type=Path, default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
     )

@@ -136,11 +136,6 @@ def check_difficulty(difficulty: int) -> None:
         raise ValueError(f"difficulty must be {MIN_DIFFICULTY}-{MAX_DIFFICULTY}, got {difficulty}")
 
 
-def estimate_tokens(text: str) -> int:
-    """A rough token count of English text (``ceil(len / 4)``)."""
-    return -(-len(text) // CHARS_PER_TOKEN)
-
-
 @functools.lru_cache(maxsize=256)
 def _prompt_tokens(room_id: str, difficulty: int) -> int:
     room = get_room(room_id)
