@@ -9,9 +9,11 @@ Puzzles come from templates whose source carries bug markers ``«family|correct|
 level decides how many markers are broken and which templates are used. Names, constants and
 inputs are randomized per seed. The difficulty curve:
 
-- L0: a one-line function with one flipped operator, plain names, 2 shown tests, and the prompt
-  names the broken line and its correct form (a copy-and-format task).
-- L1: the same one-liners without the hint; L2-L3: one bug in a short loop or recursion;
+- L0: a one-line function with one flipped sign or comparison (add, subtract, negate,
+  is_positive), plain names, 2 shown tests. (A hint naming the fixed line made SmolLM2-135M worse:
+  it solved these one-liners 30 of 30 times without one and 16 of 45 with one, in matches.)
+- L1: every one-liner (also constants, parity, min/max), 3 shown tests; L2-L3: one bug in a short
+  loop or recursion;
   L4: 2 bugs, L5: up to 3 bugs (as many as the template has) in 5-14 line functions.
 - L6-L10: 13-29 line functions with subtler families: state that leaks across calls (mutable
   defaults, a memo keyed on too little, a counter not reset per row), aliasing (``[[0] * w] * h``,
@@ -87,7 +89,7 @@ BASIC_TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         key="scale",
-        levels=(0, 1, 2),
+        levels=(1, 2),
         source=(
             "def {fn}({p0}):\n"
             '    """Return {p0} multiplied by {k}."""\n'
@@ -124,7 +126,7 @@ BASIC_TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         key="is_positive",
-        levels=(1,),
+        levels=(0, 1),
         source=(
             "def {fn}({p0}):\n"
             '    """Return True if {p0} is greater than zero, else False."""\n'
@@ -1009,15 +1011,6 @@ def _every_bug_caught(
     return True
 
 
-def changed_lines(buggy: str, correct: str) -> list[tuple[str, str]]:
-    """(broken line, correct line) pairs, stripped, where the two sources differ line by line."""
-    return [
-        (bad.strip(), good.strip())
-        for bad, good in zip(buggy.splitlines(), correct.splitlines(), strict=True)
-        if bad != good
-    ]
-
-
 def sandbox_runner(
     source: str, function: str, cases: Cases
 ) -> tuple[str, list[CaseResult], dict[str, Any]]:
@@ -1054,7 +1047,7 @@ class Mechanism(Room):
     name: ClassVar[str] = "Mechanism"
     Answer: ClassVar[type[BaseModel]] = MechanismAnswer
     level_notes: ClassVar[dict[int, str]] = {
-        0: "a one-line arithmetic function, one wrong operator or constant; the fix is given",
+        0: "a one-line function with one flipped sign or comparison, plain names, 2 tests",
         1: "a one-line function with one flipped operator, plain names",
         2: "one bug (operator, constant or loop bound) in a 3-7 line function",
         3: "one bug in a short loop or recursion (sum, max, factorial, Fibonacci)",
@@ -1081,9 +1074,8 @@ class Mechanism(Room):
         else:  # pragma: no cover - the tests generate every level on many seeds
             raise RuntimeError(f"no {self.id} puzzle for seed {seed} at level {difficulty}")
         fn = draft.names["fn"]
-        hint = changed_lines(draft.buggy, draft.correct) if difficulty == 0 else []
         prompt = self._prompt(
-            fn, draft.buggy, draft.visible, draft.shown, len(draft.broken), difficulty, hint
+            fn, draft.buggy, draft.visible, draft.shown, len(draft.broken), difficulty
         )
         return self.make_puzzle(
             seed,
@@ -1161,7 +1153,6 @@ class Mechanism(Room):
         shown: list[list[Any]],
         n_bugs: int,
         difficulty: int,
-        hint: list[tuple[str, str]],
     ) -> str:
         tests = "\n".join(
             _test_line(fn, args, outcome) for args, outcome in zip(cases, shown, strict=True)
@@ -1170,10 +1161,9 @@ class Mechanism(Room):
             bugs = "a bug" if n_bugs == 1 else f"{n_bugs} bugs"
             # Kept short: in a long conversation SmolLM2-135M answered v1's three sentences of
             # framing with prose and no code; with this wording it mostly writes a code block.
-            fix = "".join(f"The fix: change `{bad}` to `{good}`.\n" for bad, good in hint)
             return (
                 f"The Mechanism room. This Python function has {bugs}:\n\n"
-                f"```python\n{buggy}```\n\n{fix}"
+                f"```python\n{buggy}```\n\n"
                 f"It must pass these tests:\n{tests}\n\n"
                 f"Write the fixed function {fn} in a ```python code block."
             )
