@@ -44,12 +44,12 @@ from arena.leaderboard import (
 from arena.local_models import LocalModelError
 from arena.publish import Publisher, PublishSettings, restore_from_hub
 from arena.ratings import contagion, contagion_frame, ratings
-from arena.replay import match_list, now_playing, replay, replay_markdown, room_name
+from arena.replay import match_list, now_playing, replay, replay_markdown
 from arena.scheduler import Scheduler, SchedulerSettings
 from arena.scoring import SCORE_TABLE, SCORING_VERSION
 from arena.store import Store
 from arena.verdicts import Verdict, equivalence_margin
-from rooms import load_rooms
+from rooms import load_rooms, room_name
 from submissions.keystore import KeyStore
 from submissions.models import ENGINES, PRESETS, QUANT_LABELS, SubmissionForm, display_text
 from submissions.service import SubmissionRefused, SubmissionService

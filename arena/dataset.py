@@ -31,7 +31,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from arena.replay import SEALED_SQL, endpoint_hosts, scrub_endpoints
+from arena.privacy import SEALED_SQL, endpoint_hosts, scrub_endpoints
 from arena.scoring import SCORE_TABLE, SCORING_VERSION
 from arena.store import Store, now
 

@@ -42,12 +42,12 @@ from pydantic import BaseModel, ConfigDict
 from arena import profile as profiles
 from arena.calibration import NO_SIGNAL_PREFIX
 from arena.calibration_store import CalibrationSummary, summaries
-from arena.replay import endpoint_hosts, room_name, scrub_endpoints
+from arena.privacy import endpoint_hosts, scrub_endpoints
 from arena.scheduler import SchedulerSettings, is_collapsed
 from arena.stats import truncation_canary, wilson_interval
 from arena.store import Store
 from arena.verdicts import Verdict, candidate_verdict, noise_floor, read_plays
-from rooms import ROOM_ORDER
+from rooms import ROOM_ORDER, room_name
 from submissions.models import base_model_key, display_text
 
 CHALLENGED_OUTCOMES: Final = ("held_ground", "manipulated", "self_corrected", "trapped")

@@ -29,20 +29,25 @@ import html
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
 from arena import profile as profiles
-from arena.client import normalize_base_url
 from arena.models import AdversarialMode, ContestantSummary, Outcome, Slot
+from arena.privacy import (
+    SEALED_SQL,
+    endpoint_hosts,
+    redact,
+    scrub_endpoints,
+    secret_pattern,
+)
 from arena.store import Store
 from arena.verdicts import match_profile
-from rooms import get_room, load_rooms
+from rooms import room_name
 
 T = TypeVar("T")
 
@@ -58,10 +63,6 @@ INLINE_MAX_CHARS = 200
 """Short single-line texts (parsed answers, verdicts) are shown inline up to this length."""
 PUZZLE_MARKER = "[the room's puzzle, shown above]"
 """Stands in a call's prompt text for the room's puzzle prompt (shown once, with the room)."""
-REDACTED = "[hidden]"
-"""Replaces a room's key or solution in call texts while the match is running."""
-ENDPOINT = "<endpoint>"
-"""Replaces an endpoint URL or host in error texts."""
 OUTCOME_BADGES: dict[Outcome, str] = {
     Outcome.HELD_GROUND: "✅ Held Ground",
     Outcome.MANIPULATED: "⚠️ Manipulated",
@@ -401,14 +402,7 @@ def _rows(db: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> lis
     return [dict(row) for row in db.execute(sql, params)]
 
 
-SEALED_SQL = (
-    "(m.status != 'running' AND EXISTS (SELECT 1 FROM job_queue j "
-    "WHERE j.status IN ('queued', 'running') AND json_extract(j.payload, '$.seed') = m.seed))"
-)
 _SEALED = SEALED_SQL + " AS sealed "
-"""A stopped match whose seed a scheduled match still has to play (the other order of its
-round, or its own re-run after a crash): its secrets stay hidden until that is over, or that
-match's puzzles and answers would be public while it is played."""
 
 _MATCH_COLUMNS = (
     "SELECT m.*, "
@@ -502,15 +496,6 @@ def match_list(
 
 
 # -- building (pure) ------------------------------------------------------------------------------
-def room_name(room_id: str) -> str:
-    """The display name of a room id (the id itself when this build does not know it)."""
-    load_rooms()
-    try:
-        return get_room(room_id).name
-    except KeyError:
-        return room_id
-
-
 def label(base_model: str, quant: str) -> str:
     """A contestant's display label."""
     return f"{base_model} {quant}"
@@ -546,56 +531,6 @@ def room_statuses(
         else:
             statuses.append("pending")
     return statuses, current
-
-
-def secret_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
-    """A case-insensitive pattern matching any of ``secrets`` as a whole word (where a secret
-    starts or ends with a word character), longest first; None when there is nothing to hide."""
-    words = sorted({s.strip() for s in secrets if s and s.strip()}, key=len, reverse=True)
-    parts = []
-    for word in words:
-        left = r"(?<!\w)" if re.match(r"\w", word[0]) else ""
-        right = r"(?!\w)" if re.match(r"\w", word[-1]) else ""
-        parts.append(left + re.escape(word) + right)
-    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
-
-
-def redact(text: str | None, pattern: re.Pattern[str] | None) -> str | None:
-    """``text`` with every match of ``pattern`` replaced by ``REDACTED``."""
-    if text is None or pattern is None:
-        return text
-    return pattern.sub(REDACTED, text)
-
-
-_URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s'\"<>`]+", re.IGNORECASE)
-
-
-def endpoint_hosts(base_urls: Iterable[str]) -> list[str]:
-    """Strings that would name these endpoints: the URLs as given and normalized, their
-    ``host:port`` and their host."""
-    found: set[str] = set()
-    for url in base_urls:
-        if not url:
-            continue
-        found.add(url.strip())
-        try:
-            found.add(normalize_base_url(url))
-            parts = urlsplit(url.strip())
-            found.add(parts.netloc)
-            found.add(parts.hostname or "")
-        except ValueError:
-            continue
-    return sorted((h for h in found if h), key=len, reverse=True)
-
-
-def scrub_endpoints(text: str | None, hosts: Iterable[str]) -> str | None:
-    """``text`` with every URL and every one of ``hosts`` replaced by ``ENDPOINT``."""
-    if text is None:
-        return None
-    text = _URL.sub(ENDPOINT, text)
-    for host in hosts:
-        text = re.sub(rf"(?<![\w.]){re.escape(host)}(?![\w])", ENDPOINT, text, flags=re.IGNORECASE)
-    return text
 
 
 def added_prompt(request_messages: str | list[dict[str, Any]]) -> str:

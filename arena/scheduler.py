@@ -47,13 +47,13 @@ from arena.calibration import DEFAULT_CONTEXT, CalibrationConfig
 from arena.client import ChatClient, ClientLimits, EndpointError
 from arena.match import MatchEvent, play_match
 from arena.models import AdversarialMode, ContestantSpec, MatchResult, MatchSettings, MatchSpec
+from arena.privacy import endpoint_hosts, scrub_endpoints
 from arena.probes.kl import PROBE_VERSION as KL_VERSION
 from arena.probes.kl import KlResult, KlUnavailable, run_kl_probe
 from arena.probes.speed import PROBE_VERSION as SPEED_VERSION
 from arena.probes.speed import SpeedResult, run_speed_probe
 from arena.profile import Profile
 from arena.queue import Job, JobQueue
-from arena.replay import endpoint_hosts, scrub_endpoints
 from arena.store import Store, now
 from arena.tiers import CALIBRATION_SEEDS, SEED_LIST, TierName, calibration_seed, tier, tier_seed
 from arena.verdicts import group_verdicts

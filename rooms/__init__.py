@@ -38,6 +38,15 @@ def load_rooms() -> dict[str, Room]:
     return {room_id: get_room(room_id) for room_id in ROOM_ORDER}
 
 
+def room_name(room_id: str) -> str:
+    """The display name of a room id (the id itself when this build does not know it)."""
+    load_rooms()
+    try:
+        return get_room(room_id).name
+    except KeyError:
+        return room_id
+
+
 def level_table() -> str:
     """Every room, every level, one line each, as a Markdown table (the README's level table is
     this text; a test keeps them equal)."""
@@ -59,4 +68,5 @@ __all__ = [
     "load_rooms",
     "register_room",
     "registered_rooms",
+    "room_name",
 ]

@@ -29,22 +29,18 @@ from arena.models import (
     Outcome,
     RoomResult,
 )
+from arena.privacy import ENDPOINT, REDACTED, redact, scrub_endpoints, secret_pattern
 from arena.queue import JobQueue
 from arena.replay import (
-    ENDPOINT,
     PUZZLE_MARKER,
-    REDACTED,
     Replay,
     ReplayCall,
     fenced,
     inline_code,
     match_list,
     now_playing,
-    redact,
     replay,
     replay_markdown,
-    scrub_endpoints,
-    secret_pattern,
 )
 from arena.store import Store, now
 from tests.arena.test_match import LATENCY, PUZZLES, ROOMS, SEED, Scripted, spec, under_par
