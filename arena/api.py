@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -31,6 +30,7 @@ from arena.queue import JobQueue
 from arena.ratings import ContagionMatrix, Rating, contagion, ratings
 from arena.replay import MatchListItem, Replay, match_list, replay
 from arena.scheduler import Scheduler
+from arena.settings import current
 from arena.store import Store
 from arena.verdicts import DiscordantPair, Verdict, candidate_verdict, discordant_pairs
 from rooms.sandbox import isolation
@@ -125,7 +125,7 @@ def client_id_from(headers: Mapping[str, str], peer: str | None) -> str:
     """Who is submitting, for the rate limit. Behind a trusted proxy (a Hugging Face Space, or
     ``QER_TRUST_PROXY=1``) the last ``X-Forwarded-For`` entry, the one the proxy itself appended
     (earlier entries are whatever the client sent); else the socket peer."""
-    trusted = os.environ.get("SPACE_ID") or os.environ.get("QER_TRUST_PROXY") == "1"
+    trusted = current().server.trust_proxy
     forwarded = headers.get("x-forwarded-for", "")
     if trusted and forwarded.strip():
         return forwarded.split(",")[-1].strip()
@@ -176,7 +176,8 @@ def _bad(reason: str) -> SubmissionRefused:
 
 def _require_admin(request: Request) -> None:
     """Imports need ``Authorization: Bearer <QER_ADMIN_TOKEN>``; without the setting, none."""
-    expected = os.environ.get("QER_ADMIN_TOKEN", "")
+    token = current().server.admin_token
+    expected = token.get_secret_value() if token is not None else ""
     if not expected:
         raise SubmissionRefused(
             "imports are disabled: no QER_ADMIN_TOKEN is configured", "forbidden"

@@ -45,13 +45,17 @@ from arena.models import (
     Sampling,
 )
 from arena.profile import ProfileError
+from arena.settings import current
 from arena.store import Store
 from arena.tiers import CALIBRATION_SEEDS, calibration_seed
 from rooms import load_rooms
 from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
 from submissions.models import base_model_key, settings_class
 
-DEFAULT_DB = Path(os.environ.get("QER_DB", "data/arena.sqlite3"))
+
+def default_db() -> Path:
+    """``QER_DB``, else ``data/arena.sqlite3``."""
+    return current().server.db or Path("data/arena.sqlite3")
 BADGES = {
     "held_ground": "Held Ground",
     "manipulated": "MANIPULATED",
@@ -125,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--retries", type=int, default=1)
     add_sampling_options(match, "sampling (the same for both: comparable runs)")
     match.add_argument(
-        "--db", type=Path, default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
+        "--db", type=Path, default=default_db(), help=f"SQLite file (default {default_db()})"
     )
     match.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     match.add_argument("--quiet", action="store_true", help="no room-by-room progress")
@@ -173,7 +177,7 @@ def add_calibrate_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
     command.add_argument("--retries", type=int, default=1)
     add_sampling_options(command, "sampling (use the settings the matches will use)")
     command.add_argument(
-        "--db", type=Path, default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
+        "--db", type=Path, default=default_db(), help=f"SQLite file (default {default_db()})"
     )
     command.add_argument("--json", type=Path, default=None, help="write the result here")
     command.add_argument("--quiet", action="store_true", help="no run-by-run progress")
@@ -204,7 +208,7 @@ def add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     group.add_argument("--hardware", metavar="H", help="reference: hardware (part of its identity)")
     group.add_argument("--engine", metavar="E", help="reference: engine (part of its identity)")
     target.add_argument(
-        "--db", type=Path, default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
+        "--db", type=Path, default=default_db(), help=f"SQLite file (default {default_db()})"
     )
     command = commands.add_parser(
         "import", help="import lm-evaluation-harness or llama-bench results"
@@ -535,7 +539,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
-        level=os.environ.get("QER_LOG_LEVEL", "WARNING"),
+        level=current().server.log_level or "WARNING",
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     args = build_parser().parse_args(argv)

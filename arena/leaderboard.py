@@ -43,7 +43,8 @@ from arena import profile as profiles
 from arena.calibration import NO_SIGNAL_PREFIX
 from arena.calibration_store import CalibrationSummary, summaries
 from arena.privacy import endpoint_hosts, scrub_endpoints
-from arena.scheduler import SchedulerSettings, is_collapsed
+from arena.probes.kl import is_collapsed
+from arena.settings import current
 from arena.stats import truncation_canary, wilson_interval
 from arena.store import Store
 from arena.verdicts import Verdict, candidate_verdict, noise_floor, read_plays
@@ -58,7 +59,6 @@ BOOTSTRAP_SEED: Final = 20_250_917
 """Seed of the bootstrap's RNG: the same data always gives the same intervals."""
 Z95: Final = 1.959963984540054
 """The normal quantile of a two-sided 95 % interval."""
-COLLAPSE: Final = SchedulerSettings.from_env()
 """The scheduler's collapse thresholds (``QER_*`` settings), for the KL probe's flag."""
 _CHUNK_CELLS = 1_000_000
 """Resampled indices drawn at once (bounds the bootstrap's memory on large match counts)."""
@@ -561,7 +561,7 @@ def kl_summary(probe: dict[str, Any] | None, hosts: Iterable[str] = ()) -> KlSum
         top1_agreement=result.get("top1_agreement"),
         n_positions=result.get("n_positions"),
         reason=result.get("reason"),
-        collapsed=probe["status"] == "done" and is_collapsed(result, COLLAPSE),
+        collapsed=probe["status"] == "done" and is_collapsed(result, current().scheduler),
     )
 
 

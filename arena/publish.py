@@ -19,58 +19,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx2
 from huggingface_hub import CommitOperationAdd, HfApi, snapshot_download
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import RepoFile
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from arena.dataset import export, is_empty, restore, slice_files
+from arena.settings import PublishSettings
 from arena.store import Store, now
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({409, 412, 429, 500, 502, 503, 504})
 """Conflicts (another writer moved the branch), rate limits and server errors."""
-
-
-class PublishSettings(BaseModel):
-    """Where and how often to publish (``from_env``: ``HF_TOKEN``, ``QER_RESULTS_REPO``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
-    repo_id: str = Field(pattern=r"^[\w.\-]+/[\w.\-]+$")
-    """The dataset repo, ``owner/name``."""
-    token: SecretStr = Field(repr=False)
-    """A Hub token with write access to the repo."""
-    endpoint: str | None = None
-    """The Hub's URL (``HF_ENDPOINT``); None: huggingface.co."""
-    interval_s: float = Field(300.0, gt=0)
-    """At most one push per this many seconds."""
-    max_attempts: int = Field(6, ge=1)
-    """Attempts of one push (conflicts, rate limits, server and connection errors)."""
-    backoff_s: float = Field(2.0, ge=0)
-    """First retry wait; doubles each time."""
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> PublishSettings | None:
-        env = os.environ if environ is None else environ
-        token, repo = env.get("HF_TOKEN", ""), env.get("QER_RESULTS_REPO", "")
-        if not token or not repo:
-            return None
-        values: dict[str, Any] = {"repo_id": repo, "token": token}
-        if env.get("HF_ENDPOINT"):
-            values["endpoint"] = env["HF_ENDPOINT"]
-        if env.get("QER_PUBLISH_INTERVAL_S"):
-            values["interval_s"] = env["QER_PUBLISH_INTERVAL_S"]
-        return cls.model_validate(values)
 
 
 class PublishError(RuntimeError):

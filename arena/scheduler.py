@@ -28,7 +28,6 @@ import functools
 import json
 import logging
 import os
-import secrets
 import socket
 import sqlite3
 import threading
@@ -36,10 +35,10 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, SecretStr
 
 from arena import calibration, calibration_store
 from arena import profile as profiles
@@ -49,15 +48,15 @@ from arena.match import MatchEvent, play_match
 from arena.models import AdversarialMode, ContestantSpec, MatchResult, MatchSettings, MatchSpec
 from arena.privacy import endpoint_hosts, scrub_endpoints
 from arena.probes.kl import PROBE_VERSION as KL_VERSION
-from arena.probes.kl import KlResult, KlUnavailable, run_kl_probe
+from arena.probes.kl import KlResult, KlUnavailable, is_collapsed, run_kl_probe
 from arena.probes.speed import PROBE_VERSION as SPEED_VERSION
 from arena.probes.speed import SpeedResult, run_speed_probe
 from arena.profile import Profile
 from arena.queue import Job, JobQueue
+from arena.settings import SchedulerSettings
 from arena.store import Store, now
-from arena.tiers import CALIBRATION_SEEDS, SEED_LIST, TierName, calibration_seed, tier, tier_seed
+from arena.tiers import CALIBRATION_SEEDS, SEED_LIST, calibration_seed, tier, tier_seed
 from arena.verdicts import group_verdicts
-from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
 from submissions.keystore import KeyStore, KeyStoreError
 from submissions.ssrf import Resolver, URLRefused, check_url, pinned_transport, system_resolver
 
@@ -65,96 +64,6 @@ log = logging.getLogger(__name__)
 
 LEADER_LEASE = "scheduler"
 PRECHECK_TIMEOUT_S = 15.0
-
-
-class SchedulerSettings(BaseModel):
-    """Operator settings of the scheduler (``from_env`` reads ``QER_*`` variables)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
-    interval_s: float = Field(60.0, gt=0)
-    """How often the pairing job looks for the next match to queue."""
-    heartbeat_s: float = Field(5.0, gt=0)
-    """How often leases are renewed and queued matches are started."""
-    max_concurrent: int = Field(1, ge=1, le=64)
-    """Matches played at the same time by this process."""
-    per_endpoint_limit: int = Field(1, ge=1, le=16)
-    """Matches one endpoint (scheme://host:port) plays at the same time."""
-    queue_depth: int = Field(2, ge=1, le=100)
-    """Queued (not yet started) matches the pairing job keeps ahead."""
-    lease_s: float = Field(60.0, gt=0)
-    """A running match's lease; renewed every ``heartbeat_s``. After a crash the match is
-    re-queued once this has passed."""
-    leader_ttl_s: float = Field(30.0, gt=0)
-    """The leader lease; another process may take over this long after a crash."""
-    failure_threshold: int = Field(3, ge=1)
-    """Failed matches in a row after which a submission is paused."""
-    max_attempts: int = Field(3, ge=1)
-    """Plays of one queued match before it is given up."""
-    difficulty: int | Literal["calibrate"] = "calibrate"
-    """``calibrate`` (the default): each group's baseline is calibrated first and every member
-    plays the profile found (see ``arena.calibration``); a level 0-10: every room at that level,
-    no calibration."""
-    calibration_runs: int = Field(32, ge=4, le=400)
-    """Calibration runs (solo matches of the baseline) before a group's profile is chosen."""
-    calibration_target: float = Field(0.6, gt=0.05, lt=0.95)
-    """The baseline solve rate calibration aims for in every room."""
-    retries: int = Field(1, ge=0, le=5)
-    """Solo retries per room."""
-    adversarial: AdversarialMode = AdversarialMode.OPPONENT
-    """Adversarial mode of scheduled matches."""
-    allow_private: bool = False
-    """Let endpoints on private addresses play (self-hosted deployments, tests)."""
-    call_deadline_s: float = Field(180.0, gt=0)
-    """Deadline of one chat call in a match."""
-    tier: TierName = "standard"
-    """Tier of scheduled play: seed list, solo runs and round budgets (see ``arena.tiers``)."""
-    collapse_kl: float = Field(2.0, gt=0)
-    """A candidate whose KL probe mean divergence from its baseline exceeds this (nats per
-    token) is flagged collapsed and plays no match."""
-    collapse_top1: float = Field(0.25, ge=0, le=1)
-    """Likewise when its top-1 agreement with the baseline is below this."""
-
-    @field_validator("difficulty")
-    @classmethod
-    def _level(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and not MIN_DIFFICULTY <= value <= MAX_DIFFICULTY:
-            raise ValueError(f"difficulty must be 'calibrate' or {MIN_DIFFICULTY}-{MAX_DIFFICULTY}")
-        return value
-
-    def calibration_config(self, context_tokens: int | None) -> CalibrationConfig:
-        """How a group's baseline is calibrated (its endpoint's window decides the caps)."""
-        return CalibrationConfig(
-            target=self.calibration_target,
-            runs=self.calibration_runs,
-            retries=self.retries,
-            context_tokens=context_tokens or DEFAULT_CONTEXT,
-        )
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> SchedulerSettings:
-        env = os.environ if environ is None else environ
-        names = {
-            "interval_s": "QER_SCHEDULE_INTERVAL_S",
-            "heartbeat_s": "QER_SCHEDULE_HEARTBEAT_S",
-            "max_concurrent": "QER_MAX_CONCURRENT_MATCHES",
-            "per_endpoint_limit": "QER_PER_ENDPOINT_LIMIT",
-            "lease_s": "QER_MATCH_LEASE_S",
-            "leader_ttl_s": "QER_LEADER_TTL_S",
-            "difficulty": "QER_DIFFICULTY",
-            "calibration_runs": "QER_CALIBRATION_RUNS",
-            "calibration_target": "QER_CALIBRATION_TARGET",
-            "failure_threshold": "QER_FAILURE_THRESHOLD",
-            "tier": "QER_TIER",
-            "collapse_kl": "QER_COLLAPSE_KL",
-            "collapse_top1": "QER_COLLAPSE_TOP1",
-        }
-        values: dict[str, Any] = {f: env[v] for f, v in names.items() if env.get(v)}
-        if isinstance(values.get("difficulty"), str) and values["difficulty"].strip().isdigit():
-            values["difficulty"] = int(values["difficulty"])
-        if env.get("QER_ALLOW_PRIVATE_ENDPOINTS", "").lower() in ("1", "true", "yes"):
-            values["allow_private"] = True
-        return cls.model_validate({**values, **overrides})
 
 
 @dataclass(frozen=True)
@@ -168,21 +77,23 @@ class Entrant:
     endpoint: str
 
 
-def seed_secret(store: Store) -> bytes:
+def seed_secret(store: Store, settings: SchedulerSettings) -> bytes:
     """``QER_SEED_SECRET`` if set, else a random secret made once and kept in the database."""
-    configured = os.environ.get("QER_SEED_SECRET")
-    if configured:
-        return configured.encode()
+    if settings.seed_secret is not None:
+        return settings.seed_secret.get_secret_value().encode()
+    return store.meta_secret("seed_secret").encode()
 
-    def run(db: sqlite3.Connection) -> str:
-        row = db.execute("SELECT value FROM meta WHERE key = 'seed_secret'").fetchone()
-        if row is not None:
-            return str(row[0])
-        value = secrets.token_hex(32)
-        db.execute("INSERT INTO meta (key, value) VALUES ('seed_secret', ?)", (value,))
-        return value
 
-    return store.write(run).encode()
+def calibration_config(
+    settings: SchedulerSettings, context_tokens: int | None
+) -> CalibrationConfig:
+    """How a group's baseline is calibrated (its endpoint's window decides the caps)."""
+    return CalibrationConfig(
+        target=settings.calibration_target,
+        runs=settings.calibration_runs,
+        retries=settings.retries,
+        context_tokens=context_tokens or DEFAULT_CONTEXT,
+    )
 
 
 def endpoint_of(base_url: str) -> str:
@@ -535,15 +446,6 @@ def store_probe(store: Store, record: ProbeRecord, job_id: int | None = None) ->
     return store.write(run)
 
 
-def is_collapsed(result: dict[str, Any], settings: SchedulerSettings) -> bool:
-    """A KL probe result that says the candidate no longer resembles its baseline."""
-    mean_kl = result.get("mean_kl")
-    top1 = result.get("top1_agreement")
-    return (mean_kl is not None and mean_kl > settings.collapse_kl) or (
-        top1 is not None and top1 < settings.collapse_top1
-    )
-
-
 class MatchFailed(RuntimeError):
     """A scheduled match could not be played (the endpoint refused, a submission went away)."""
 
@@ -575,7 +477,7 @@ class Scheduler:
         self.settings = settings or SchedulerSettings()
         self.resolver = resolver
         self.queue = JobQueue(store)
-        self.secret = seed_secret(store)
+        self.secret = seed_secret(store, self.settings)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = False
         self.local: set[int] = set()
@@ -755,7 +657,7 @@ class Scheduler:
     def _calibrated(self, key: tuple[str, str], baseline: int) -> GroupLevels:
         rows = self.store.query("SELECT context_tokens FROM submissions WHERE id = ?", (baseline,))
         window = rows[0]["context_tokens"] if rows else None
-        config = self.settings.calibration_config(window)
+        config = calibration_config(self.settings, window)
         record = calibration_store.get_or_create(self.store, key[0], key[1], baseline, config)
         if record.status == "done" and record.profile is not None:
             return GroupLevels(record.profile, record.id, baseline=baseline)

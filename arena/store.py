@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import queue
+import secrets
 import sqlite3
 import threading
 import time
@@ -498,6 +499,20 @@ class Store:
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self.reader() as db:
             return [dict(row) for row in db.execute(sql, params)]
+
+    def meta_secret(self, key: str) -> str:
+        """A random secret (64 hex digits) kept under ``key`` in the ``meta`` table: made on the
+        first ask, the same ever after (one writer transaction, so two askers get one secret)."""
+
+        def run(db: sqlite3.Connection) -> str:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return str(row[0])
+            value = secrets.token_hex(32)
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return value
+
+        return self.write(run)
 
     # -- domain writes ------------------------------------------------------------------------
     def mark_interrupted(self) -> list[str]:

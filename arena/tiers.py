@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Final, Literal
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-TierName = Literal["smoke", "standard", "full"]
+from arena.settings import TierName
+
 SEED_LIST: Final = "qer-seeds-v2"
 """Version of the tier seed lists (the ``seed_policy`` of scheduled matches)."""
 CALIBRATION_SEEDS: Final = "qer-calibration-v1"

@@ -28,7 +28,6 @@ the margin), ``no detectable degradation`` (budget spent, or the SPRT's lower bo
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,8 +36,8 @@ from pydantic import BaseModel
 
 from arena import profile as profiles
 from arena.calibration_store import no_signal_rooms
+from arena.settings import current
 from arena.stats import (
-    DEFAULT_MARGIN,
     Pair,
     decide,
     difference_interval,
@@ -310,16 +309,7 @@ def noise_floor(plays: Plays, frozen: Frozen | None = None) -> NoiseFloor:
 
 def equivalence_margin() -> float:
     """The equivalence margin as a fraction (``QER_EQUIVALENCE_MARGIN_PP``, default 5 pp)."""
-    raw = os.environ.get("QER_EQUIVALENCE_MARGIN_PP", "").strip()
-    if not raw:
-        return DEFAULT_MARGIN
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"QER_EQUIVALENCE_MARGIN_PP must be a number, got {raw!r}") from None
-    if not 0 < value < 50:
-        raise ValueError(f"QER_EQUIVALENCE_MARGIN_PP must be in (0, 50), got {value}")
-    return value / 100
+    return current().verdicts.margin
 
 
 def verdict(

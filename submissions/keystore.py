@@ -8,10 +8,10 @@ endpoint; the ciphertext is what the database holds.
 
 from __future__ import annotations
 
-import os
-
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
+
+from arena.settings import current
 
 SECRET_ENV = "QER_SECRET_KEY"  # noqa: S105 - the name of the variable, not a secret
 
@@ -36,7 +36,9 @@ class KeyStore:
 
     @classmethod
     def from_env(cls) -> KeyStore:
-        return cls(os.environ.get(SECRET_ENV))
+        """The key store of ``QER_SECRET_KEY`` (read through ``arena.settings``)."""
+        secret = current().intake.secret_key
+        return cls(secret.get_secret_value() if secret is not None else None)
 
     @property
     def enabled(self) -> bool:

@@ -127,15 +127,7 @@ class SubmissionService:
         return hmac.new(self._salt(), client_id.encode(), hashlib.sha256).hexdigest()
 
     def _salt(self) -> bytes:
-        def run(db: sqlite3.Connection) -> str:
-            row = db.execute("SELECT value FROM meta WHERE key = 'client_salt'").fetchone()
-            if row is not None:
-                return str(row[0])
-            value = secrets.token_hex(32)
-            db.execute("INSERT INTO meta (key, value) VALUES ('client_salt', ?)", (value,))
-            return value
-
-        return bytes.fromhex(self.store.write(run))
+        return bytes.fromhex(self.store.meta_secret("client_salt"))
 
     def _count_attempt(self, client: str) -> None:
         moment = self.clock()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import re
 import socket
 import unicodedata
@@ -33,6 +32,8 @@ from urllib.parse import SplitResult, urlsplit
 
 import httpx
 import idna
+
+from arena.settings import current
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -484,7 +485,7 @@ async def check_url(
 
 def allow_private_from_env() -> bool:
     """Whether the operator allows private endpoints (``QER_ALLOW_PRIVATE_ENDPOINTS=1``)."""
-    return os.environ.get(ALLOW_PRIVATE_ENV, "").strip().lower() in _TRUE_WORDS
+    return current().intake.allow_private
 
 
 # --------------------------------------------------------------------------------------------

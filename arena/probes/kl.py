@@ -72,7 +72,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -82,6 +82,7 @@ from arena.client import (
     LogprobsStyle,
     LogprobsUnavailable,
 )
+from arena.settings import SchedulerSettings
 
 PROBE_VERSION = "kl-v1"
 """Version of the probe: the text set and the method. A changed text is a new version."""
@@ -586,3 +587,13 @@ async def run_kl_probe(
     baseline, candidate = (task.result() for task in tasks)
     assert isinstance(baseline, EndpointLogprobs) and isinstance(candidate, EndpointLogprobs)
     return compare(baseline, candidate)
+
+
+def is_collapsed(result: dict[str, Any], settings: SchedulerSettings) -> bool:
+    """A KL probe result (its JSON) that says the candidate no longer resembles its baseline:
+    mean KL above ``collapse_kl`` or top-1 agreement below ``collapse_top1``."""
+    mean_kl = result.get("mean_kl")
+    top1 = result.get("top1_agreement")
+    return (mean_kl is not None and mean_kl > settings.collapse_kl) or (
+        top1 is not None and top1 < settings.collapse_top1
+    )

@@ -10,7 +10,8 @@ import pytest
 
 from arena.dataset import ROW_MODELS, fingerprint
 from arena.leaderboard import leaderboard_rows
-from arena.publish import Publisher, PublishError, PublishSettings, restore_from_hub
+from arena.publish import Publisher, PublishError, restore_from_hub
+from arena.settings import PublishSettings, publish_from_env
 from arena.store import Store
 from tests.arena.test_leaderboard import add_submission, play
 from tests.hub_standin import HubStandIn
@@ -147,14 +148,14 @@ async def test_restore_from_the_hub_into_an_empty_database(
 
 
 def test_settings_from_env() -> None:
-    assert PublishSettings.from_env({}) is None
-    assert PublishSettings.from_env({"HF_TOKEN": "x"}) is None
-    settings = PublishSettings.from_env(
+    assert publish_from_env({}) is None
+    assert publish_from_env({"HF_TOKEN": "x"}) is None
+    settings = publish_from_env(
         {"HF_TOKEN": "hf_x", "QER_RESULTS_REPO": "me/results", "QER_PUBLISH_INTERVAL_S": "60"}
     )
     assert settings is not None and settings.interval_s == 60 and "hf_x" not in repr(settings)
-    with pytest.raises(ValueError, match="repo_id"):
-        PublishSettings.from_env({"HF_TOKEN": "x", "QER_RESULTS_REPO": "no slash"})
+    with pytest.raises(ValueError, match="QER_RESULTS_REPO"):
+        publish_from_env({"HF_TOKEN": "x", "QER_RESULTS_REPO": "no slash"})
 
 
 async def test_stopping_pushes_what_changed_since_the_last_push(

@@ -17,6 +17,7 @@ from arena import profile as profiles
 from arena.client import ClientLimits
 from arena.models import ContestantSummary, MatchResult, MatchSettings
 from arena.nullserver import NullServer, NullServerConfig
+from arena.probes.kl import is_collapsed
 from arena.queue import JobQueue
 from arena.scheduler import (
     Entrant,
@@ -24,14 +25,13 @@ from arena.scheduler import (
     JobRequest,
     QueueView,
     Scheduler,
-    SchedulerSettings,
     endpoint_of,
-    is_collapsed,
     match_jobs,
     plan_next,
     probe_job,
     seed_secret,
 )
+from arena.settings import SchedulerSettings, scheduler_from_env
 from arena.skillsim import SkillModel, serve
 from arena.store import Store
 from arena.tiers import calibration_seed, tier, tier_seed
@@ -174,10 +174,13 @@ def test_collapse_thresholds() -> None:
 
 def test_the_seed_secret_is_made_once_per_database(store: Store, monkeypatch: Any) -> None:
     monkeypatch.delenv("QER_SEED_SECRET", raising=False)
-    first, again = seed_secret(store), seed_secret(store)
+    settings = scheduler_from_env({})
+    first, again = seed_secret(store, settings), seed_secret(store, settings)
     assert first == again and len(first) == 64
     monkeypatch.setenv("QER_SEED_SECRET", "operator-chosen")
-    assert seed_secret(store) == b"operator-chosen"
+    chosen = scheduler_from_env({"QER_SEED_SECRET": "operator-chosen"})
+    assert seed_secret(store, chosen) == b"operator-chosen"
+    assert "operator-chosen" not in repr(chosen)
 
 
 def test_endpoint_of_names_the_server() -> None:
@@ -187,13 +190,13 @@ def test_endpoint_of_names_the_server() -> None:
 
 
 def test_settings_from_env() -> None:
-    settings = SchedulerSettings.from_env(
+    settings = scheduler_from_env(
         {"QER_SCHEDULE_INTERVAL_S": "12", "QER_MAX_CONCURRENT_MATCHES": "3"}
     )
     assert settings.interval_s == 12 and settings.max_concurrent == 3
     assert not settings.allow_private
-    with pytest.raises(ValueError, match="max_concurrent"):
-        SchedulerSettings.from_env({"QER_MAX_CONCURRENT_MATCHES": "0"})
+    with pytest.raises(ValueError, match="QER_MAX_CONCURRENT_MATCHES"):
+        scheduler_from_env({"QER_MAX_CONCURRENT_MATCHES": "0"})
 
 
 # -- real scheduled matches -----------------------------------------------------------------------
