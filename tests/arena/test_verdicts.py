@@ -341,5 +341,5 @@ def test_the_margin_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="QER_EQUIVALENCE_MARGIN_PP: Input should be a valid"):
         equivalence_margin()
     monkeypatch.setenv("QER_EQUIVALENCE_MARGIN_PP", "60")
-    with pytest.raises(ValueError, match="QER_EQUIVALENCE_MARGIN_PP: .*less than 50"):
+    with pytest.raises(ValueError, match=r"QER_EQUIVALENCE_MARGIN_PP: .*less than 50"):
         equivalence_margin()
