@@ -22,7 +22,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-import arena.client
+from arena import client as client_module
 from arena.client import ChatClient, ClientLimits, estimate_tokens, prompt_chars
 from arena.probes.speed import (
     MIN_REPS,
@@ -138,7 +138,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(arena.client, "time", SimpleNamespace(perf_counter=fake))
+    monkeypatch.setattr(client_module, "time", SimpleNamespace(perf_counter=fake))
     return fake
 
 
