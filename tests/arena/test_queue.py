@@ -96,7 +96,7 @@ def test_an_old_database_is_upgraded(tmp_path: Path) -> None:
     db = connect(path)
     original = list(MIGRATIONS)
     try:
-        import arena.store as store_module
+        from arena import store as store_module
 
         store_module.MIGRATIONS = tuple(original[:1])  # a database made before m002
         assert migrate(db) == ["m001_initial"]
