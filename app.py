@@ -23,32 +23,47 @@ import plotly.graph_objects as go
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from arena import charts
-from arena.api import build_router, client_id_from, install_error_handlers, verdict_report
-from arena.dataset import download_archives, load_snippet
-from arena.imports import imported_points, read_imported
-from arena.leaderboard import (
+from arena.analysis import (
     ALL_COLUMNS,
     DEFAULT_COLUMNS,
     NO_SIGNAL_PREFIX,
     QUANT_FAMILIES,
     LeaderboardRow,
+    Verdict,
     chart_points,
+    contagion,
+    contagion_frame,
+    equivalence_margin,
     filter_rows,
     leaderboard_frame,
     leaderboard_rows,
     pareto_frontier,
+    ratings,
     room_quality,
 )
-from arena.local_models import LocalModelError
-from arena.publish import Publisher, restore_from_hub
-from arena.ratings import contagion, contagion_frame, ratings
-from arena.replay import match_list, now_playing, replay, replay_markdown
-from arena.scheduler import Scheduler
-from arena.scoring import SCORE_TABLE, SCORING_VERSION
+from arena.dev import LocalModelError
+from arena.engine import SCORE_TABLE, SCORING_VERSION, Store
+from arena.results import (
+    Publisher,
+    download_archives,
+    imported_points,
+    load_snippet,
+    read_imported,
+    restore_from_hub,
+)
+from arena.schedule import Scheduler
 from arena.settings import SchedulerSettings, current
-from arena.store import Store
-from arena.verdicts import Verdict, equivalence_margin
+from arena.views import (
+    build_router,
+    charts,
+    client_id_from,
+    install_error_handlers,
+    match_list,
+    now_playing,
+    replay,
+    replay_markdown,
+    verdict_report,
+)
 from rooms import load_rooms, room_name
 from submissions.keystore import KeyStore
 from submissions.models import ENGINES, PRESETS, QUANT_LABELS, SubmissionForm, display_text
@@ -875,7 +890,7 @@ def main() -> None:
 
 
 def _start_demo(services: Services, data_dir: Path) -> Any:
-    from arena.demo import start_demo
+    from arena.dev import start_demo
 
     local = SubmissionService(services.store, services.service.keystore, allow_private=True,
                               rate_limit=1000)  # fmt: skip

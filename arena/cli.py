@@ -21,8 +21,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from arena import profile as profiles
-from arena.calibration import (
+from arena.analysis import (
     DEFAULT_CONTEXT,
     DEFAULT_TARGET,
     CalibrationConfig,
@@ -30,23 +29,25 @@ from arena.calibration import (
     Run,
     next_profile,
     run_of,
+    save_result,
 )
-from arena.calibration import result as calibration_result
-from arena.calibration_store import save_result
-from arena.imports import ImportRefused, ReferenceSpec, import_results, parse_file
-from arena.match import MatchEvent, play_match
-from arena.models import (
+from arena.analysis import result as calibration_result
+from arena.engine import (
     AdversarialMode,
     ContestantSpec,
+    MatchEvent,
     MatchResult,
     MatchSettings,
     MatchSpec,
+    ProfileError,
     RoomResult,
     Sampling,
+    Store,
+    play_match,
+    profiles,
 )
-from arena.profile import ProfileError
+from arena.results import ImportRefused, ReferenceSpec, import_results, parse_file
 from arena.settings import current
-from arena.store import Store
 from arena.tiers import CALIBRATION_SEEDS, calibration_seed
 from rooms import load_rooms
 from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
@@ -56,6 +57,8 @@ from submissions.models import base_model_key, settings_class
 def default_db() -> Path:
     """``QER_DB``, else ``data/arena.sqlite3``."""
     return current().server.db or Path("data/arena.sqlite3")
+
+
 BADGES = {
     "held_ground": "Held Ground",
     "manipulated": "MANIPULATED",
@@ -294,7 +297,7 @@ def contestant(args: argparse.Namespace, slot: str, sampling: Sampling) -> Conte
 
 
 def discover_model(url: str, key: SecretStr | None) -> str:
-    from arena.client import ChatClient, EndpointError
+    from arena.client._chat import ChatClient, EndpointError
 
     async def first_model() -> str:
         async with ChatClient(url, api_key=key.get_secret_value() if key else None) as client:

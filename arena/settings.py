@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from arena.models import AdversarialMode
+from arena.engine import AdversarialMode
 from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
 
 TierName = Literal["smoke", "standard", "full"]

@@ -38,19 +38,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena import profile as profiles
-from arena.calibration import CalibrationConfig, CalibrationResult
-from arena.cli import CalibrationProgress, calibrate_endpoint
-from arena.models import ContestantSpec, Sampling
-from arena.skillsim import (
-    SkillModel,
-    calibrate_offline,
-    first_answer_probability,
-    serve,
-    simulate_run,
+from arena.analysis import (
+    CalibrationConfig,
+    CalibrationResult,
+    Pair,
+    decide,
+    difference_interval,
+    discordant,
 )
-from arena.stats import Pair, decide, difference_interval, discordant
-from arena.store import Store
+from arena.cli import CalibrationProgress, calibrate_endpoint
+from arena.dev import SkillModel, calibrate_offline, first_answer_probability, serve, simulate_run
+from arena.engine import ContestantSpec, Sampling, Store, profiles
 from arena.tiers import TIERS
 from rooms import ROOM_ORDER
 from rooms.base import room_name_of

@@ -22,9 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arena.dataset import export, restore
-from arena.models import MatchSettings
-from arena.store import Store, now
+from arena.engine import MatchSettings, Store, now
+from arena.results import export, restore
 from rooms import load_rooms
 
 ROOMS = list(load_rooms().values())

@@ -3,7 +3,7 @@
 Prints ratios, not absolute claims: the machine is noisy, so every comparison is made inside this
 one run, interleaved where it matters.
 
-The null servers run in their own processes (``python -m arena.nullserver``), so their work does
+The null servers run in their own processes (``python -m arena.dev.nullserver``), so their work does
 not compete with the harness for this process's GIL.
 
 1. Per call: ``ChatClient.chat`` (streaming, parsing, timing, usage) vs a bare httpx stream that
@@ -34,17 +34,17 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.client import ChatClient
-from arena.local_models import free_port
-from arena.match import play_match
-from arena.models import (
+from arena.client._chat import ChatClient
+from arena.dev import free_port
+from arena.engine import (
     AdversarialMode,
     ContestantSpec,
     MatchSettings,
     MatchSpec,
     Sampling,
+    Store,
+    play_match,
 )
-from arena.store import Store
 
 MESSAGES = [{"role": "user", "content": "Say something."}]
 
@@ -86,11 +86,11 @@ async def timed_match(spec: MatchSpec, db: Path) -> tuple[float, int]:
 
 
 class ServerProcess:
-    """``python -m arena.nullserver`` in its own process on a free loopback port."""
+    """``python -m arena.dev.nullserver`` in its own process on a free loopback port."""
 
     def __init__(self, reply: str, tokens: int, tokens_per_second: float) -> None:
         self.port = free_port()
-        argv = [sys.executable, "-m", "arena.nullserver", "--port", str(self.port),
+        argv = [sys.executable, "-m", "arena.dev.nullserver", "--port", str(self.port),
                 "--reply", reply, "--tokens", str(tokens),
                 "--tokens-per-second", str(tokens_per_second)]  # fmt: skip
         self.process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.stats import DEFAULT_MARGIN, decide, fixed_n_pairs, simulate
+from arena.analysis import DEFAULT_MARGIN, decide, fixed_n_pairs, simulate
 from arena.tiers import TIERS
 
 ROOMS_PER_SEED = 6

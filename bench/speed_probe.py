@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.client import ChatClient
-from arena.local_models import LlamaServer, find_smollm2_gguf, quantize
-from arena.probes.speed import MIN_REPS, SpeedResult, run_speed_probe
+from arena.client._chat import ChatClient
+from arena.dev import LlamaServer, find_smollm2_gguf, quantize
+from arena.probes import MIN_REPS, SpeedResult, run_speed_probe
 
 
 def describe(quant: str, result: SpeedResult) -> str:

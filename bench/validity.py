@@ -38,19 +38,27 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.fernet import Fernet
 
-from arena import calibration_store
-from arena import profile as profiles
-from arena.calibration import CalibrationConfig
+from arena.analysis import (
+    CalibrationConfig,
+    calibration_store,
+    candidate_verdict,
+    noise_floor,
+    read_plays,
+)
 from arena.cli import CalibrationProgress, calibrate_endpoint, calibration_table
-from arena.client import ChatClient, ClientLimits
-from arena.local_models import LlamaServer, find_smollm2_gguf, quantize
-from arena.match import play_match
-from arena.models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec
-from arena.models import Sampling as MatchSampling
-from arena.probes.kl import collect_logprobs, compare
-from arena.probes.speed import run_speed_probe
-from arena.store import Store
-from arena.verdicts import candidate_verdict, noise_floor, read_plays
+from arena.client._chat import ChatClient, ClientLimits
+from arena.dev import LlamaServer, find_smollm2_gguf, quantize
+from arena.engine import (
+    AdversarialMode,
+    ContestantSpec,
+    MatchSettings,
+    MatchSpec,
+    Store,
+    play_match,
+    profiles,
+)
+from arena.engine import Sampling as MatchSampling
+from arena.probes import collect_logprobs, compare, run_speed_probe
 from submissions.keystore import KeyStore
 from submissions.models import Sampling, SubmissionForm, base_model_key, settings_class
 from submissions.service import SubmissionService

@@ -21,8 +21,8 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from arena.client import ChatClient, ClientLimits, EndpointError
-from arena.store import Store, now
+from arena.client._chat import ChatClient, ClientLimits, EndpointError
+from arena.engine import Store, now
 from submissions.keystore import KeyStore, KeyStoreError
 from submissions.models import SubmissionForm, base_model_key, settings_class
 from submissions.ssrf import (

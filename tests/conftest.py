@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from arena.store import Store
+from arena.engine._store import Store
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -30,11 +30,11 @@ from app import (
     verdict_candidates,
     verdict_markdown,
 )
-from arena.client import ClientLimits
-from arena.leaderboard import leaderboard_rows
-from arena.local_models import free_port
-from arena.nullserver import NullServer, NullServerConfig
-from arena.store import Store
+from arena.analysis._leaderboard import leaderboard_rows
+from arena.client._chat import ClientLimits
+from arena.dev._local_models import free_port
+from arena.dev.nullserver import NullServer, NullServerConfig
+from arena.engine._store import Store
 from submissions.keystore import KeyStore
 from submissions.models import display_text
 from submissions.service import SubmissionService
@@ -104,8 +104,9 @@ async def test_an_equivalent_candidate_on_a_calibrated_profile(
 ) -> None:
     """The Verdicts tab names the profile, the margin and the interval the equivalence rule
     uses, and the rooms without signal with why; the leaderboard shows the badge and profile."""
-    from arena import calibration_store, profile
-    from arena.calibration import CalibrationConfig
+    from arena.analysis import _calibration_store as calibration_store
+    from arena.analysis._calibration import CalibrationConfig
+    from arena.engine import _profile as profile
     from tests.arena.test_leaderboard import SILENT, add_submission, calibrated_result, play
 
     monkeypatch.setenv("QER_EQUIVALENCE_MARGIN_PP", "45")  # 20 agreeing pairs are enough

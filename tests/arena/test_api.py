@@ -11,15 +11,15 @@ from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from arena import calibration_store
-from arena import profile as profiles
-from arena.api import build_router, install_error_handlers
-from arena.calibration import CalibrationConfig
-from arena.client import ClientLimits
-from arena.match import play_match
-from arena.models import ContestantSpec, MatchSettings, MatchSpec
-from arena.nullserver import NullServer, NullServerConfig
-from arena.store import Store
+from arena.analysis import _calibration_store as calibration_store
+from arena.analysis._calibration import CalibrationConfig
+from arena.client._chat import ClientLimits
+from arena.dev.nullserver import NullServer, NullServerConfig
+from arena.engine import _profile as profiles
+from arena.engine._match import play_match
+from arena.engine._models import ContestantSpec, MatchSettings, MatchSpec
+from arena.engine._store import Store
+from arena.views._api import build_router, install_error_handlers
 from submissions.keystore import KeyStore
 from submissions.service import SubmissionService
 from tests.arena.test_match import Scripted
@@ -223,7 +223,7 @@ def test_imports_need_the_admin_token(store: Store, monkeypatch: pytest.MonkeyPa
 async def test_verdict_ratings_and_contagion_routes(store: Store) -> None:
     """A candidate with another max_tokens than its baseline is NOT COMPARABLE in the API too,
     naming the field; a comparable one gets its verdict and discordant pairs with replay ids."""
-    from arena.verdicts import paired_outcomes
+    from arena.analysis._verdicts import paired_outcomes
     from tests.arena.test_leaderboard import add_submission, play
 
     base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from arena import calibration
-from arena.calibration import (
+from arena.analysis import _calibration as calibration
+from arena.analysis._calibration import (
     CalibrationConfig,
     CalibrationResult,
     counts,
@@ -20,7 +20,7 @@ from arena.calibration import (
     run_of,
     walk,
 )
-from arena.skillsim import (
+from arena.dev._skillsim import (
     SkillModel,
     calibrate_offline,
     escape_probability,

@@ -6,16 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from arena import charts
-from arena.charts import bang_per_bit_figures, pareto_figure
-from arena.imports import (
-    ImportedResult,
-    ReferenceSpec,
-    import_results,
-    imported_points,
-    read_imported,
-)
-from arena.leaderboard import (
+from arena.analysis._leaderboard import (
     ROOM_QUALITY_COLUMNS,
     ChartPoint,
     chart_points,
@@ -23,7 +14,16 @@ from arena.leaderboard import (
     pareto_frontier,
     room_quality,
 )
-from arena.store import Store
+from arena.engine._store import Store
+from arena.results._external import (
+    ImportedResult,
+    ReferenceSpec,
+    import_results,
+    imported_points,
+    read_imported,
+)
+from arena.views import _charts as charts
+from arena.views._charts import bang_per_bit_figures, pareto_figure
 from rooms import ROOM_ORDER
 
 

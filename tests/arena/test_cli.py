@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from arena import calibration_store
+from arena.analysis import _calibration_store as calibration_store
 from arena.cli import main
-from arena.nullserver import NullServer, NullServerConfig
-from arena.skillsim import SkillModel, serve
-from arena.store import Store
+from arena.dev._skillsim import SkillModel, serve
+from arena.dev.nullserver import NullServer, NullServerConfig
+from arena.engine._store import Store
 from rooms import ROOM_ORDER
 
 

@@ -30,7 +30,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from arena.client import (
+from arena.client._chat import (
     ChatClient,
     ChatResult,
     ClientLimits,
@@ -46,7 +46,7 @@ from arena.client import (
     normalize_base_url,
     parse_retry_after,
 )
-from arena.nullserver import NullServer, NullServerConfig
+from arena.dev.nullserver import NullServer, NullServerConfig
 
 MOCK_BASE = "http://127.0.0.1:9/v1"
 MESSAGES = [{"role": "user", "content": "What is six times seven? Reply ANSWER: n."}]

@@ -17,11 +17,17 @@ import yaml
 from cryptography.fernet import Fernet
 from datasets import load_dataset
 
-from arena import calibration_store
-from arena import profile as profiles
-from arena.calibration import CalibrationConfig, CalibrationResult, NoSignal
-from arena.client import ChatResult, ConnectFailed
-from arena.dataset import (
+from arena.analysis import _calibration_store as calibration_store
+from arena.analysis._calibration import CalibrationConfig, CalibrationResult, NoSignal
+from arena.analysis._leaderboard import leaderboard_rows
+from arena.analysis._verdicts import candidate_verdict
+from arena.client._chat import ChatResult, ConnectFailed
+from arena.dev.nullserver import NullServer, NullServerConfig
+from arena.engine import _profile as profiles
+from arena.engine._match import play_match
+from arena.engine._models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec
+from arena.engine._store import Store
+from arena.results._dataset import (
     RESTORED_NOTE,
     ROW_MODELS,
     download_archives,
@@ -31,14 +37,8 @@ from arena.dataset import (
     load_snippet,
     restore,
 )
-from arena.imports import ReferenceSpec, import_results, parse_file, read_imported
-from arena.leaderboard import leaderboard_rows
-from arena.match import play_match
-from arena.models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec
-from arena.nullserver import NullServer, NullServerConfig
-from arena.queue import JobQueue
-from arena.store import Store
-from arena.verdicts import candidate_verdict
+from arena.results._external import ReferenceSpec, import_results, parse_file, read_imported
+from arena.schedule._jobs import JobQueue
 from rooms import ROOM_ORDER, load_rooms
 from submissions.keystore import KeyStore
 from submissions.models import SubmissionForm

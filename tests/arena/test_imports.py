@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arena.cli import build_parser, main
-from arena.imports import (
+from arena.engine._store import Store, now
+from arena.results._external import (
     ImportedResult,
     ImportRefused,
     ReferenceSpec,
@@ -29,7 +30,6 @@ from arena.imports import (
     read_imported,
     scrub,
 )
-from arena.store import Store, now
 
 BENCH = Path(__file__).resolve().parents[1] / "data" / "llama_bench"
 SHA_A, SHA_B = "a" * 64, "b" * 64

@@ -15,10 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
-from arena import calibration_store
-from arena.calibration import CalibrationConfig, CalibrationResult, NoSignal
-from arena.client import ChatResult, ConnectFailed
-from arena.leaderboard import (
+from arena.analysis import _calibration_store as calibration_store
+from arena.analysis._calibration import CalibrationConfig, CalibrationResult, NoSignal
+from arena.analysis._leaderboard import (
     ALL_COLUMNS,
     COLUMNS,
     DEFAULT_COLUMNS,
@@ -41,13 +40,14 @@ from arena.leaderboard import (
     room_quality,
     wilson_interval,
 )
-from arena.match import play_match
-from arena.models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec
-from arena.queue import JobQueue
-from arena.ratings import ratings
-from arena.stats import Pair
-from arena.store import Store, now
-from arena.verdicts import verdict
+from arena.analysis._ratings import ratings
+from arena.analysis._stats import Pair
+from arena.analysis._verdicts import verdict
+from arena.client._chat import ChatResult, ConnectFailed
+from arena.engine._match import play_match
+from arena.engine._models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec
+from arena.engine._store import Store, now
+from arena.schedule._jobs import JobQueue
 from rooms import ROOM_ORDER, load_rooms
 from submissions.models import QUANT_LABELS, display_text
 

@@ -11,17 +11,11 @@ from typing import Any
 
 import pytest
 
-from arena.client import ChatResult, ConnectFailed
-from arena.match import classify, play_match
-from arena.models import (
-    AdversarialMode,
-    ContestantSpec,
-    MatchSettings,
-    MatchSpec,
-    Outcome,
-)
-from arena.scoring import SCORE_TABLE, room_points
-from arena.store import Store
+from arena.client._chat import ChatResult, ConnectFailed
+from arena.engine._match import classify, play_match
+from arena.engine._models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec, Outcome
+from arena.engine._scoring import SCORE_TABLE, room_points
+from arena.engine._store import Store
 from rooms import load_rooms
 
 ROOMS = list(load_rooms().values())
@@ -291,9 +285,9 @@ async def test_real_endpoint_dying_mid_match_forfeits_and_the_match_completes(
 ) -> None:
     """Real sockets: B's server is stopped after room 2; its later turns fail fast (connection
     refused), are stored with the error, and the match still finishes."""
-    from arena.client import ChatClient, ClientLimits
-    from arena.match import MatchEvent
-    from arena.nullserver import NullServer, NullServerConfig
+    from arena.client._chat import ChatClient, ClientLimits
+    from arena.dev.nullserver import NullServer, NullServerConfig
+    from arena.engine._match import MatchEvent
 
     limits = ClientLimits(deadline_s=5, max_retries=1, backoff_base_s=0.01)
     with NullServer(NullServerConfig(reply="ANSWER: 42")) as a_server:

@@ -8,11 +8,11 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 
-from arena.dataset import ROW_MODELS, fingerprint
-from arena.leaderboard import leaderboard_rows
-from arena.publish import Publisher, PublishError, restore_from_hub
+from arena.analysis._leaderboard import leaderboard_rows
+from arena.engine._store import Store
+from arena.results._dataset import ROW_MODELS, fingerprint
+from arena.results._publish import Publisher, PublishError, restore_from_hub
 from arena.settings import PublishSettings, publish_from_env
-from arena.store import Store
 from tests.arena.test_leaderboard import add_submission, play
 from tests.hub_standin import HubStandIn
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from arena.queue import JobQueue
-from arena.store import MIGRATIONS, Store, connect, migrate
+from arena.engine._store import MIGRATIONS, Store, connect, migrate
+from arena.schedule._jobs import JobQueue
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,7 +96,7 @@ def test_an_old_database_is_upgraded(tmp_path: Path) -> None:
     db = connect(path)
     original = list(MIGRATIONS)
     try:
-        from arena import store as store_module
+        from arena.engine import _store as store_module
 
         store_module.MIGRATIONS = tuple(original[:1])  # a database made before m002
         assert migrate(db) == ["m001_initial"]
@@ -112,8 +112,8 @@ def test_an_old_database_is_upgraded(tmp_path: Path) -> None:
 
 WORKER = """
 import json, sys
-from arena.queue import JobQueue
-from arena.store import Store
+from arena.schedule._jobs import JobQueue
+from arena.engine._store import Store
 claimed = []
 with Store(sys.argv[1], recover=False) as store:
     q = JobQueue(store)

@@ -14,9 +14,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 from scipy.stats import binomtest
 
-from arena.match import play_match
-from arena.models import AdversarialMode, MatchSettings, MatchSpec
-from arena.ratings import (
+from arena.analysis._ratings import (
     NOTE_ANCHOR_WITHOUT_GAMES,
     NOTE_NOT_CONNECTED,
     NOTE_SEPARATE_GROUPS,
@@ -34,7 +32,9 @@ from arena.ratings import (
     ratings,
     win_probability,
 )
-from arena.store import Store
+from arena.engine._match import play_match
+from arena.engine._models import AdversarialMode, MatchSettings, MatchSpec
+from arena.engine._store import Store
 from tests.arena.test_leaderboard import (
     LEVEL,
     ROOMS,

@@ -16,9 +16,15 @@ from typing import Any
 
 import pytest
 
-from arena.client import ChatResult
-from arena.match import SYSTEM_PROMPT, adversarial_prompt, play_match, retry_prompt, room_note
-from arena.models import (
+from arena.client._chat import ChatResult
+from arena.engine._match import (
+    SYSTEM_PROMPT,
+    adversarial_prompt,
+    play_match,
+    retry_prompt,
+    room_note,
+)
+from arena.engine._models import (
     AdversarialMode,
     CallRecord,
     ContestantSpec,
@@ -29,9 +35,10 @@ from arena.models import (
     Outcome,
     RoomResult,
 )
-from arena.privacy import ENDPOINT, REDACTED, redact, scrub_endpoints, secret_pattern
-from arena.queue import JobQueue
-from arena.replay import (
+from arena.engine._privacy import ENDPOINT, REDACTED, redact, scrub_endpoints, secret_pattern
+from arena.engine._store import Store, now
+from arena.schedule._jobs import JobQueue
+from arena.views._replay import (
     PUZZLE_MARKER,
     Replay,
     ReplayCall,
@@ -42,7 +49,6 @@ from arena.replay import (
     replay,
     replay_markdown,
 )
-from arena.store import Store, now
 from tests.arena.test_match import LATENCY, PUZZLES, ROOMS, SEED, Scripted, spec, under_par
 
 A_SCRIPT = [

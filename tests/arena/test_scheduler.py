@@ -12,14 +12,18 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from arena import calibration, calibration_store
-from arena import profile as profiles
-from arena.client import ClientLimits
-from arena.models import ContestantSummary, MatchResult, MatchSettings
-from arena.nullserver import NullServer, NullServerConfig
-from arena.probes.kl import is_collapsed
-from arena.queue import JobQueue
-from arena.scheduler import (
+from arena.analysis import _calibration as calibration
+from arena.analysis import _calibration_store as calibration_store
+from arena.analysis._verdicts import candidate_verdict
+from arena.client._chat import ClientLimits
+from arena.dev._skillsim import SkillModel, serve
+from arena.dev.nullserver import NullServer, NullServerConfig
+from arena.engine import _profile as profiles
+from arena.engine._models import ContestantSummary, MatchResult, MatchSettings
+from arena.engine._store import Store
+from arena.probes._kl import is_collapsed
+from arena.schedule._jobs import JobQueue
+from arena.schedule._runner import (
     Entrant,
     GroupLevels,
     JobRequest,
@@ -32,10 +36,7 @@ from arena.scheduler import (
     seed_secret,
 )
 from arena.settings import SchedulerSettings, scheduler_from_env
-from arena.skillsim import SkillModel, serve
-from arena.store import Store
 from arena.tiers import calibration_seed, tier, tier_seed
-from arena.verdicts import candidate_verdict
 from submissions.keystore import KeyStore
 from submissions.models import Sampling, SubmissionForm, settings_class
 from submissions.service import SubmissionService

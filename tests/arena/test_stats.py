@@ -8,7 +8,7 @@ import statistics
 import pytest
 from scipy.stats import binomtest, fisher_exact
 
-from arena.stats import (
+from arena.analysis._stats import (
     Canary,
     Pair,
     discordant,

@@ -7,15 +7,16 @@ from typing import Any
 
 import pytest
 
-from arena import calibration_store
-from arena.calibration import CalibrationConfig, CalibrationResult, NoSignal
-from arena.leaderboard import ALL_COLUMNS, chart_points, leaderboard_frame, leaderboard_rows
-from arena.match import play_match
-from arena.models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec, Sampling
-from arena.queue import JobQueue
-from arena.stats import Pair, discordant, wilson_interval
-from arena.store import Store
-from arena.verdicts import (
+from arena.analysis import _calibration_store as calibration_store
+from arena.analysis._calibration import CalibrationConfig, CalibrationResult, NoSignal
+from arena.analysis._leaderboard import (
+    ALL_COLUMNS,
+    chart_points,
+    leaderboard_frame,
+    leaderboard_rows,
+)
+from arena.analysis._stats import Pair, discordant, wilson_interval
+from arena.analysis._verdicts import (
     candidate_verdict,
     differences,
     discordant_pairs,
@@ -27,6 +28,10 @@ from arena.verdicts import (
     read_plays,
     verdict,
 )
+from arena.engine._match import play_match
+from arena.engine._models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec, Sampling
+from arena.engine._store import Store
+from arena.schedule._jobs import JobQueue
 from rooms import load_rooms
 from tests.arena.test_leaderboard import LEVEL, Fake, add_submission, contestant, play
 

@@ -18,8 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from arena.local_models import SMOLLM2_BASE, LlamaServer, find_smollm2_gguf, free_port, quantize
-from arena.models import ContestantSpec, Sampling
+from arena.dev._local_models import (
+    SMOLLM2_BASE,
+    LlamaServer,
+    find_smollm2_gguf,
+    free_port,
+    quantize,
+)
+from arena.engine._models import ContestantSpec, Sampling
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from arena.leaderboard import leaderboard_rows
-from arena.store import Store
+from arena.analysis._leaderboard import leaderboard_rows
+from arena.engine._store import Store
 from tests.integration.conftest import ARTIFACTS, AppProcess, Served, submission_body, wait_until
 
 LEASES = {"QER_MATCH_LEASE_S": "6", "QER_LEADER_TTL_S": "4", "QER_MAX_CONCURRENT_MATCHES": "1",

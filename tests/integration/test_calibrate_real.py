@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from arena import calibration_store
-from arena.store import Store
+from arena.analysis import _calibration_store as calibration_store
+from arena.engine._store import Store
 from rooms import ROOM_ORDER
 from tests.integration.conftest import ROOT, Served
 

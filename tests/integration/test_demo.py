@@ -7,8 +7,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from arena.demo import start_demo
-from arena.store import Store
+from arena.dev._demo import start_demo
+from arena.engine._store import Store
 from submissions.keystore import KeyStore
 from submissions.service import SubmissionService
 

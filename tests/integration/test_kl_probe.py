@@ -14,8 +14,8 @@ import json
 import time
 from pathlib import Path
 
-from arena.client import ChatClient
-from arena.probes.kl import (
+from arena.client._chat import ChatClient
+from arena.probes._kl import (
     DEFAULT_TOP_K,
     PROBE_VERSION,
     KlResult,

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from arena.imports import read_imported
-from arena.local_models import SMOLLM2_BASE
-from arena.store import Store
+from arena.dev._local_models import SMOLLM2_BASE
+from arena.engine._store import Store
+from arena.results._external import read_imported
 from tests.integration.conftest import ROOT, Served
 
 TASK_DIR = ROOT / "tests" / "data" / "lm_eval_task"

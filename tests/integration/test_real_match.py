@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from arena.client import ChatClient
-from arena.match import play_match
-from arena.models import AdversarialMode, MatchSettings, MatchSpec
-from arena.store import Store
+from arena.client._chat import ChatClient
+from arena.engine._match import play_match
+from arena.engine._models import AdversarialMode, MatchSettings, MatchSpec
+from arena.engine._store import Store
 from rooms import ROOM_ORDER
 from tests.integration.conftest import Served
 

@@ -12,10 +12,10 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError
 
-from arena.client import ClientLimits
-from arena.models import Sampling
-from arena.nullserver import NullServer, NullServerConfig
-from arena.store import Store
+from arena.client._chat import ClientLimits
+from arena.dev.nullserver import NullServer, NullServerConfig
+from arena.engine._models import Sampling
+from arena.engine._store import Store
 from submissions.keystore import KeyStore
 from submissions.models import SubmissionForm, base_model_key, display_text
 from submissions.service import SubmissionRefused, SubmissionService

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from arena.client import ChatClient, ClientLimits, RedirectRefused
+from arena.client._chat import ChatClient, ClientLimits, RedirectRefused
 from submissions import ssrf
 from submissions.ssrf import (
     SafeTarget,

@@ -20,14 +20,14 @@ import httpx
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from arena.client import (
+from arena.client._chat import (
     ChatClient,
     ClientLimits,
     LogprobsUnavailable,
     MalformedResponse,
     PromptLogprobs,
 )
-from arena.probes.kl import (
+from arena.probes._kl import (
     DEFAULT_TOP_K,
     KL_METHOD,
     PROBE_VERSION,

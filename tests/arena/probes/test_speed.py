@@ -22,9 +22,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from arena import client as client_module
-from arena.client import ChatClient, ClientLimits, estimate_tokens, prompt_chars
-from arena.probes.speed import (
+from arena.client import _chat as client_module
+from arena.client._chat import ChatClient, ClientLimits, estimate_tokens, prompt_chars
+from arena.probes._speed import (
     MIN_REPS,
     PP_TEXT,
     PROBE_VERSION,

@@ -40,23 +40,42 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import BaseModel, SecretStr
 
-from arena import calibration, calibration_store
-from arena import profile as profiles
-from arena.calibration import DEFAULT_CONTEXT, CalibrationConfig
-from arena.client import ChatClient, ClientLimits, EndpointError
-from arena.match import MatchEvent, play_match
-from arena.models import AdversarialMode, ContestantSpec, MatchResult, MatchSettings, MatchSpec
-from arena.privacy import endpoint_hosts, scrub_endpoints
-from arena.probes.kl import PROBE_VERSION as KL_VERSION
-from arena.probes.kl import KlResult, KlUnavailable, is_collapsed, run_kl_probe
-from arena.probes.speed import PROBE_VERSION as SPEED_VERSION
-from arena.probes.speed import SpeedResult, run_speed_probe
-from arena.profile import Profile
-from arena.queue import Job, JobQueue
+from arena.analysis import (
+    DEFAULT_CONTEXT,
+    CalibrationConfig,
+    calibration,
+    calibration_store,
+    group_verdicts,
+)
+from arena.client._chat import ChatClient, ClientLimits, EndpointError
+from arena.engine import (
+    AdversarialMode,
+    ContestantSpec,
+    MatchEvent,
+    MatchResult,
+    MatchSettings,
+    MatchSpec,
+    Profile,
+    Store,
+    endpoint_hosts,
+    now,
+    play_match,
+    profiles,
+    scrub_endpoints,
+)
+from arena.probes import PROBE_VERSION as KL_VERSION
+from arena.probes import PROBE_VERSION as SPEED_VERSION
+from arena.probes import (
+    KlResult,
+    KlUnavailable,
+    SpeedResult,
+    is_collapsed,
+    run_kl_probe,
+    run_speed_probe,
+)
+from arena.schedule._jobs import Job, JobQueue
 from arena.settings import SchedulerSettings
-from arena.store import Store, now
 from arena.tiers import CALIBRATION_SEEDS, SEED_LIST, calibration_seed, tier, tier_seed
-from arena.verdicts import group_verdicts
 from submissions.keystore import KeyStore, KeyStoreError
 from submissions.ssrf import Resolver, URLRefused, check_url, pinned_transport, system_resolver
 
@@ -305,10 +324,10 @@ def plan_next(
     Per group (base model and sampling class), in this order: the speed probe of every member;
     the KL probe of every candidate against the group's baseline; the calibration of the
     baseline (one run at a time, each run's levels following from the ones before: see
-    ``arena.calibration``), during which the group plays nothing else; each member's solo runs on
-    the tier's seed list; then rounds: baseline-vs-candidate pairs until their verdict is
-    ``decided`` or the tier's budget is spent, and the baseline's A/A rounds against itself,
-    interleaved by the share of their budgets used; then candidate-vs-candidate pairs. A
+    ``arena.analysis.calibration``), during which the group plays nothing else; each member's
+    solo runs on the tier's seed list; then rounds: baseline-vs-candidate pairs until their
+    verdict is ``decided`` or the tier's budget is spent, and the baseline's A/A rounds against
+    itself, interleaved by the share of their budgets used; then candidate-vs-candidate pairs. A
     candidate plays nothing until its KL probe has finished, and nothing at all once the probe
     found it ``collapsed``. ``levels`` says what each group plays (default: every room at
     ``settings.difficulty``, or level 1 while calibrating is asked for but not set up).

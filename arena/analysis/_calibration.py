@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.optimize import minimize
 
-from arena import profile as profiles
+from arena.engine import profiles
 from rooms import ROOM_ORDER, load_rooms
 from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
 

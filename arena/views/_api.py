@@ -21,18 +21,33 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from arena import profile as profiles
-from arena.calibration_store import CalibrationSummary, summaries
-from arena.imports import ImportRefused, ImportReport, ReferenceSpec, import_results, parse_bytes
-from arena.leaderboard import LeaderboardRow, filter_rows, leaderboard_rows
-from arena.publish import Publisher
-from arena.queue import JobQueue
-from arena.ratings import ContagionMatrix, Rating, contagion, ratings
-from arena.replay import MatchListItem, Replay, match_list, replay
-from arena.scheduler import Scheduler
+from arena.analysis import (
+    CalibrationSummary,
+    ContagionMatrix,
+    DiscordantPair,
+    LeaderboardRow,
+    Rating,
+    Verdict,
+    candidate_verdict,
+    contagion,
+    discordant_pairs,
+    filter_rows,
+    leaderboard_rows,
+    ratings,
+    summaries,
+)
+from arena.engine import Store, profiles
+from arena.results import (
+    ImportRefused,
+    ImportReport,
+    Publisher,
+    ReferenceSpec,
+    import_results,
+    parse_bytes,
+)
+from arena.schedule import JobQueue, Scheduler
 from arena.settings import current
-from arena.store import Store
-from arena.verdicts import DiscordantPair, Verdict, candidate_verdict, discordant_pairs
+from arena.views._replay import MatchListItem, Replay, match_list, replay
 from rooms.sandbox import isolation
 from submissions.models import SubmissionForm
 from submissions.service import ProbeResult, SubmissionRefused, SubmissionService

@@ -11,7 +11,7 @@ Statistics and their intervals:
 - ``mean_escaped`` / ``mean_score``: per match (one contestant's rooms of one match), with a 95 %
   percentile-bootstrap interval over matches (fixed RNG seed, so the output is deterministic).
 - ``retention_pct``: quality kept against the baseline of the same base model on **paired
-  puzzles** (:mod:`arena.verdicts`): ``100 * candidate first-answer solves / baseline's`` with a
+  puzzles** (the verdicts): ``100 * candidate first-answer solves / baseline's`` with a
   bootstrap interval over seeds; ``NOT COMPARABLE: ...`` instead when the settings differ.
 - ``verdict``, ``canary`` (cap hits vs the baseline's, Fisher exact), ``aa_floor`` (baselines),
   ``kl`` and ``speed`` (the latest probes).
@@ -39,15 +39,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from arena import profile as profiles
-from arena.calibration import NO_SIGNAL_PREFIX
-from arena.calibration_store import CalibrationSummary, summaries
-from arena.privacy import endpoint_hosts, scrub_endpoints
-from arena.probes.kl import is_collapsed
+from arena.analysis._calibration import NO_SIGNAL_PREFIX
+from arena.analysis._calibration_store import CalibrationSummary, summaries
+from arena.analysis._stats import truncation_canary, wilson_interval
+from arena.analysis._verdicts import Verdict, candidate_verdict, noise_floor, read_plays
+from arena.engine import Store, endpoint_hosts, profiles, scrub_endpoints
+from arena.probes import is_collapsed
 from arena.settings import current
-from arena.stats import truncation_canary, wilson_interval
-from arena.store import Store
-from arena.verdicts import Verdict, candidate_verdict, noise_floor, read_plays
 from rooms import ROOM_ORDER, room_name
 from submissions.models import base_model_key, display_text
 
@@ -150,7 +148,7 @@ class LeaderboardRow(BaseModel):
     """95 % bootstrap interval of ``mean_score`` (None below two matches)."""
     retention_pct: float | None
     """First answers solved as a percentage of its baseline's, on the paired puzzles (the same
-    room, seed and difficulty under equal settings; see :mod:`arena.verdicts`)."""
+    room, seed and difficulty under equal settings; see :mod:`arena.analysis._verdicts`)."""
     retention_ci: tuple[float, float] | None
     """95 % bootstrap interval of ``retention_pct`` over seeds."""
     retention_n: int
@@ -160,7 +158,7 @@ class LeaderboardRow(BaseModel):
     ``baseline``."""
     verdict: Verdict | None = None
     """Degradation verdict against the baseline of its base model (paired first answers; see
-    :mod:`arena.verdicts`); None for baselines and when no baseline is registered."""
+    :mod:`arena.analysis._verdicts`); None for baselines and when no baseline is registered."""
     challenged_n: int
     """Rooms in which it faced the adversarial turn (held ground, manipulated, self-corrected
     or trapped)."""
@@ -221,7 +219,7 @@ class NoiseFloorView(BaseModel):
 
 
 class KlSummary(BaseModel):
-    """The KL probe's headline numbers (``arena.probes.kl``)."""
+    """The KL probe's headline numbers (``arena.probes._kl``)."""
 
     model_config = _ROW_CONFIG
 
@@ -239,7 +237,7 @@ class KlSummary(BaseModel):
 
 
 class SpeedSummary(BaseModel):
-    """The solo speed probe's headline numbers (``arena.probes.speed``)."""
+    """The solo speed probe's headline numbers (``arena.probes._speed``)."""
 
     model_config = _ROW_CONFIG
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from arena.models import (
+from arena.engine._models import (
     CallRecord,
     ContestantSpec,
     MatchResult,

@@ -36,17 +36,20 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from arena import profile as profiles
-from arena.models import AdversarialMode, ContestantSummary, Outcome, Slot
-from arena.privacy import (
+from arena.analysis import match_profile
+from arena.engine import (
     SEALED_SQL,
+    AdversarialMode,
+    ContestantSummary,
+    Outcome,
+    Slot,
+    Store,
     endpoint_hosts,
+    profiles,
     redact,
     scrub_endpoints,
     secret_pattern,
 )
-from arena.store import Store
-from arena.verdicts import match_profile
 from rooms import room_name
 
 T = TypeVar("T")

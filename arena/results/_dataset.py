@@ -31,9 +31,15 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from arena.privacy import SEALED_SQL, endpoint_hosts, scrub_endpoints
-from arena.scoring import SCORE_TABLE, SCORING_VERSION
-from arena.store import Store, now
+from arena.engine import (
+    SCORE_TABLE,
+    SCORING_VERSION,
+    SEALED_SQL,
+    Store,
+    endpoint_hosts,
+    now,
+    scrub_endpoints,
+)
 
 DATASET_VERSION = "qer-dataset-v1"
 RESTORED_NOTE = (
@@ -275,7 +281,7 @@ class ProbeRow(_Row):
 
 
 class CalibrationRow(_Row):
-    """A finished calibration of a base-model group's baseline (``arena.calibration``)."""
+    """A finished calibration of a base-model group's baseline (``arena.analysis._calibration``)."""
 
     table = "calibrations"
     primary_key = ("id",)

@@ -2,8 +2,9 @@
 
 A calibration is ``running`` while its runs are played (solo matches with ``purpose =
 'calibration'``, each linked to a queue job whose payload names the calibration and the run's
-index); the search itself is replayed from those stored runs (``arena.calibration``), so nothing
-but the final result is written here: the profile, the solve rates and the rooms without signal.
+index); the search itself is replayed from those stored runs (``arena.analysis.calibration``),
+so nothing but the final result is written here: the profile, the solve rates and the rooms
+without signal.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from arena import profile as profiles
-from arena.calibration import METHOD, CalibrationConfig, CalibrationResult, NoSignal, Run, run_of
-from arena.store import Store, now
+from arena.analysis._calibration import (
+    METHOD,
+    CalibrationConfig,
+    CalibrationResult,
+    NoSignal,
+    Run,
+    run_of,
+)
+from arena.engine import Store, now, profiles
 
 
 class CalibrationRecord(BaseModel):

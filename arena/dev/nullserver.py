@@ -17,7 +17,7 @@ It binds 127.0.0.1 only. In tests, run it in a background thread::
     with NullServer(NullServerConfig(reply="ANSWER: 7")) as server:
         client = ChatClient(server.base_url)
 
-Standalone: ``python -m arena.nullserver --port 8000 --tokens-per-second 50``.
+Standalone: ``python -m arena.dev.nullserver --port 8000 --tokens-per-second 50``.
 """
 
 from __future__ import annotations
@@ -532,7 +532,7 @@ class NullServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m arena.nullserver``: serve on 127.0.0.1 until interrupted."""
+    """``python -m arena.dev.nullserver``: serve on 127.0.0.1 until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any)")
     parser.add_argument(

@@ -55,13 +55,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from scipy.special import expit
 
-from arena.stats import wilson_interval
-from arena.store import Store
+from arena.analysis._stats import wilson_interval
+from arena.engine import Store
 
 BOOTSTRAP_RESAMPLES: Final = 2000
-"""Resamples of every bootstrap interval (as in :mod:`arena.leaderboard`)."""
+"""Resamples of every bootstrap interval (as in :mod:`arena.analysis._leaderboard`)."""
 BOOTSTRAP_SEED: Final = 20_250_917
-"""Seed of the bootstrap's RNG (as in :mod:`arena.leaderboard`): same data, same intervals."""
+"""Seed of the bootstrap's RNG (as in the leaderboard): same data, same intervals."""
 PRIOR_TIES: Final = 1.0
 """Virtual ties added to every pair of players that met (half a virtual win each way)."""
 _MAX_ITERATIONS: Final = 200

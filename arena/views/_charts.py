@@ -21,8 +21,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from arena.imports import ImportedPoint
-from arena.leaderboard import ChartPoint
+from arena.analysis import ChartPoint
+from arena.results import ImportedPoint
 from rooms import load_rooms
 
 GOLD: Final = "#D4AF37"

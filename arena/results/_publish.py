@@ -1,7 +1,7 @@
 """Publishing the results dataset to the Hugging Face Hub, and restoring from it.
 
 With ``HF_TOKEN`` and ``QER_RESULTS_REPO`` set, a background thread exports the publishable slice
-(:mod:`arena.dataset`) into the local mirror ``leaderboard_data/`` at most every
+(:mod:`arena.results._dataset`) into the local mirror ``leaderboard_data/`` at most every
 ``QER_PUBLISH_INTERVAL_S`` seconds (300 by default) and, when it changed, pushes it with
 ``HfApi.create_commit``:
 
@@ -29,9 +29,9 @@ from huggingface_hub import CommitOperationAdd, HfApi, snapshot_download
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import RepoFile
 
-from arena.dataset import export, is_empty, restore, slice_files
+from arena.engine import Store, now
+from arena.results._dataset import export, is_empty, restore, slice_files
 from arena.settings import PublishSettings
-from arena.store import Store, now
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from arena.store import Store, now
+from arena.engine import Store, now
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 

@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from arena.store import Store, clean_text, now
+from arena.engine import Store, clean_text, now
 from submissions.models import base_model_key, plain_text
 
 Source = Literal["lm-eval", "llama-bench"]

@@ -14,9 +14,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arena.local_models import SMOLLM2_BASE, LlamaServer, find_smollm2_gguf, quantize
-from arena.models import Sampling
-from arena.store import Store, now
+from arena.dev._local_models import SMOLLM2_BASE, LlamaServer, find_smollm2_gguf, quantize
+from arena.engine import Sampling, Store, now
 from submissions.models import SubmissionForm
 from submissions.service import SubmissionService
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from arena.client import ChatClient, ChatResult, EndpointError
-from arena.models import (
+from arena.client._chat import ChatClient, ChatResult, EndpointError
+from arena.engine._models import (
     AdversarialMode,
     CallRecord,
     ContestantSpec,
@@ -27,8 +27,8 @@ from arena.models import (
     RoomResult,
     Slot,
 )
-from arena.scoring import room_points
-from arena.store import Store, now
+from arena.engine._scoring import room_points
+from arena.engine._store import Store, now
 from rooms import load_rooms
 from rooms.base import Puzzle, Room, Verdict
 

@@ -42,10 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from arena.calibration import CalibrationConfig, CalibrationResult, Run, next_profile
-from arena.calibration import result as calibration_result
-from arena.match import adversarial_prompt, retry_prompt
-from arena.nullserver import NullServer, NullServerConfig
+from arena.analysis import CalibrationConfig, CalibrationResult, Run, next_profile
+from arena.analysis import result as calibration_result
+from arena.dev.nullserver import NullServer, NullServerConfig
+from arena.engine import adversarial_prompt, retry_prompt
 from rooms import load_rooms
 from rooms.base import KEY_ROOMS, Puzzle, Room, room_name_of
 from rooms.warden import RULES, answer_from_keys

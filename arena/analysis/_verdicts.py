@@ -34,10 +34,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from arena import profile as profiles
-from arena.calibration_store import no_signal_rooms
-from arena.settings import current
-from arena.stats import (
+from arena.analysis._calibration_store import no_signal_rooms
+from arena.analysis._stats import (
     Pair,
     decide,
     difference_interval,
@@ -49,7 +47,8 @@ from arena.stats import (
     sprt,
     wilson_interval,
 )
-from arena.store import Store
+from arena.engine import Store, profiles
+from arena.settings import current
 from arena.tiers import TIERS
 
 FINGERPRINT_FIELDS = (

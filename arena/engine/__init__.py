@@ -1,0 +1,59 @@
+"""Play and record one match: typed settings and records, the difficulty profile, scoring, the
+match itself, the SQLite store and what is never shown."""
+
+from __future__ import annotations
+
+from arena.engine import _profile as profiles
+from arena.engine._match import MatchEvent, adversarial_prompt, play_match, retry_prompt
+from arena.engine._models import (
+    AdversarialMode,
+    ContestantSpec,
+    ContestantSummary,
+    MatchResult,
+    MatchSettings,
+    MatchSpec,
+    Outcome,
+    RoomResult,
+    Sampling,
+    Slot,
+)
+from arena.engine._privacy import (
+    SEALED_SQL,
+    endpoint_hosts,
+    redact,
+    scrub_endpoints,
+    secret_pattern,
+)
+from arena.engine._profile import Profile, ProfileError
+from arena.engine._scoring import SCORE_TABLE, SCORING_VERSION
+from arena.engine._store import Store, clean_text, now
+
+__all__ = [
+    "SCORE_TABLE",
+    "SCORING_VERSION",
+    "SEALED_SQL",
+    "AdversarialMode",
+    "ContestantSpec",
+    "ContestantSummary",
+    "MatchEvent",
+    "MatchResult",
+    "MatchSettings",
+    "MatchSpec",
+    "Outcome",
+    "Profile",
+    "ProfileError",
+    "RoomResult",
+    "Sampling",
+    "Slot",
+    "Store",
+    "adversarial_prompt",
+    "clean_text",
+    "endpoint_hosts",
+    "now",
+    "play_match",
+    "profiles",
+    "redact",
+    "retry_prompt",
+    "scrub_endpoints",
+    "secret_pattern",
+]
