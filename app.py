@@ -31,10 +31,12 @@ from arena.analysis import (
     LeaderboardRow,
     Verdict,
     chart_points,
+    choose_baselines,
     contagion,
     contagion_frame,
     equivalence_margin,
     filter_rows,
+    group_of,
     leaderboard_frame,
     leaderboard_rows,
     pareto_frontier,
@@ -162,13 +164,17 @@ def replay_view(store: Store, match_id: str | None) -> str:
 
 
 def verdict_candidates(store: Store) -> list[tuple[str, str]]:
-    """Candidates that have a baseline of their base model: (label, submission id)."""
+    """Candidates whose group has a baseline: (label, submission id)."""
     rows = store.query(
-        "SELECT s.id, s.display_name, s.quant FROM submissions s WHERE s.status != 'deleted' "
-        "AND s.is_baseline = 0 AND EXISTS (SELECT 1 FROM submissions b WHERE b.is_baseline = 1 "
-        "AND b.base_model_key = s.base_model_key AND b.status != 'deleted') ORDER BY s.id"
+        "SELECT id, display_name, quant, base_model_key, settings_class, is_baseline, status "
+        "FROM submissions WHERE status != 'deleted' ORDER BY id"
     )
-    return [(f"#{r['id']} {r['display_name']} ({r['quant']})", str(r["id"])) for r in rows]
+    chosen = choose_baselines(rows)
+    return [
+        (f"#{r['id']} {r['display_name']} ({r['quant']})", str(r["id"]))
+        for r in rows
+        if chosen.get(group_of(r)) not in (None, r["id"])
+    ]
 
 
 def _pct(value: float | None, digits: int = 1) -> str:

@@ -297,7 +297,7 @@ def contestant(args: argparse.Namespace, slot: str, sampling: Sampling) -> Conte
 
 
 def discover_model(url: str, key: SecretStr | None) -> str:
-    from arena.client._chat import ChatClient, EndpointError
+    from arena.client import ChatClient, EndpointError
 
     async def first_model() -> str:
         async with ChatClient(url, api_key=key.get_secret_value() if key else None) as client:

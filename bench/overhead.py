@@ -34,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.client._chat import ChatClient
+from arena.client import ChatClient
 from arena.dev import free_port
 from arena.engine import (
     AdversarialMode,

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.client._chat import ChatClient
+from arena.client import ChatClient
 from arena.dev import LlamaServer, find_smollm2_gguf, quantize
 from arena.probes import MIN_REPS, SpeedResult, run_speed_probe
 

@@ -46,7 +46,7 @@ from arena.analysis import (
     read_plays,
 )
 from arena.cli import CalibrationProgress, calibrate_endpoint, calibration_table
-from arena.client._chat import ChatClient, ClientLimits
+from arena.client import ChatClient, ClientLimits
 from arena.dev import LlamaServer, find_smollm2_gguf, quantize
 from arena.engine import (
     AdversarialMode,

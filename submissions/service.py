@@ -21,7 +21,8 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from arena.client._chat import ChatClient, ClientLimits, EndpointError
+from arena.analysis import choose_baselines
+from arena.client import ChatClient, ClientLimits, EndpointError
 from arena.engine import Store, now
 from submissions.keystore import KeyStore, KeyStoreError
 from submissions.models import SubmissionForm, base_model_key, settings_class
@@ -75,6 +76,17 @@ class Receipt(BaseModel):
     probe: ProbeResult
 
 
+_GROUP_SQL = (
+    "SELECT id, base_model_key, settings_class, is_baseline, status FROM submissions "
+    "WHERE base_model_key = ? AND settings_class = ? AND status != 'deleted'"
+)
+"""The live submissions of one group (base model and sampling class)."""
+
+
+def _group_of(form: SubmissionForm, klass: str) -> tuple[str, str]:
+    return base_model_key(form.base_model), klass
+
+
 class SubmissionService:
     """Intake of endpoint submissions into the arena database."""
 
@@ -116,11 +128,26 @@ class SubmissionService:
             raise SubmissionRefused(
                 "this endpoint, model id and sampling settings are already registered", "duplicate"
             )
+        if form.is_baseline:
+            self._refuse_second_baseline(self.store.query(_GROUP_SQL, _group_of(form, klass)), form)
         encrypted = self._encrypt_key(form.api_key)
         probe = await self.probe(target, form.model, form.api_key)
         token = secrets.token_urlsafe(24)
         submission_id = self._insert(form, target, klass, encrypted, token, client, probe)
         return Receipt(submission_id=submission_id, deletion_token=token, probe=probe)
+
+    @staticmethod
+    def _refuse_second_baseline(rows: list[dict[str, object]], form: SubmissionForm) -> None:
+        """A group has one baseline: refuse another while the first is active or paused."""
+        existing = choose_baselines(rows)
+        if existing:
+            [(_, baseline)] = existing.items()
+            raise SubmissionRefused(
+                f"{form.base_model} already has a full-precision baseline with these sampling "
+                f"settings (submission #{baseline}); register this endpoint as a candidate, or "
+                "ask the baseline's owner to delete it first",
+                "duplicate",
+            )
 
     def client_hash(self, client_id: str) -> str:
         """A salted hash of the client (e.g. its address): the address itself is never stored."""
@@ -224,6 +251,9 @@ class SubmissionService:
         )  # fmt: skip
 
         def run(db: sqlite3.Connection) -> int:
+            if form.is_baseline:  # again inside the write: two baselines racing in
+                rows = [dict(r) for r in db.execute(_GROUP_SQL, _group_of(form, klass))]
+                self._refuse_second_baseline(rows, form)
             try:
                 cursor = db.execute(
                     "INSERT INTO submissions (display_name, base_model, base_model_key, quant, "

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from arena.analysis._baselines import choose_baselines, group_of
 from arena.analysis._calibration import NO_SIGNAL_PREFIX
 from arena.analysis._calibration_store import CalibrationSummary, summaries
 from arena.analysis._stats import truncation_canary, wilson_interval
@@ -525,13 +526,11 @@ def _retention_of(index: _Index, sub: dict[str, Any]) -> Retention:
     same_model = [
         (app, opp) for app, opp in _opponents(index, sub["id"]) if opp["base_model_key"] == key
     ]
-    if sub["is_baseline"]:
+    baseline = choose_baselines(index.live.values()).get(group_of(sub))
+    if baseline == sub["id"]:
         quants = sum(1 for _, opp in same_model if not opp["is_baseline"])
         return Retention(pct=100.0, ci=None, n=quants, note=NOTE_BASELINE)
-    if not any(
-        s["is_baseline"] and s["base_model_key"] == key and s["id"] != sub["id"]
-        for s in index.live.values()
-    ):
+    if baseline is None:
         return Retention(pct=None, ci=None, n=0, note=NOTE_NO_BASELINE)
     # Filled in from the candidate's verdict (paired puzzles) by ``leaderboard_rows``.
     return Retention(pct=None, ci=None, n=0, note=NOTE_NO_PAIRS)
@@ -631,25 +630,23 @@ def leaderboard_rows(store: Store) -> list[LeaderboardRow]:
     its group's calibration and profile."""
     data = read_board(store)
     rows = build_rows(data)
-    classes = {s["id"]: s["settings_class"] for s in data.submissions}
+    groups = {s["id"]: group_of(s) for s in data.submissions}
+    chosen = choose_baselines(data.submissions)
+    by_id = {row.submission_id: row for row in rows}
     calibrations = {(c.baseline_id, c.settings_class): c for c in summaries(store)}  # newest wins
-    baselines: dict[str, LeaderboardRow] = {}
-    for row in rows:
-        if row.is_baseline:
-            baselines.setdefault(row.base_model_key, row)
     out = []
     for row in rows:
-        base = baselines.get(row.base_model_key)
-        anchor = row if row.is_baseline else base
-        if anchor is not None:
-            calibrated = calibrations.get((anchor.submission_id, classes[row.submission_id]))
+        group = groups[row.submission_id]
+        base = by_id.get(chosen.get(group, -1))
+        if base is not None:
+            calibrated = calibrations.get((base.submission_id, group[1]))
             row = row.model_copy(update={"calibration": calibrated})
-        if row.is_baseline:
+        if base is not None and base.submission_id == row.submission_id:
             floor = noise_floor(read_plays(store, (row.submission_id,))[row.submission_id])
             row = row.model_copy(update={"aa_floor": NoiseFloorView(
                 rate=floor.rate, ci=(floor.low, floor.high) if floor.pairs else None, n=floor.pairs
             )})  # fmt: skip
-        elif base is not None:
+        elif base is not None:  # a candidate of a group that has a baseline
             found = candidate_verdict(store, row.submission_id, base.submission_id)
             canary = truncation_canary(row.cap_hits, row.calls, base.cap_hits, base.calls)
             row = row.model_copy(

@@ -55,6 +55,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from scipy.special import expit
 
+from arena.analysis._baselines import model_baselines
 from arena.analysis._stats import wilson_interval
 from arena.engine import Store
 
@@ -187,7 +188,14 @@ class Player(BaseModel):
     bits_per_weight: float
     """Average bits per weight (the matrix lists larger quants first)."""
     is_baseline: bool
-    """The full-precision baseline of its base model."""
+    """Marked as the full-precision baseline of its base model."""
+    settings_class: str = ""
+    """Its sampling class (its group: base model and sampling class)."""
+
+    def submission_row(self) -> dict[str, object]:
+        """The fields the baseline rule reads."""
+        return {"id": self.submission_id, "base_model_key": self.base_model_key,
+                "settings_class": self.settings_class, "is_baseline": self.is_baseline}  # fmt: skip
 
 
 class RoomOutcome(BaseModel):
@@ -508,7 +516,7 @@ def bradley_terry(
 # -- reading the store ----------------------------------------------------------------------------
 _PLAYERS_SQL = (
     "SELECT id AS submission_id, display_name, base_model_key, quant, bits_per_weight, "
-    "is_baseline FROM submissions WHERE status != 'deleted' ORDER BY id"
+    "is_baseline, settings_class FROM submissions WHERE status != 'deleted' ORDER BY id"
 )
 _MATCHES_SQL = (
     "SELECT m.id AS match_id, m.adversarial, ca.submission_id AS a, cb.submission_id AS b "
@@ -587,12 +595,9 @@ def games_by_base_model(data: HeadToHead) -> dict[str, list[Game]]:
 
 
 def baselines(players: Iterable[Player]) -> dict[str, int]:
-    """The baseline of each base model that has one (the lowest id if several)."""
-    out: dict[str, int] = {}
-    for p in sorted(players, key=lambda p: p.submission_id):
-        if p.is_baseline:
-            out.setdefault(p.base_model_key, p.submission_id)
-    return out
+    """The anchor of each base model that has a baseline (``arena.analysis.baselines``: the
+    baseline of its oldest group)."""
+    return model_baselines(p.submission_row() for p in players)
 
 
 def ratings_of(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from arena.client._chat import ChatClient, ChatResult, EndpointError
+from arena.client import ChatClient, ChatResult, EndpointError
 from arena.engine._models import (
     AdversarialMode,
     CallRecord,

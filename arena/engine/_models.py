@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from arena.client._chat import normalize_base_url
+from arena.client import normalize_base_url
 from arena.engine import _profile as profiles
 from arena.engine._scoring import SCORING_VERSION
 from rooms import ROOM_ORDER

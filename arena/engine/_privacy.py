@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from arena.client._chat import normalize_base_url
+from arena.client import normalize_base_url
 
 REDACTED = "[hidden]"
 """Replaces a room's key or solution in call texts while the match is running."""

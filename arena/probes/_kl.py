@@ -76,7 +76,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from arena.client._chat import ChatClient, EndpointError, LogprobsStyle, LogprobsUnavailable
+from arena.client import ChatClient, EndpointError, LogprobsStyle, LogprobsUnavailable
 from arena.settings import SchedulerSettings
 
 PROBE_VERSION = "kl-v1"

@@ -57,7 +57,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from arena.client._chat import ChatClient, ChatResult, EndpointError, HTTPStatusError
+from arena.client import ChatClient, ChatResult, EndpointError, HTTPStatusError
 
 PROBE_VERSION = "speed-v1"
 """Changes whenever prompts, parameters or formulas change (results of two versions differ)."""

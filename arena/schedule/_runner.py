@@ -45,9 +45,10 @@ from arena.analysis import (
     CalibrationConfig,
     calibration,
     calibration_store,
+    choose_baselines,
     group_verdicts,
 )
-from arena.client._chat import ChatClient, ClientLimits, EndpointError
+from arena.client import ChatClient, ClientLimits, EndpointError
 from arena.engine import (
     AdversarialMode,
     ContestantSpec,
@@ -94,6 +95,20 @@ class Entrant:
     settings_class: str
     is_baseline: bool
     endpoint: str
+
+    @property
+    def group(self) -> tuple[str, str]:
+        """(base model key, sampling class)."""
+        return self.base_model_key, self.settings_class
+
+
+def group_baselines(entrants: Iterable[Entrant]) -> dict[tuple[str, str], int]:
+    """Each group's baseline among active submissions (``arena.analysis``'s rule)."""
+    return choose_baselines(
+        {"id": e.id, "base_model_key": e.base_model_key, "settings_class": e.settings_class,
+         "is_baseline": e.is_baseline}
+        for e in entrants
+    )  # fmt: skip
 
 
 def seed_secret(store: Store, settings: SchedulerSettings) -> bytes:
@@ -337,9 +352,7 @@ def plan_next(
     groups: dict[tuple[str, str], list[Entrant]] = {}
     for e in members:
         groups.setdefault((e.base_model_key, e.settings_class), []).append(e)
-    baseline_of = {
-        key: next((e.id for e in group if e.is_baseline), None) for key, group in groups.items()
-    }
+    baseline_of = {key: group_baselines(group).get(key) for key, group in groups.items()}
     fixed = profiles.uniform(settings.difficulty if isinstance(settings.difficulty, int) else 1)
     plays = {key: (levels or {}).get(key, GroupLevels(fixed)) for key in groups}
 
@@ -382,7 +395,9 @@ def plan_next(
         if view.solos[(e.id, tag_of(e))] < spec.solo_seeds and (e.id, -1) not in view.waiting
     ]
     if solo:
-        chosen = min(solo, key=lambda e: (view.solos[(e.id, tag_of(e))], not e.is_baseline, e.id))
+        chosen = min(
+            solo, key=lambda e: (view.solos[(e.id, tag_of(e))], baseline_of[e.group] != e.id, e.id)
+        )
         group_key = (chosen.base_model_key, chosen.settings_class)
         k = view.solos[(chosen.id, tag_of(chosen))]
         seed = tier_seed(f"{group_key[0]}|{group_key[1]}", spec.name, k, secret)
@@ -666,7 +681,8 @@ class Scheduler:
             if key in found:
                 continue
             group = [m for m in members if (m.base_model_key, m.settings_class) == key]
-            base = next((m for m in group if m.is_baseline), None)
+            chosen = group_baselines(group).get(key)
+            base = next((m for m in group if m.id == chosen), None)
             if base is None:  # nothing to calibrate against: candidates meet at level 1
                 found[key] = GroupLevels(profiles.uniform(1))
                 continue
@@ -702,16 +718,14 @@ class Scheduler:
         members = list(entrants)
         levels = levels if levels is not None else self.group_levels(members)
         decided: set[tuple[int, int]] = set()
-        for base in (e for e in members if e.is_baseline):
-            plan = levels.get((base.base_model_key, base.settings_class))
+        chosen = group_baselines(members)
+        for base in (e for e in members if chosen.get(e.group) == e.id):
+            plan = levels.get(base.group)
             if plan is None or plan.profile is None:
                 continue
             wanted = profiles.text(plan.profile)
             for cand in members:
-                if cand.is_baseline or (cand.base_model_key, cand.settings_class) != (
-                    base.base_model_key,
-                    base.settings_class,
-                ):
+                if cand.id == base.id or cand.group != base.group:
                     continue
                 for print_, found in group_verdicts(self.store, cand.id, base.id):
                     if (

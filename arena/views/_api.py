@@ -28,6 +28,7 @@ from arena.analysis import (
     LeaderboardRow,
     Rating,
     Verdict,
+    baseline_for,
     candidate_verdict,
     contagion,
     discordant_pairs,
@@ -222,14 +223,9 @@ class VerdictReport(BaseModel):
 
 def verdict_report(store: Store, submission: dict[str, Any]) -> VerdictReport:
     """The report of one (not deleted) submission row."""
-    baseline = None
-    if not submission["is_baseline"]:
-        rows = store.query(
-            "SELECT id FROM submissions WHERE is_baseline = 1 AND base_model_key = ? "
-            "AND status != 'deleted' ORDER BY id LIMIT 1",
-            (submission["base_model_key"],),
-        )
-        baseline = rows[0]["id"] if rows else None
+    baseline = baseline_for(store, submission["id"])
+    if baseline == submission["id"]:
+        baseline = None  # the baseline has no verdict of its own
     if baseline is None:
         return VerdictReport(submission_id=submission["id"], baseline_id=None, verdict=None,
                              discordant=[])  # fmt: skip

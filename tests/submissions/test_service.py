@@ -171,3 +171,35 @@ def test_names_are_plain_text_and_base_models_compare_blind() -> None:
     assert f.display_name == "Evilgnp.exe <script>x</script>"
     assert "<script>" not in display_text(f.display_name)
     assert base_model_key("Qwen3-4B") == base_model_key("qwen3_4b") == base_model_key(" QWEN3 4B ")
+
+
+async def test_a_second_baseline_for_the_same_group_is_refused(store: Store) -> None:
+    """One baseline per base model and sampling class: a second claim is refused (even while the
+    first is paused), a baseline with other sampling settings or another base model is not, and
+    once the first is deleted a new one may register."""
+    servers = [NullServer(NullServerConfig(reply="ready", model=f"m{i}")) for i in range(4)]
+    for s in servers:
+        s.start()
+    try:
+        svc = service(store)
+        first = await svc.submit(form(servers[0].base_url, model="m0", is_baseline=True), "a")
+        second = form(servers[1].base_url, model="m1", base_model="smollm2 135m", quant="BF16",
+                      is_baseline=True)  # fmt: skip
+        with pytest.raises(SubmissionRefused, match="already has a full-precision baseline") as e:
+            await svc.submit(second, "b")
+        assert e.value.kind == "duplicate" and f"#{first.submission_id}" in e.value.reason
+        svc.set_status(first.submission_id, first.deletion_token, "paused")
+        with pytest.raises(SubmissionRefused, match="already has"):
+            await svc.submit(second, "b")
+        other = form(servers[2].base_url, model="m2", is_baseline=True,
+                     sampling=Sampling(temperature=0.7))  # fmt: skip
+        assert (await svc.submit(other, "c")).submission_id  # another sampling class
+        elsewhere = form(servers[3].base_url, model="m3", base_model="Qwen3-4B", is_baseline=True)
+        assert (await svc.submit(elsewhere, "d")).submission_id
+        assert (await svc.submit(form(servers[1].base_url, model="m1"), "b")).submission_id
+        svc.set_status(first.submission_id, first.deletion_token, "deleted")
+        again = form(servers[0].base_url, model="m0", is_baseline=True)  # the same group
+        assert (await svc.submit(again, "e")).submission_id
+    finally:
+        for s in servers:
+            s.stop()
