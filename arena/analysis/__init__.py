@@ -14,6 +14,7 @@ from arena.analysis._baselines import (
     group_of,
     model_baselines,
 )
+from arena.analysis._bootstrap import RESAMPLES, SEED, mean_ci, percentile_interval
 from arena.analysis._calibration import (
     DEFAULT_CONTEXT,
     DEFAULT_TARGET,
@@ -69,6 +70,8 @@ __all__ = [
     "DEFAULT_TARGET",
     "NO_SIGNAL_PREFIX",
     "QUANT_FAMILIES",
+    "RESAMPLES",
+    "SEED",
     "CalibrationConfig",
     "CalibrationResult",
     "CalibrationSummary",
@@ -103,10 +106,12 @@ __all__ = [
     "leaderboard_frame",
     "leaderboard_rows",
     "match_profile",
+    "mean_ci",
     "model_baselines",
     "next_profile",
     "noise_floor",
     "pareto_frontier",
+    "percentile_interval",
     "ratings",
     "read_plays",
     "result",

@@ -35,11 +35,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from arena.analysis._baselines import choose_baselines, group_of
+from arena.analysis._bootstrap import mean_ci
 from arena.analysis._calibration import NO_SIGNAL_PREFIX
 from arena.analysis._calibration_store import CalibrationSummary, summaries
 from arena.analysis._stats import truncation_canary, wilson_interval
@@ -52,15 +52,7 @@ from submissions.models import base_model_key, display_text
 
 CHALLENGED_OUTCOMES: Final = ("held_ground", "manipulated", "self_corrected", "trapped")
 """Outcomes of a room in which the contestant faced (and answered) the adversarial turn."""
-BOOTSTRAP_RESAMPLES: Final = 2000
-"""Resamples of every bootstrap interval."""
-BOOTSTRAP_SEED: Final = 20_250_917
-"""Seed of the bootstrap's RNG: the same data always gives the same intervals."""
-Z95: Final = 1.959963984540054
-"""The normal quantile of a two-sided 95 % interval."""
 """The scheduler's collapse thresholds (``QER_*`` settings), for the KL probe's flag."""
-_CHUNK_CELLS = 1_000_000
-"""Resampled indices drawn at once (bounds the bootstrap's memory on large match counts)."""
 
 NOTE_BASELINE: Final = "baseline"
 NOTE_NO_BASELINE: Final = "no baseline registered for this base model"
@@ -311,42 +303,6 @@ class ChartPoint(BaseModel):
 
 
 # -- intervals ------------------------------------------------------------------------------------
-def _resampled_sums(columns: Sequence[np.ndarray], resamples: int, seed: int) -> list[np.ndarray]:
-    """Sums of each column over the same bootstrap resamples (rows drawn with replacement)."""
-    n = len(columns[0])
-    rng = np.random.default_rng(seed)
-    per_chunk = max(1, _CHUNK_CELLS // n)
-    sums = [np.empty(resamples) for _ in columns]
-    for start in range(0, resamples, per_chunk):
-        stop = min(resamples, start + per_chunk)
-        picks = rng.integers(0, n, size=(stop - start, n))
-        for out, column in zip(sums, columns, strict=True):
-            out[start:stop] = column[picks].sum(axis=1)
-    return sums
-
-
-def _percentile_interval(samples: np.ndarray, point: float) -> tuple[float, float] | None:
-    """The 2.5th-97.5th percentile range of ``samples``, widened to contain ``point``."""
-    if samples.size == 0:
-        return None
-    low, high = np.percentile(samples, [2.5, 97.5])
-    return (float(min(low, point)), float(max(high, point)))
-
-
-def bootstrap_mean_ci(
-    values: Sequence[float],
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-) -> tuple[float, float] | None:
-    """95 % percentile-bootstrap interval of the mean of ``values`` (None below two values)."""
-    if len(values) < 2:
-        return None
-    data = np.asarray(values, dtype=float)
-    (sums,) = _resampled_sums([data], resamples, seed)
-    return _percentile_interval(sums / len(data), float(data.mean()))
-
-
 # -- reading the store ----------------------------------------------------------------------------
 _APPEARANCES = """
 WITH appearances AS (
@@ -597,9 +553,9 @@ def _row(index: _Index, sub: dict[str, Any]) -> LeaderboardRow:
         status_reason=_public_reason(sub),
         matches=len({match_id for match_id, _ in mine}),
         mean_escaped=_mean(escaped),
-        mean_escaped_ci=bootstrap_mean_ci(escaped),
+        mean_escaped_ci=mean_ci(escaped),
         mean_score=_mean(points),
-        mean_score_ci=bootstrap_mean_ci(points),
+        mean_score_ci=mean_ci(points),
         retention_pct=kept.pct,
         retention_ci=kept.ci,
         retention_n=kept.n,
@@ -1198,7 +1154,6 @@ __all__ = [
     "Column",
     "LeaderboardRow",
     "Retention",
-    "bootstrap_mean_ci",
     "chart_points",
     "filter_rows",
     "format_ci",

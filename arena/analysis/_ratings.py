@@ -56,13 +56,10 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from scipy.special import expit
 
 from arena.analysis._baselines import model_baselines
+from arena.analysis._bootstrap import RESAMPLES, SEED, percentile_interval
 from arena.analysis._stats import wilson_interval
 from arena.engine import Store
 
-BOOTSTRAP_RESAMPLES: Final = 2000
-"""Resamples of every bootstrap interval (as in :mod:`arena.analysis._leaderboard`)."""
-BOOTSTRAP_SEED: Final = 20_250_917
-"""Seed of the bootstrap's RNG (as in the leaderboard): same data, same intervals."""
 PRIOR_TIES: Final = 1.0
 """Virtual ties added to every pair of players that met (half a virtual win each way)."""
 _MAX_ITERATIONS: Final = 200
@@ -448,22 +445,13 @@ def _note(anchor: int | None, anchored: bool, components: int) -> str | None:
     return NOTE_ANCHOR_WITHOUT_GAMES if anchor is not None else None
 
 
-def _interval(values: list[float], point: float) -> tuple[float, float] | None:
-    """The 2.5th-97.5th percentile range of ``values``, widened to contain ``point`` (None
-    without values)."""
-    if not values:
-        return None
-    low, high = np.percentile(np.asarray(values, dtype=float), [2.5, 97.5])
-    return (float(min(low, point)), float(max(high, point)))
-
-
 def bradley_terry(
     games: Sequence[Game],
     *,
     anchor: int | None = None,
     prior_ties: float = PRIOR_TIES,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> dict[int, Rating]:
     """Bradley-Terry ratings of the players of ``games`` (by submission id, ascending), anchored
     at ``anchor`` (the baseline) in its group and at the mean elsewhere; see the module doc for
@@ -496,7 +484,7 @@ def bradley_terry(
         note = _note(anchor, anchored, len(components))
         for local, sid in enumerate(ids):
             point = float(theta[local])
-            ci = _interval(samples[local], point)
+            ci = percentile_interval(samples[local], point)
             out[sid] = Rating(
                 submission_id=sid,
                 rating=point,
@@ -604,8 +592,8 @@ def ratings_of(
     data: HeadToHead,
     *,
     prior_ties: float = PRIOR_TIES,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> list[Rating]:
     """:func:`ratings` of already-read data."""
     live = {p.submission_id: p for p in data.players}
@@ -632,8 +620,8 @@ def ratings(
     store: Store,
     *,
     prior_ties: float = PRIOR_TIES,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> list[Rating]:
     """Bradley-Terry ratings of every live submission with at least one game, per base model
     (anchored at its baseline), sorted by base-model key, group, rating (best first) and id."""

@@ -27,9 +27,9 @@ from typing import Literal
 
 from scipy.stats import binom, fisher_exact, norm, t
 
+from arena.analysis._bootstrap import Z95, ratio_ci
+
 Decision = Literal["degraded", "equivalent", "no_degradation", "continue"]
-Z95 = 1.959963984540054
-"""The normal quantile of a two-sided 95 % interval."""
 
 
 @dataclass(frozen=True)
@@ -74,26 +74,19 @@ class Effect:
     n_seeds: int
 
 
-def solve_rate_difference(
-    pairs: Sequence[Pair], *, resamples: int = 2000, seed: int = 17
-) -> Effect:
-    """The paired difference with a percentile bootstrap over seeds (clusters)."""
+def solve_rate_difference(pairs: Sequence[Pair]) -> Effect:
+    """The paired difference with a percentile bootstrap over seeds (clusters; one seed alone
+    gives a zero-width interval at the point)."""
     if not pairs:
         raise ValueError("no paired outcomes")
-    clusters: dict[int, list[int]] = defaultdict(list)
+    clusters: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for p in pairs:
-        clusters[p.seed].append(int(p.candidate_solved) - int(p.baseline_solved))
-    sums = [(sum(v), len(v)) for v in clusters.values()]
+        clusters[p.seed][0] += int(p.candidate_solved) - int(p.baseline_solved)
+        clusters[p.seed][1] += 1
+    sums = list(clusters.values())
     point = sum(s for s, _ in sums) / sum(n for _, n in sums)
-    rng = random.Random(seed)
-    estimates = []
-    for _ in range(resamples):
-        drawn = [sums[rng.randrange(len(sums))] for _ in sums]
-        estimates.append(sum(s for s, _ in drawn) / sum(n for _, n in drawn))
-    estimates.sort()
-    low = estimates[int(0.025 * (resamples - 1))]
-    high = estimates[math.ceil(0.975 * (resamples - 1))]
-    return Effect(point, min(low, point), max(high, point), len(pairs), len(sums))
+    interval = ratio_ci([s for s, _ in sums], [n for _, n in sums], point) or (point, point)
+    return Effect(point, interval[0], interval[1], len(pairs), len(sums))
 
 
 def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float] | None:
@@ -117,7 +110,7 @@ class Ratio:
     high: float | None
 
 
-def paired_retention(pairs: Sequence[Pair], *, resamples: int = 2000, seed: int = 17) -> Ratio:
+def paired_retention(pairs: Sequence[Pair]) -> Ratio:
     """``100 * candidate solves / baseline solves`` over paired puzzles, with a percentile
     bootstrap over seeds (resamples whose baseline solved nothing have no ratio and are left
     out)."""
@@ -130,19 +123,10 @@ def paired_retention(pairs: Sequence[Pair], *, resamples: int = 2000, seed: int 
     if base_total == 0:
         return Ratio(None, None, None)
     point = 100.0 * sum(c for c, _ in sums) / base_total
-    if len(sums) < 2:
+    interval = ratio_ci([c for c, _ in sums], [b for _, b in sums], point, scale=100.0)
+    if interval is None:
         return Ratio(point, None, None)
-    rng = random.Random(seed)
-    estimates = []
-    for _ in range(resamples):
-        drawn = [sums[rng.randrange(len(sums))] for _ in sums]
-        base = sum(b for _, b in drawn)
-        if base:
-            estimates.append(100.0 * sum(c for c, _ in drawn) / base)
-    estimates.sort()
-    low = estimates[int(0.025 * (len(estimates) - 1))]
-    high = estimates[math.ceil(0.975 * (len(estimates) - 1))]
-    return Ratio(point, min(low, point), max(high, point))
+    return Ratio(point, *interval)
 
 
 @dataclass(frozen=True)

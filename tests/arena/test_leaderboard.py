@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from scipy.stats import binomtest
 
 from arena.analysis import _calibration_store as calibration_store
+from arena.analysis._bootstrap import mean_ci
 from arena.analysis._calibration import CalibrationConfig, CalibrationResult, NoSignal
 from arena.analysis._leaderboard import (
     ALL_COLUMNS,
@@ -29,7 +30,6 @@ from arena.analysis._leaderboard import (
     ROOM_QUALITY_COLUMNS,
     ChartPoint,
     LeaderboardRow,
-    bootstrap_mean_ci,
     chart_points,
     filter_rows,
     format_ci,
@@ -376,12 +376,12 @@ def test_paused_reason_hides_the_endpoint(rows: list[LeaderboardRow]) -> None:
 
 
 def test_interval_helpers() -> None:
-    assert bootstrap_mean_ci([]) is None and bootstrap_mean_ci([3.0]) is None
-    assert bootstrap_mean_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
-    ci = bootstrap_mean_ci([0.0, 10.0, 5.0, 5.0])
+    assert mean_ci([]) is None and mean_ci([3.0]) is None
+    assert mean_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
+    ci = mean_ci([0.0, 10.0, 5.0, 5.0])
     assert ci is not None and 0.0 <= ci[0] <= 5.0 <= ci[1] <= 10.0
-    assert bootstrap_mean_ci([0.0, 10.0, 5.0, 5.0]) == ci
-    assert bootstrap_mean_ci(list(range(3000))) is not None  # chunked resampling
+    assert mean_ci([0.0, 10.0, 5.0, 5.0]) == ci
+    assert mean_ci(list(range(3000))) is not None  # chunked resampling
     assert wilson_interval(0, 0) is None
     low, high = wilson_interval(5, 10) or (0, 0)
     # by hand: centre 0.5, half = z * sqrt(0.025 + z^2/400) / (1 + z^2/10)

@@ -45,12 +45,12 @@ def test_discordant_pairs_and_the_clustered_effect() -> None:
         (2, "b", False, True), (3, "a", False, False), (3, "b", True, False),
     ]]  # fmt: skip
     assert discordant(pairs) == (3, 1)
-    effect = solve_rate_difference(pairs, resamples=500)
+    effect = solve_rate_difference(pairs)
     assert effect.difference == pytest.approx((1 - 3) / 6)
     assert effect.low <= effect.difference <= effect.high and effect.n_seeds == 3
-    assert effect == solve_rate_difference(pairs, resamples=500)  # deterministic
+    assert effect == solve_rate_difference(pairs)  # deterministic
     # one seed: every resample is the same cluster, so the interval collapses on the estimate
-    single = solve_rate_difference(pairs[:2], resamples=100)
+    single = solve_rate_difference(pairs[:2])
     assert single.low == single.high == single.difference == -0.5
 
 
