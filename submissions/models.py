@@ -83,6 +83,47 @@ class SubmissionForm(BaseModel):
     not fit it. Unknown: 8192 is assumed."""
 
 
+class SubmissionLabels(BaseModel):
+    """What a submission says about itself that anyone may see: its labels and state (never
+    where the endpoint lives, its key, its token or who registered it). The published dataset,
+    the REST API and the leaderboard rows all use these fields, declared once here."""
+
+    display_name: str
+    """Name chosen by the submitter (plain text; escape it for HTML or Markdown)."""
+    base_model: str
+    """The model before quantization, as the submitter spelled it (plain text)."""
+    base_model_key: str
+    """Case- and spacing-blind key of the base model: submissions are grouped on it."""
+    quant: str
+    """Quant label, e.g. ``Q4_K_M``."""
+    bits_per_weight: float
+    """Average bits per weight."""
+    file_size_gb: float | None
+    """Model file size in GB, when given."""
+    hardware: str
+    """Hardware the endpoint runs on (plain text)."""
+    engine: str
+    """Serving engine."""
+    is_baseline: bool
+    """Registered as the full-precision baseline of its base model and sampling settings."""
+    status: str
+    """``active``, ``paused`` or (never shown) ``deleted``."""
+
+
+class SubmissionPublic(SubmissionLabels):
+    """A registered endpoint as anyone may see it."""
+
+    id: int
+    """The submission's id."""
+    model: str
+    """The served model id."""
+    context_tokens: int | None = None
+    """The context window (tokens) the submitter says the endpoint serves; None when not
+    stated. Calibration never plays a level whose prompt would not fit."""
+    created_at: str
+    """When it was registered (ISO 8601, UTC)."""
+
+
 PRESETS: dict[str, Sampling] = {
     "Qwen3 (thinking)": Sampling(
         temperature=0.6, top_p=0.95, top_k=20, max_tokens=8192, thinking=True
@@ -107,6 +148,8 @@ __all__ = [
     "PRESETS",
     "QUANT_LABELS",
     "SubmissionForm",
+    "SubmissionLabels",
+    "SubmissionPublic",
     "base_model_key",
     "display_text",
     "plain_text",

@@ -300,7 +300,7 @@ class SubmissionService:
         rows = self.store.query(
             "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, "
             "file_size_gb, hardware, engine, model, sampling, is_baseline, status, status_reason, "
-            "probe, created_at, api_key_encrypted IS NOT NULL AS has_api_key "
+            "probe, created_at, context_tokens, api_key_encrypted IS NOT NULL AS has_api_key "
             "FROM submissions WHERE id = ?",
             (submission_id,),
         )

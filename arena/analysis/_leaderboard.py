@@ -48,7 +48,7 @@ from arena.engine import Store, endpoint_hosts, profiles, scrub_endpoints
 from arena.probes import is_collapsed
 from arena.settings import current
 from rooms import ROOM_ORDER, room_name
-from submissions.models import base_model_key, display_text
+from submissions.models import SubmissionLabels, base_model_key, display_text
 
 CHALLENGED_OUTCOMES: Final = ("held_ground", "manipulated", "self_corrected", "trapped")
 """Outcomes of a room in which the contestant faced (and answered) the adversarial turn."""
@@ -98,33 +98,14 @@ _ROW_CONFIG = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=T
 
 
 # -- models ---------------------------------------------------------------------------------------
-class LeaderboardRow(BaseModel):
-    """One registered (not deleted) submission and its statistics over finished matches."""
+class LeaderboardRow(SubmissionLabels):
+    """One registered (not deleted) submission (its public labels, declared in
+    ``submissions.models``) and its statistics over finished matches."""
 
     model_config = _ROW_CONFIG
 
     submission_id: int
     """The submission's id."""
-    display_name: str
-    """Name chosen by the submitter (plain text; escape it for HTML or Markdown)."""
-    base_model: str
-    """The model before quantization, as the submitter spelled it (plain text)."""
-    base_model_key: str
-    """Case- and spacing-blind key of the base model: baselines are matched on it."""
-    quant: str
-    """Quant label, e.g. ``Q4_K_M``."""
-    bits_per_weight: float
-    """Average bits per weight."""
-    file_size_gb: float | None
-    """Model file size in GB, when given."""
-    hardware: str
-    """Hardware the endpoint runs on (plain text)."""
-    engine: str
-    """Serving engine."""
-    is_baseline: bool
-    """The full-precision baseline of its base model."""
-    status: str
-    """``active`` or ``paused``."""
     status_reason: str | None
     """Why it is paused (endpoint URLs and hosts replaced by ``<endpoint>``)."""
     matches: int

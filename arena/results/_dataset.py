@@ -40,6 +40,7 @@ from arena.engine import (
     now,
     scrub_endpoints,
 )
+from submissions.models import SubmissionPublic
 
 DATASET_VERSION = "qer-dataset-v1"
 RESTORED_NOTE = (
@@ -55,30 +56,16 @@ class _Row(BaseModel):
     description: ClassVar[str]
 
 
-class SubmissionRow(_Row):
-    """A registered endpoint, without where it lives or who registered it."""
+class SubmissionRow(_Row, SubmissionPublic):
+    """A registered endpoint, without where it lives or who registered it (the fields of
+    ``submissions.models.SubmissionPublic``, and its sampling as JSON)."""
 
     table = "submissions"
     primary_key = ("id",)
     description = "one row per registered endpoint (no URL, key, token or client)"
-    id: int
-    display_name: str
-    base_model: str
-    base_model_key: str
-    quant: str
-    bits_per_weight: float
-    file_size_gb: float | None
-    hardware: str
-    engine: str
-    model: str
     sampling: str
-    is_baseline: bool
-    status: str
-    created_at: str
-    context_tokens: int | None = None
-    """The context window (tokens) the submitter says the endpoint serves; None when not stated
-    (and in snapshots published before it existed). Calibration never plays a level whose prompt
-    would not fit."""
+    """Sampling settings sent with every request, as JSON (temperature, top_p, top_k,
+    max_tokens, seed, thinking)."""
 
 
 class ContestantRow(_Row):

@@ -50,7 +50,7 @@ from arena.schedule import JobQueue, Scheduler
 from arena.settings import current
 from arena.views._replay import MatchListItem, Replay, match_list, replay
 from rooms.sandbox import isolation
-from submissions.models import SubmissionForm
+from submissions.models import SubmissionForm, SubmissionPublic
 from submissions.service import ProbeResult, SubmissionRefused, SubmissionService
 
 REFUSAL_STATUS = {
@@ -104,27 +104,20 @@ class SubmissionCreated(BaseModel):
     probe: ProbeResult
 
 
-class SubmissionPublic(BaseModel):
-    """A submission as anyone may see it (no URL, no key, no token)."""
+class SubmissionView(SubmissionPublic):
+    """A submission as anyone may see it (no URL, no key, no token): its public fields, and what
+    the API adds."""
 
     model_config = ConfigDict(extra="ignore")
 
-    id: int
-    display_name: str
-    base_model: str
-    quant: str
-    bits_per_weight: float
-    file_size_gb: float | None
-    hardware: str
-    engine: str
-    model: str
     sampling: dict[str, Any]
-    is_baseline: bool
-    status: str
+    """Sampling settings sent with every request."""
     status_reason: str | None
+    """Why it is paused (endpoint URLs and hosts replaced by ``<endpoint>``)."""
     has_api_key: bool
+    """Whether the endpoint needs an API key (the key itself is never shown)."""
     probe: dict[str, Any]
-    created_at: str
+    """The health probe at submission time: models listed, latency, speed."""
 
 
 class StatusChange(BaseModel):
@@ -386,17 +379,17 @@ def build_router(
         return verdict_report(store, found)
 
     @router.get("/submissions/{submission_id}", responses={404: {"model": Problem}})
-    def submission(submission_id: int) -> SubmissionPublic:
+    def submission(submission_id: int) -> SubmissionView:
         found = service.get(submission_id)
         if found is None or found["status"] == "deleted":
             raise SubmissionRefused(f"no submission #{submission_id}", "not_found")
-        return SubmissionPublic.model_validate(found)
+        return SubmissionView.model_validate(found)
 
     @router.post("/submissions/{submission_id}/status", responses=problems)  # type: ignore[arg-type]
-    def change_status(submission_id: int, change: StatusChange) -> SubmissionPublic:
+    def change_status(submission_id: int, change: StatusChange) -> SubmissionView:
         service.set_status(submission_id, change.token, change.status)
         found = service.get(submission_id)
         assert found is not None
-        return SubmissionPublic.model_validate(found)
+        return SubmissionView.model_validate(found)
 
     return router
