@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from arena.engine import _profile as profiles
 from arena.engine._match import MatchEvent, adversarial_prompt, play_match, retry_prompt
+from arena.engine._migrations import now
 from arena.engine._models import (
     AdversarialMode,
     ContestantSpec,
@@ -26,7 +27,7 @@ from arena.engine._privacy import (
 )
 from arena.engine._profile import Profile, ProfileError
 from arena.engine._scoring import SCORE_TABLE, SCORING_VERSION
-from arena.engine._store import Store, clean_text, now
+from arena.engine._store import Store, clean_text
 
 __all__ = [
     "SCORE_TABLE",

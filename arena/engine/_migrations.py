@@ -1,0 +1,355 @@
+"""The database schema as named migrations, applied in order and recorded in
+``schema_migrations``, each in its own transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+
+def run_script(db: sqlite3.Connection, script: str) -> None:
+    """Execute statements one by one inside the caller's transaction (``executescript`` would
+    commit first, making a migration non-atomic)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:80]!r}")
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        CREATE TABLE contestants (
+            id INTEGER PRIMARY KEY,
+            base_url TEXT NOT NULL,
+            model TEXT NOT NULL,
+            base_model TEXT NOT NULL,
+            quant TEXT NOT NULL,
+            bits_per_weight REAL,
+            sampling TEXT NOT NULL,
+            has_api_key INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE matches (
+            id TEXT PRIMARY KEY,
+            seed INTEGER NOT NULL,
+            difficulty INTEGER NOT NULL,
+            adversarial TEXT NOT NULL,
+            retries INTEGER NOT NULL,
+            scoring_version TEXT NOT NULL,
+            room_ids TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            contestant_a INTEGER NOT NULL REFERENCES contestants(id),
+            contestant_b INTEGER REFERENCES contestants(id),
+            status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            wall_seconds REAL,
+            error TEXT,
+            summary TEXT
+        );
+        CREATE INDEX matches_status ON matches(status);
+        CREATE TABLE puzzles (
+            match_id TEXT NOT NULL REFERENCES matches(id),
+            room_index INTEGER NOT NULL,
+            room_id TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            difficulty INTEGER NOT NULL,
+            prompt TEXT NOT NULL,
+            solution TEXT NOT NULL,
+            key TEXT NOT NULL,
+            par_seconds REAL NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (match_id, room_index)
+        );
+        CREATE TABLE rooms_played (
+            match_id TEXT NOT NULL REFERENCES matches(id),
+            room_index INTEGER NOT NULL,
+            slot TEXT NOT NULL CHECK (slot IN ('a', 'b')),
+            room_id TEXT NOT NULL,
+            initial_solved INTEGER NOT NULL,
+            final_solved INTEGER NOT NULL,
+            escaped INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            retries_used INTEGER NOT NULL,
+            points INTEGER NOT NULL,
+            breakdown TEXT NOT NULL,
+            time_to_solution_s REAL,
+            tokens_to_solution INTEGER,
+            PRIMARY KEY (match_id, room_index, slot)
+        );
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            match_id TEXT NOT NULL REFERENCES matches(id),
+            room_index INTEGER NOT NULL,
+            slot TEXT NOT NULL CHECK (slot IN ('a', 'b')),
+            phase TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            context_messages INTEGER NOT NULL,
+            request_messages TEXT NOT NULL,
+            response_text TEXT NOT NULL,
+            reasoning_text TEXT,
+            parsed_answer TEXT,
+            solved INTEGER NOT NULL,
+            verdict_reason TEXT NOT NULL,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            reasoning_tokens INTEGER,
+            usage_source TEXT,
+            finish_reason TEXT,
+            ttft_s REAL,
+            latency_s REAL,
+            decode_tps REAL,
+            attempts INTEGER NOT NULL,
+            error_kind TEXT,
+            error TEXT,
+            started_at TEXT NOT NULL,
+            UNIQUE (match_id, slot, seq)
+        );
+        CREATE INDEX calls_match ON calls(match_id, room_index);
+        """,
+    )
+
+
+def m002_job_queue(db: sqlite3.Connection) -> None:
+    """The scheduler's durable queue and named leases (see ``arena/queue.py``)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE job_queue (
+            id INTEGER PRIMARY KEY,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+            attempts INTEGER NOT NULL,
+            max_attempts INTEGER NOT NULL,
+            lease_owner TEXT,
+            lease_expires_at REAL,
+            match_id TEXT REFERENCES matches(id),
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX job_queue_status ON job_queue(status, id);
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        """,
+    )
+
+
+def m003_submissions(db: sqlite3.Connection) -> None:
+    """Registered endpoints (see ``submissions/service.py``), submission attempts for the rate
+    limit (a salted client hash, never an address), and a small key/value table."""
+    run_script(
+        db,
+        """
+        CREATE TABLE submissions (
+            id INTEGER PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            base_model TEXT NOT NULL,
+            base_model_key TEXT NOT NULL,
+            quant TEXT NOT NULL,
+            bits_per_weight REAL NOT NULL,
+            file_size_gb REAL,
+            hardware TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            model TEXT NOT NULL,
+            api_key_encrypted BLOB,
+            sampling TEXT NOT NULL,
+            settings_class TEXT NOT NULL,
+            is_baseline INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'deleted')),
+            status_reason TEXT,
+            deletion_token_hash TEXT NOT NULL,
+            client_hash TEXT NOT NULL,
+            probe TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX submissions_live_unique
+            ON submissions(base_url, model, settings_class) WHERE status != 'deleted';
+        CREATE INDEX submissions_base_model ON submissions(base_model_key, status);
+        CREATE TABLE submission_attempts (
+            client_hash TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX submission_attempts_client ON submission_attempts(client_hash, at);
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    )
+
+
+def m004_scheduling(db: sqlite3.Connection) -> None:
+    """Links for the scheduler: a contestant played for a submission, a match played for a queued
+    job (at most one ``done`` match per job), a submission's run of failed matches, and where a
+    submission came from (``form``, ``api`` or ``demo``)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE contestants ADD COLUMN submission_id INTEGER REFERENCES submissions(id);
+        CREATE INDEX contestants_submission ON contestants(submission_id);
+        ALTER TABLE matches ADD COLUMN job_id INTEGER REFERENCES job_queue(id);
+        CREATE UNIQUE INDEX matches_one_done_per_job
+            ON matches(job_id) WHERE status = 'done' AND job_id IS NOT NULL;
+        ALTER TABLE submissions ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE submissions ADD COLUMN source TEXT NOT NULL DEFAULT 'form';
+        """,
+    )
+
+
+def m005_imports(db: sqlite3.Connection) -> None:
+    """Results imported from other tools (lm-evaluation-harness, llama-bench), attached to a
+    submission or to a "reference" entry (a base model + quant with no endpoint). They are shown
+    beside escape-room results, marked by source, and never mixed into escape-room scores."""
+    run_script(
+        db,
+        """
+        CREATE TABLE reference_entries (
+            id INTEGER PRIMARY KEY,
+            base_model TEXT NOT NULL,
+            base_model_key TEXT NOT NULL,
+            quant TEXT NOT NULL,
+            bits_per_weight REAL,
+            file_size_gb REAL,
+            hardware TEXT NOT NULL DEFAULT '',
+            engine TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            UNIQUE (base_model_key, quant, hardware, engine)
+        );
+        CREATE TABLE imported_results (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER REFERENCES submissions(id),
+            reference_id INTEGER REFERENCES reference_entries(id),
+            source TEXT NOT NULL CHECK (source IN ('lm-eval', 'llama-bench')),
+            task TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            value REAL NOT NULL,
+            stderr REAL,
+            n INTEGER,
+            details TEXT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            CHECK ((submission_id IS NULL) != (reference_id IS NULL))
+        );
+        CREATE UNIQUE INDEX imported_results_once ON imported_results(
+            file_sha256, task, metric, IFNULL(submission_id, 0), IFNULL(reference_id, 0)
+        );
+        """,
+    )
+
+
+def m006_probes(db: sqlite3.Connection) -> None:
+    """Probe results per submission: the KL probe against its baseline (``kl``) and the solo
+    speed probe (``speed``). ``result`` is the probe's JSON result (its own pydantic model);
+    ``status`` is ``done``, ``unavailable`` (the server cannot answer this probe) or ``failed``.
+    A probe played for a queued job keeps its ``job_id`` (at most one result per job)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE probes (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            kind TEXT NOT NULL CHECK (kind IN ('kl', 'speed')),
+            baseline_id INTEGER REFERENCES submissions(id),
+            probe_version TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('done', 'unavailable', 'failed')),
+            result TEXT NOT NULL,
+            job_id INTEGER REFERENCES job_queue(id),
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL
+        );
+        CREATE INDEX probes_submission ON probes(submission_id, kind);
+        CREATE UNIQUE INDEX probes_one_per_job ON probes(job_id) WHERE job_id IS NOT NULL;
+        """,
+    )
+
+
+def m007_profiles(db: sqlite3.Connection) -> None:
+    """Difficulty profiles and calibration. ``matches.profile`` is the match's room id -> level
+    map (JSON; NULL for matches stored before profiles existed: every room played
+    ``matches.difficulty``, which is -1 when a profile mixes levels); ``matches.purpose`` tells
+    calibration runs (never scored or paired) from measurements. ``calibrations`` holds one
+    calibration per base-model group and baseline: the levels it found, the baseline's solve
+    rates per level and the rooms without signal. ``submissions.context_tokens`` is the context
+    window the submitter says the endpoint serves (a level whose prompt would not fit is never
+    chosen for it)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE matches ADD COLUMN profile TEXT;
+        ALTER TABLE matches ADD COLUMN purpose TEXT NOT NULL DEFAULT 'measure'
+            CHECK (purpose IN ('measure', 'calibration'));
+        ALTER TABLE submissions ADD COLUMN context_tokens INTEGER;
+        CREATE TABLE calibrations (
+            id INTEGER PRIMARY KEY,
+            base_model_key TEXT NOT NULL,
+            settings_class TEXT NOT NULL,
+            baseline_id INTEGER REFERENCES submissions(id),
+            status TEXT NOT NULL CHECK (status IN ('running', 'done')),
+            method TEXT NOT NULL,
+            config TEXT NOT NULL,
+            profile TEXT,
+            solve_rates TEXT,
+            dead_rooms TEXT,
+            created_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE UNIQUE INDEX calibrations_one_per_baseline
+            ON calibrations(base_model_key, settings_class, baseline_id, method, config);
+        """,
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    m001_initial,
+    m002_job_queue,
+    m003_submissions,
+    m004_scheduling,
+    m005_imports,
+    m006_probes,
+    m007_profiles,
+)
+"""Applied in order; each applied name is recorded in ``schema_migrations``."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations; return the names applied now."""
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.__name__ in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            migration(db)
+            db.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                (migration.__name__, now()),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(migration.__name__)
+    return applied
