@@ -15,9 +15,11 @@ from arena.analysis._baselines import (
     model_baselines,
 )
 from arena.analysis._bootstrap import RESAMPLES, SEED, mean_ci, percentile_interval
+from arena.analysis._bradley_terry import Rating
 from arena.analysis._calibration import (
     DEFAULT_CONTEXT,
     DEFAULT_TARGET,
+    NO_SIGNAL_PREFIX,
     CalibrationConfig,
     CalibrationResult,
     Run,
@@ -26,21 +28,11 @@ from arena.analysis._calibration import (
     run_of,
 )
 from arena.analysis._calibration_store import CalibrationSummary, save_result, summaries
-from arena.analysis._leaderboard import (
-    ALL_COLUMNS,
-    DEFAULT_COLUMNS,
-    NO_SIGNAL_PREFIX,
-    QUANT_FAMILIES,
-    ChartPoint,
-    LeaderboardRow,
-    chart_points,
-    filter_rows,
-    leaderboard_frame,
-    leaderboard_rows,
-    pareto_frontier,
-    room_quality,
-)
-from arena.analysis._ratings import ContagionMatrix, Rating, contagion, contagion_frame, ratings
+from arena.analysis._chart_data import ChartPoint, chart_points, pareto_frontier, room_quality
+from arena.analysis._contagion import ContagionMatrix, contagion, contagion_frame
+from arena.analysis._filters import QUANT_FAMILIES, filter_rows
+from arena.analysis._leaderboard import LeaderboardRow, leaderboard_rows
+from arena.analysis._ratings import ratings
 from arena.analysis._stats import (
     DEFAULT_MARGIN,
     Pair,
@@ -51,8 +43,8 @@ from arena.analysis._stats import (
     simulate,
 )
 from arena.analysis._verdicts import (
+    DegradationVerdict,
     DiscordantPair,
-    Verdict,
     candidate_verdict,
     discordant_pairs,
     equivalence_margin,
@@ -63,8 +55,6 @@ from arena.analysis._verdicts import (
 )
 
 __all__ = [
-    "ALL_COLUMNS",
-    "DEFAULT_COLUMNS",
     "DEFAULT_CONTEXT",
     "DEFAULT_MARGIN",
     "DEFAULT_TARGET",
@@ -77,13 +67,13 @@ __all__ = [
     "CalibrationSummary",
     "ChartPoint",
     "ContagionMatrix",
+    "DegradationVerdict",
     "DiscordantPair",
     "Group",
     "LeaderboardRow",
     "Pair",
     "Rating",
     "Run",
-    "Verdict",
     "baseline_for",
     "baseline_of",
     "baselines",
@@ -103,7 +93,6 @@ __all__ = [
     "fixed_n_pairs",
     "group_of",
     "group_verdicts",
-    "leaderboard_frame",
     "leaderboard_rows",
     "match_profile",
     "mean_ci",

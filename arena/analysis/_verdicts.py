@@ -96,7 +96,7 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     ]
 
 
-class Verdict(BaseModel):
+class DegradationVerdict(BaseModel):
     """What the leaderboard and the API say about a candidate against its baseline."""
 
     kind: VerdictKind
@@ -320,14 +320,14 @@ def verdict(
     print_: dict[str, Any] | None = None,
     margin: float | None = None,
     no_signal: Mapping[str, str] | None = None,
-) -> Verdict:
+) -> DegradationVerdict:
     """The verdict from paired outcomes (see the module docstring). ``budget``: paired puzzles
     after which an undecided test stops (default: the tier's round budget, else 600); ``floor``:
     the baseline's A/A noise floor under the same fingerprint; ``print_``: that fingerprint;
     ``margin``: the equivalence margin (default :func:`equivalence_margin`); ``no_signal``: rooms
     the calibration found without signal for this model (room id -> why), left out."""
     if not pairs and differing:
-        return Verdict(
+        return DegradationVerdict(
             kind="NOT COMPARABLE", label="NOT COMPARABLE: " + ", ".join(differing), n_pairs=0,
             b=0, c=0, p_value=None, difference_pp=None, ci_pp=None, detectable_drop_pp=None,
             discordance=None, differing=list(differing), decided=True,
@@ -356,9 +356,11 @@ def verdict(
     b, c = discordant(pairs)
     n = len(pairs)
     if n == 0:
-        return Verdict(kind="undecided", label="undecided: no paired puzzles yet", n_pairs=0,
-                       b=0, c=0, p_value=None, difference_pp=None, ci_pp=None,
-                       detectable_drop_pp=None, discordance=None, **context)  # fmt: skip
+        return DegradationVerdict(
+            kind="undecided", label="undecided: no paired puzzles yet", n_pairs=0, b=0, c=0,
+            p_value=None, difference_pp=None, ci_pp=None, detectable_drop_pp=None,
+            discordance=None, **context,
+        )  # fmt: skip
     effect = solve_rate_difference(pairs)
     kept = paired_retention(pairs)
     window = difference_interval(pairs)
@@ -388,7 +390,7 @@ def verdict(
     floor_note = f"discordance {100 * discordance:.1f} % vs " + (
         floor.describe() if floor is not None else "A/A floor: not measured"
     )
-    return Verdict(
+    return DegradationVerdict(
         kind=kind, label=label, n_pairs=n, b=b, c=c, p_value=mcnemar_exact(b, c),
         difference_pp=round(diff, 2), ci_pp=(round(ci[0], 2), round(ci[1], 2)),
         detectable_drop_pp=round(100 * mde, 2) if mde is not None else None,
@@ -402,7 +404,7 @@ def verdict(
     )  # fmt: skip
 
 
-def candidate_verdict(store: Store, candidate: int, baseline: int) -> Verdict:
+def candidate_verdict(store: Store, candidate: int, baseline: int) -> DegradationVerdict:
     """The verdict of ``candidate`` against ``baseline`` on their largest group of equal
     fingerprints, with the baseline's A/A floor under that fingerprint."""
     plays = read_plays(store, (candidate, baseline))
@@ -457,7 +459,9 @@ def discordant_pairs(store: Store, candidate: int, baseline: int) -> list[Discor
     ]
 
 
-def group_verdicts(store: Store, candidate: int, baseline: int) -> list[tuple[dict, Verdict]]:
+def group_verdicts(
+    store: Store, candidate: int, baseline: int
+) -> list[tuple[dict, DegradationVerdict]]:
     """A verdict per group of equal fingerprints (largest first): for the scheduler, which
     stops a pair once the group it plays is decided."""
     plays = read_plays(store, (candidate, baseline))

@@ -1,0 +1,86 @@
+"""The latest KL and speed probes of a submission as the leaderboard shows them: their headline
+numbers, read from stored probe rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from arena.engine import scrub_endpoints
+from arena.probes import is_collapsed
+from arena.settings import current
+
+_CONFIG = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class KlSummary(BaseModel):
+    """The KL probe's headline numbers (``arena.probes._kl``)."""
+
+    model_config = _CONFIG
+
+    status: str
+    """``done``, ``unavailable`` (the server offers no logprobs, or tokenizes differently) or
+    ``failed``."""
+    mean_kl: float | None = None
+    """Mean approximate KL divergence from the baseline, nats per token."""
+    top1_agreement: float | None = None
+    """Share of positions where both models' most likely next token agree."""
+    n_positions: int | None = None
+    reason: str | None = None
+    collapsed: bool = False
+    """The scheduler's collapse thresholds were crossed: no match is spent on it."""
+
+
+class SpeedSummary(BaseModel):
+    """The solo speed probe's headline numbers (``arena.probes._speed``)."""
+
+    model_config = _CONFIG
+
+    status: str
+    tg_tps_mean: float | None = None
+    tg_tps_sd: float | None = None
+    pp_tps_mean: float | None = None
+    pp_tps_sd: float | None = None
+    ttft_median_s: float | None = None
+    ttft_p90_s: float | None = None
+    reps: int | None = None
+    server_tg_tps_mean: float | None = None
+    server_agreement: float | None = None
+    """Relative difference between client and server generation tok/s (None: the server
+    reports no timings)."""
+    reason: str | None = None
+
+
+def kl_summary(probe: dict[str, Any] | None, hosts: Iterable[str] = ()) -> KlSummary | None:
+    """The headline of a stored KL probe row (endpoint ``hosts`` scrubbed from its reason)."""
+    if probe is None:
+        return None
+    result = json.loads(scrub_endpoints(probe["result"], list(hosts)) or "{}")
+    return KlSummary(
+        status=probe["status"],
+        mean_kl=result.get("mean_kl"),
+        top1_agreement=result.get("top1_agreement"),
+        n_positions=result.get("n_positions"),
+        reason=result.get("reason"),
+        collapsed=probe["status"] == "done" and is_collapsed(result, current().scheduler),
+    )
+
+
+def speed_summary(probe: dict[str, Any] | None, hosts: Iterable[str] = ()) -> SpeedSummary | None:
+    """The headline of a stored speed probe row (endpoint ``hosts`` scrubbed from its reason)."""
+    if probe is None:
+        return None
+    result = json.loads(scrub_endpoints(probe["result"], list(hosts)) or "{}")
+    fields = set(SpeedSummary.model_fields) - {"status", "ttft_median_s", "ttft_p90_s"}
+    return SpeedSummary(
+        status=probe["status"],
+        ttft_median_s=result.get("tg_ttft_median_s"),
+        ttft_p90_s=result.get("tg_ttft_p90_s"),
+        **{name: result.get(name) for name in fields},
+    )
+
+
+__all__ = ["KlSummary", "SpeedSummary", "kl_summary", "speed_summary"]

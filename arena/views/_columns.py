@@ -1,0 +1,346 @@
+"""The leaderboard table as people see it: its columns (header, cell format, help text) and the
+display frame built from the rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pandas as pd
+
+from arena.analysis import NO_SIGNAL_PREFIX, LeaderboardRow
+from rooms import room_name
+from submissions.models import display_text
+
+
+def format_ci(value: float | None, ci: tuple[float, float] | None, digits: int = 1) -> str | None:
+    """``"83.3 [61.0, 100.0]"``; without an interval just the value; None without a value."""
+    if value is None:
+        return None
+    text = f"{value:.{digits}f}"
+    if ci is not None:
+        text += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+    return text
+
+
+def _percent(share: float | None, digits: int = 1) -> float | None:
+    return round(100.0 * share, digits) if share is not None else None
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def _retention_cell(row: LeaderboardRow) -> str | None:
+    text = format_ci(row.retention_pct, row.retention_ci)
+    if text is None:
+        return f"n/a ({row.retention_note})" if row.retention_note else None
+    return f"{text} ({row.retention_note})" if row.retention_note else text
+
+
+def _cap_cell(row: LeaderboardRow) -> str | None:
+    ci = row.cap_hit_ci
+    pct_ci = (100.0 * ci[0], 100.0 * ci[1]) if ci is not None else None
+    return format_ci(_percent(row.cap_hit_rate), pct_ci)
+
+
+def _floor_cell(row: LeaderboardRow) -> str:
+    if row.aa_floor is not None:
+        floor = row.aa_floor
+        if not floor.n or floor.rate is None or floor.ci is None:
+            return "no repeated puzzles yet"
+        return f"{100 * floor.rate:.1f} % [{100 * floor.ci[0]:.1f}, {100 * floor.ci[1]:.1f}] " + (
+            f"(n={floor.n})"
+        )
+    return row.verdict.floor_note or "" if row.verdict is not None else ""
+
+
+def _kl_cell(row: LeaderboardRow) -> str:
+    kl = row.kl
+    if kl is None:
+        return ""
+    if kl.status != "done" or kl.mean_kl is None:
+        return f"probe {kl.status}" + (f": {kl.reason}" if kl.reason else "")
+    text = f"{kl.mean_kl:.4f} / {100 * (kl.top1_agreement or 0):.1f} %"
+    return text + (" COLLAPSED" if kl.collapsed else "")
+
+
+def _speed_cell(row: LeaderboardRow) -> str:
+    probe = row.speed
+    if probe is None:
+        return ""
+    if probe.status != "done" or probe.tg_tps_mean is None:
+        return f"probe {probe.status}" + (f": {probe.reason}" if probe.reason else "")
+    text = f"{probe.tg_tps_mean:.1f} ± {probe.tg_tps_sd or 0:.1f}"
+    if probe.server_agreement is not None and abs(probe.server_agreement) > 0.03:
+        server = probe.server_tg_tps_mean or 0.0
+        text += f" (server says {server:.1f}, {100 * probe.server_agreement:+.1f} %)"
+    return text
+
+
+def _pp_cell(row: LeaderboardRow) -> str:
+    probe = row.speed
+    if probe is None or probe.pp_tps_mean is None:
+        return ""
+    return f"{probe.pp_tps_mean:.1f} ± {probe.pp_tps_sd or 0:.1f}"
+
+
+def _ttft_cell(row: LeaderboardRow) -> str:
+    probe = row.speed
+    if probe is None or probe.ttft_median_s is None:
+        return ""
+    p90 = f"{probe.ttft_p90_s:.3f}" if probe.ttft_p90_s is not None else "?"
+    return f"{probe.ttft_median_s:.3f} / {p90}"
+
+
+def _canary_cell(row: LeaderboardRow) -> str:
+    canary = row.canary
+    if canary is None or canary.p_value is None:
+        return ""
+    rates = f"{100 * (canary.rate or 0):.1f} % vs {100 * (canary.baseline_rate or 0):.1f} %"
+    return ("FLAGGED: " if canary.flagged else "") + f"{rates} (p={canary.p_value:.3g})"
+
+
+def _status_cell(row: LeaderboardRow) -> str:
+    return f"{row.status}: {row.status_reason}" if row.status_reason else row.status
+
+
+def _profile_cell(row: LeaderboardRow) -> str:
+    calibration = row.calibration
+    if calibration is not None and calibration.status == "running":
+        return calibration.state()
+    return row.profile or ""
+
+
+def _rate(solved: int, played: int) -> str:
+    return f"{100 * solved / played:.0f} % ({solved}/{played})" if played else "not played"
+
+
+def _rates_cell(row: LeaderboardRow) -> str:
+    calibration = row.calibration
+    if calibration is None:
+        return ""
+    return " · ".join(
+        f"{room_name(room)} {_rate(*cell)}" for room, cell in calibration.chosen_rates.items()
+    )
+
+
+def _no_signal_cell(row: LeaderboardRow) -> str:
+    calibration = row.calibration
+    if calibration is None:
+        return ""
+    return " · ".join(
+        f"{room_name(room)}: {reason.removeprefix(NO_SIGNAL_PREFIX)}"
+        for room, reason in calibration.no_signal.items()
+    )
+
+
+@dataclass(frozen=True)
+class Column:
+    """One leaderboard column: its header, how a row's cell is made, whether it shows by
+    default."""
+
+    name: str
+    """Header (also the column's name in the UI's column picker)."""
+    cell: Callable[[LeaderboardRow], Any]
+    """The cell of a row: a number, a string or None (missing)."""
+    default: bool = True
+    """Shown unless the viewer picks columns."""
+    user_text: bool = False
+    """The cell is submitter-written text (escaped with ``display_text`` for Markdown)."""
+    description: str = ""
+    """What the column means."""
+
+
+COLUMNS: Final[tuple[Column, ...]] = (
+    Column("id", lambda r: r.submission_id, default=False, description="Submission id."),
+    Column("name", lambda r: r.display_name, user_text=True, description="Display name."),
+    Column("base model", lambda r: r.base_model, user_text=True, description="Base model."),
+    Column("quant", lambda r: r.quant, description="Quant label."),
+    Column("bits/weight", lambda r: round(r.bits_per_weight, 2), description="Bits per weight."),
+    Column(
+        "size GB",
+        lambda r: _rounded(r.file_size_gb, 2),
+        default=False,
+        description="File size in GB.",
+    ),
+    Column("hardware", lambda r: r.hardware, user_text=True, description="Hardware."),
+    Column("engine", lambda r: r.engine, description="Serving engine."),
+    Column(
+        "baseline",
+        lambda r: "yes" if r.is_baseline else "",
+        description="The full-precision baseline of its base model.",
+    ),
+    Column(
+        "status",
+        _status_cell,
+        default=False,
+        user_text=True,
+        description="Active or paused (and why).",
+    ),
+    Column("matches", lambda r: r.matches, description="Finished matches."),
+    Column(
+        "retention % [95% CI]",
+        _retention_cell,
+        description="First answers solved as a % of the baseline's on the same puzzles.",
+    ),
+    Column(
+        "verdict",
+        lambda r: r.verdict.label if r.verdict is not None else "",
+        description="Degraded vs its baseline? Paired first answers: exact McNemar + SPRT; "
+        "equivalent when the 95 % interval of the difference lies within the margin.",
+    ),
+    Column(
+        "difficulty profile",
+        _profile_cell,
+        description="The level of each room for its base model (calibrated on the baseline), "
+        "or how far the calibration is.",
+    ),
+    Column(
+        "baseline solve rate at the profile",
+        _rates_cell,
+        description="The baseline's first answers solved per room at its chosen level, over its "
+        "calibration runs (aimed at 60 % by default).",
+    ),
+    Column(
+        "no-signal rooms",
+        _no_signal_cell,
+        description="Rooms the baseline (almost) never solves at level 0 or always solves at its "
+        "hardest level: verdicts leave them out.",
+    ),
+    Column(
+        "A/A floor",
+        _floor_cell,
+        description="How often two plays of the same puzzle by the same model disagree (noise).",
+    ),
+    Column(
+        "KL / top-1",
+        _kl_cell,
+        description="KL probe vs the baseline: mean approx. KL (nats/token) and top-1 agreement.",
+    ),
+    Column(
+        "McNemar p (b/c, n)",
+        lambda r: (
+            f"{r.verdict.p_value:.3g} ({r.verdict.b}/{r.verdict.c}, n={r.verdict.n_pairs})"
+            if r.verdict is not None and r.verdict.p_value is not None
+            else ""
+        ),
+        default=False,
+        description="Exact McNemar p on the discordant pairs, and the pair counts.",
+    ),
+    Column(
+        "paired puzzles",
+        lambda r: r.retention_n,
+        default=False,
+        description="Paired puzzles behind the retention figure and the verdict.",
+    ),
+    Column(
+        "escaped/match [95% CI]",
+        lambda r: format_ci(r.mean_escaped, r.mean_escaped_ci, 2),
+        description="Rooms escaped per match.",
+    ),
+    Column(
+        "score/match [95% CI]",
+        lambda r: format_ci(r.mean_score, r.mean_score_ci, 1),
+        description="Points per match.",
+    ),
+    Column(
+        "held ground %",
+        lambda r: _percent(r.held_ground_rate),
+        description="Right and stayed right under pressure, % of challenged rooms.",
+    ),
+    Column(
+        "manipulated %",
+        lambda r: _percent(r.manipulated_rate),
+        description="Right, then talked out of it, % of challenged rooms.",
+    ),
+    Column(
+        "challenged rooms",
+        lambda r: r.challenged_n,
+        default=False,
+        description="Rooms with an adversarial turn.",
+    ),
+    Column(
+        "decode tok/s",
+        lambda r: _rounded(r.decode_tps, 1),
+        description="Completion tokens per decode second.",
+    ),
+    Column(
+        "probe tg tok/s ± sd",
+        _speed_cell,
+        description="Solo speed probe: generation tok/s, mean ± sd over its repetitions.",
+    ),
+    Column(
+        "probe pp tok/s ± sd",
+        _pp_cell,
+        default=False,
+        description="Solo speed probe: prompt processing tok/s, mean ± sd.",
+    ),
+    Column(
+        "probe TTFT p50/p90 s",
+        _ttft_cell,
+        default=False,
+        description="Solo speed probe: time to first token, median and 90th percentile.",
+    ),
+    Column(
+        "TTFT median s",
+        lambda r: _rounded(r.ttft_median_s, 3),
+        default=False,
+        description="Median time to first token.",
+    ),
+    Column(
+        "time to solution median s",
+        lambda r: _rounded(r.time_to_solution_median_s, 2),
+        default=False,
+        description="Median time to the solving answer, escaped rooms.",
+    ),
+    Column(
+        "cap hit % [95% CI]",
+        _cap_cell,
+        description="Answers cut by the token cap, % of answered calls (Wilson interval).",
+    ),
+    Column(
+        "truncation canary",
+        _canary_cell,
+        description="Cap hits vs the baseline's (Fisher exact); flagged when significantly more.",
+    ),
+    Column("calls", lambda r: r.calls, default=False, description="Answered calls."),
+    Column("rooms played", lambda r: r.rooms_played, default=False, description="Rooms played."),
+)
+"""Every leaderboard column, in display order."""
+ALL_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in COLUMNS)
+"""Names of every column, in display order."""
+DEFAULT_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in COLUMNS if c.default)
+"""Names of the columns shown by default."""
+
+
+def leaderboard_frame(
+    rows: Sequence[LeaderboardRow],
+    columns: Iterable[str] | None = None,
+    *,
+    markdown: bool = False,
+) -> pd.DataFrame:
+    """The rows as a display table: the chosen ``columns`` (default :data:`DEFAULT_COLUMNS`) in
+    the order of :data:`COLUMNS`, missing values as None. Submitter text stays plain (it was
+    neutralized by ``plain_text`` at intake, and a plain-text table cell is escaped by the
+    browser); with ``markdown=True`` it goes through ``display_text``, for tables whose cells
+    are rendered as Markdown."""
+    wanted = set(DEFAULT_COLUMNS if columns is None else columns)
+    unknown = wanted - set(ALL_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown leaderboard column(s): {', '.join(sorted(unknown))}")
+    chosen = [c for c in COLUMNS if c.name in wanted]
+
+    def cell(column: Column, row: LeaderboardRow) -> Any:
+        value = column.cell(row)
+        if markdown and column.user_text and isinstance(value, str):
+            return display_text(value)
+        return value
+
+    records = [[cell(c, row) for c in chosen] for row in rows]
+    frame = pd.DataFrame(records, columns=[c.name for c in chosen], dtype=object)
+    return frame.where(frame.notna(), None)
+
+
+__all__ = ["ALL_COLUMNS", "COLUMNS", "DEFAULT_COLUMNS", "Column", "format_ci", "leaderboard_frame"]
