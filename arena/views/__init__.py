@@ -1,19 +1,41 @@
-"""What people see: leaderboard columns, charts, replays, the REST API (never imported by the
-core)."""
+"""What people see: leaderboard columns, charts, replays, the web app's pages and texts, the REST
+API (never imported by the core)."""
 
 from __future__ import annotations
 
 from arena.views import _charts as charts
+from arena.views import _pages as pages
+from arena.views._about import INTRO, TITLE, about_markdown
 from arena.views._api import build_router, client_id_from, install_error_handlers, verdict_report
-from arena.views._replay import match_list, now_playing, replay, replay_markdown
+from arena.views._columns import (
+    ALL_COLUMNS,
+    COLUMNS,
+    DEFAULT_COLUMNS,
+    Column,
+    format_ci,
+    leaderboard_frame,
+)
+from arena.views._match_list import match_list, now_playing
+from arena.views._replay import replay
+from arena.views._replay_markdown import replay_markdown
 
 __all__ = [
+    "ALL_COLUMNS",
+    "COLUMNS",
+    "DEFAULT_COLUMNS",
+    "INTRO",
+    "TITLE",
+    "Column",
+    "about_markdown",
     "build_router",
     "charts",
     "client_id_from",
+    "format_ci",
     "install_error_handlers",
+    "leaderboard_frame",
     "match_list",
     "now_playing",
+    "pages",
     "replay",
     "replay_markdown",
     "verdict_report",

@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from arena.analysis import (
     CalibrationSummary,
     ContagionMatrix,
+    DegradationVerdict,
     DiscordantPair,
     LeaderboardRow,
     Rating,
-    Verdict,
     baseline_for,
     candidate_verdict,
     contagion,
@@ -48,7 +48,9 @@ from arena.results import (
 )
 from arena.schedule import JobQueue, Scheduler
 from arena.settings import current
-from arena.views._replay import MatchListItem, Replay, match_list, replay
+from arena.views._match_list import MatchListItem, match_list
+from arena.views._replay import replay
+from arena.views._replay_models import Replay
 from rooms.sandbox import isolation
 from submissions.models import SubmissionForm, SubmissionPublic
 from submissions.service import ProbeResult, SubmissionRefused, SubmissionService
@@ -70,6 +72,8 @@ REFUSAL_STATUS = {
 class Problem(BaseModel):
     """Why a request was refused."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     detail: str
     """The reason, for people."""
     kind: str
@@ -79,7 +83,10 @@ class Problem(BaseModel):
 class Health(BaseModel):
     """Liveness and what the app is doing."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     status: Literal["ok"] = "ok"
+    """Always ``ok``: the app is up and answering."""
     matches: dict[str, int]
     """Matches per status."""
     submissions: dict[str, int]
@@ -99,16 +106,23 @@ class Health(BaseModel):
 class SubmissionCreated(BaseModel):
     """An accepted submission; the deletion token is shown this once."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     submission_id: int
+    """The new submission's id (``GET /api/submissions/{id}``)."""
     deletion_token: str
+    """Shown this once (only its hash is stored): pause, resume or delete the submission with
+    it (``POST /api/submissions/{id}/status``)."""
     probe: ProbeResult
+    """What the health probe saw at submission time: the models the endpoint lists, latency,
+    time to first token, decode speed, completion tokens and the start of the reply."""
 
 
 class SubmissionView(SubmissionPublic):
     """A submission as anyone may see it (no URL, no key, no token): its public fields, and what
     the API adds."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
 
     sampling: dict[str, Any]
     """Sampling settings sent with every request."""
@@ -123,11 +137,13 @@ class SubmissionView(SubmissionPublic):
 class StatusChange(BaseModel):
     """Pause, resume or delete a submission."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     token: str = Field(min_length=1, max_length=200, repr=False)
     """The deletion token shown at submission time."""
     status: Literal["active", "paused", "deleted"]
+    """The new status: ``active`` (resume), ``paused`` or ``deleted`` (final: its API key is
+    dropped, and a deleted submission cannot be changed again)."""
 
 
 def client_id_from(headers: Mapping[str, str], peer: str | None) -> str:
@@ -202,16 +218,21 @@ PUBLISHING_OFF = "off: set HF_TOKEN and QER_RESULTS_REPO to publish the results 
 class VerdictReport(BaseModel):
     """A submission's verdict against its baseline and the discordant pairs behind it."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     submission_id: int
+    """The submission judged (the candidate)."""
     baseline_id: int | None
     """None when the submission is a baseline or its base model has none."""
-    verdict: Verdict | None
+    verdict: DegradationVerdict | None
     """The verdict: its ``profile`` (text form), equivalence ``margin_pp`` and
     ``equivalence_ci_pp``, and the ``no_signal`` rooms with their reasons are in it."""
     profile_label: str | None = None
     """The verdict's difficulty profile for people (``Cipher 4 · Map 6 · ...``); None without
     paired puzzles."""
     discordant: list[DiscordantPair]
+    """The paired puzzles only one side solved (rooms without signal left out), with the
+    matches to replay (``/api/matches/{match_id}``); empty without a baseline."""
 
 
 def verdict_report(store: Store, submission: dict[str, Any]) -> VerdictReport:

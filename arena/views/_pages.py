@@ -1,0 +1,373 @@
+"""The web app's pages as functions of the store: the text, tables and charts each tab shows.
+
+The Gradio layer (``app.py``) only wires widgets to these. Every submitter-written text in the
+Markdown they return goes through :func:`~submissions.models.display_text`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from pydantic import ValidationError
+
+from arena.analysis import (
+    NO_SIGNAL_PREFIX,
+    QUANT_FAMILIES,
+    DegradationVerdict,
+    LeaderboardRow,
+    chart_points,
+    choose_baselines,
+    contagion,
+    contagion_frame,
+    filter_rows,
+    group_of,
+    leaderboard_rows,
+    pareto_frontier,
+    ratings,
+    room_quality,
+)
+from arena.engine import Store
+from arena.results import imported_points, read_imported
+from arena.views import _charts as charts
+from arena.views._api import verdict_report
+from arena.views._columns import ALL_COLUMNS, DEFAULT_COLUMNS, leaderboard_frame
+from arena.views._match_list import match_list, now_playing
+from arena.views._replay import replay
+from arena.views._replay_markdown import replay_markdown
+from rooms import room_name
+from submissions.models import display_text
+
+__all__ = [
+    "ALL_COLUMNS",
+    "DEFAULT_COLUMNS",
+    "QUANT_FAMILIES",
+    "base_model_suggestions",
+    "contagion_markdown",
+    "discordant_choices",
+    "figures",
+    "filter_choices",
+    "has_matches",
+    "leaderboard_choices",
+    "leaderboard_page",
+    "leaderboard_table",
+    "leaderboard_view",
+    "live_submission",
+    "live_submissions",
+    "match_choices",
+    "now_playing_markdown",
+    "queued_matches",
+    "ratings_frame",
+    "replay_view",
+    "validation_message",
+    "verdict_candidates",
+    "verdict_markdown",
+]
+
+
+# -- queries --------------------------------------------------------------------------------------
+def queued_matches(store: Store) -> int:
+    """How many matches wait in the job queue."""
+    queued = store.query("SELECT COUNT(*) AS n FROM job_queue WHERE status = 'queued'")
+    return queued[0]["n"] if queued else 0
+
+
+def has_matches(store: Store) -> bool:
+    """Whether any match was ever started."""
+    return bool(store.query("SELECT 1 FROM matches LIMIT 1"))
+
+
+def live_submissions(store: Store) -> list[dict[str, Any]]:
+    """Every submission not deleted, by id, with the fields the baseline rule and the verdict
+    picker need."""
+    return store.query(
+        "SELECT id, display_name, quant, base_model_key, settings_class, is_baseline, status "
+        "FROM submissions WHERE status != 'deleted' ORDER BY id"
+    )
+
+
+def live_submission(store: Store, submission_id: int) -> dict[str, Any] | None:
+    """One submission's row, or None when there is none or it was deleted."""
+    found = store.query("SELECT * FROM submissions WHERE id = ?", (submission_id,))
+    if not found or found[0]["status"] == "deleted":
+        return None
+    return found[0]
+
+
+def base_model_suggestions(store: Store) -> list[str]:
+    """Base models already registered, most used first (the Submit form's suggestions)."""
+    rows = store.query(
+        "SELECT base_model, COUNT(*) AS n FROM submissions WHERE status != 'deleted' "
+        "GROUP BY base_model_key ORDER BY n DESC, base_model LIMIT 100"
+    )
+    return [r["base_model"] for r in rows]
+
+
+# -- pages ----------------------------------------------------------------------------------------
+def now_playing_markdown(store: Store) -> str:
+    """The line above the tabs: the running matches, or how many are queued."""
+    playing = now_playing(store)
+    if not playing:
+        waiting = queued_matches(store)
+        more = f" {waiting} match(es) queued." if waiting else ""
+        return f"**Now playing:** nothing right now.{more}"
+    lines = ["**Now playing**"]
+    for item in playing:
+        lines.append(f"- {display_text(item.headline())}")
+    return "\n".join(lines)
+
+
+def leaderboard_view(
+    rows: list[LeaderboardRow],
+    base_model: str | None = None,
+    family: str | None = None,
+    hardware: str | None = None,
+    engine: str | None = None,
+    search: str | None = None,
+    columns: list[str] | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """The table and its note from the leaderboard ``rows`` (every submission not deleted)."""
+    shown = filter_rows(
+        rows,
+        base_model=base_model or None,
+        quant_family=family or None,
+        hardware=hardware or None,
+        engine=engine or None,
+        search=search or None,
+    )
+    frame = leaderboard_frame(shown, columns or list(DEFAULT_COLUMNS))
+    if shown:
+        note = f"{len(shown)} submission(s). Click a column header to sort."
+    elif rows:
+        note = "No submission matches these filters."
+    else:
+        note = (
+            "**No submissions yet.** Register an endpoint in the *Submit* tab (or start the app "
+            "with `python app.py --demo` to watch two local SmolLM2 quants play)."
+        )
+    return frame, note
+
+
+def figures(store: Store) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure]:
+    """The charts: Pareto frontier, quality vs size, escape rate vs bits per room, speed vs
+    size."""
+    points = chart_points(leaderboard_rows(store))
+    imported = imported_points(read_imported(store))
+    pareto = charts.pareto_figure(points, pareto_frontier(points), imported)
+    bang = charts.bang_per_bit_figures(points, room_quality(store), imported)
+    return pareto, bang["quality_vs_gb"], bang["quality_vs_bpw_by_room"], bang["tps_vs_gb"]
+
+
+def match_choices(store: Store) -> list[tuple[str, str]]:
+    """The replay picker's choices: (label, match id), newest first."""
+    return [(item.label(), item.id) for item in match_list(store, limit=200)]
+
+
+def replay_view(store: Store, match_id: str | None) -> str:
+    """The Replays tab: one match's replay, or what to do when none is picked."""
+    if not match_id:
+        if not has_matches(store):
+            return "**No matches yet.** They appear here as soon as the scheduler starts one."
+        return "Pick a match above."
+    found = replay(store, match_id)
+    if found is None:
+        return f"No match {display_text(match_id)}."
+    return replay_markdown(found, escape_html=False)  # fenced blocks keep it inert
+
+
+def verdict_candidates(store: Store) -> list[tuple[str, str]]:
+    """Candidates whose group has a baseline: (label, submission id)."""
+    rows = live_submissions(store)
+    chosen = choose_baselines(rows)
+    return [
+        (f"#{r['id']} {r['display_name']} ({r['quant']})", str(r["id"]))
+        for r in rows
+        if chosen.get(group_of(r)) not in (None, r["id"])
+    ]
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{100 * value:.{digits}f} %"
+
+
+def _equivalence_line(v: DegradationVerdict) -> str:
+    """The equivalence margin and the 95 % interval the rule compares with it."""
+    if v.margin_pp is None or v.equivalence_ci_pp is None:
+        return "- equivalence: no interval yet"
+    low, high = v.equivalence_ci_pp
+    inside = -v.margin_pp < low and high < v.margin_pp
+    return (
+        f"- equivalence margin ±{v.margin_pp:g} pp; 95 % interval of the difference "
+        f"[{low:+.1f}, {high:+.1f}] pp: " + ("inside it" if inside else "not inside it (yet)")
+    )
+
+
+def _no_signal_lines(v: DegradationVerdict) -> list[str]:
+    """The rooms the baseline's calibration found without signal, each with why."""
+    if not v.no_signal:
+        return ["- rooms without signal: none"]
+    return ["- rooms without signal for this model (left out of the pairs):"] + [
+        f"  - {room_name(room)}: {display_text(reason.removeprefix(NO_SIGNAL_PREFIX))}"
+        for room, reason in v.no_signal.items()
+    ]
+
+
+def verdict_markdown(store: Store, submission_id: str | None) -> str:
+    """Everything behind one candidate's verdict, for the Verdicts tab."""
+    if not submission_id:
+        if not verdict_candidates(store):
+            return (
+                "**No candidate with a baseline yet.** A verdict needs a baseline of the same "
+                "base model and a candidate quant."
+            )
+        return "Pick a candidate above."
+    found = live_submission(store, int(submission_id))
+    if found is None:
+        return f"No submission #{display_text(submission_id)}."
+    report = verdict_report(store, found)
+    row = next((r for r in leaderboard_rows(store) if r.submission_id == report.submission_id),
+               None)  # fmt: skip
+    name = display_text(found["display_name"])
+    v = report.verdict
+    if v is None:
+        return f"### #{report.submission_id} {name}\nNo baseline to compare with."
+    # The label is our own text (numbers and fingerprint field names): no escaping needed.
+    lines = [f"### #{report.submission_id} {name} vs baseline #{report.baseline_id}",
+             f"**{v.label}**", ""]  # fmt: skip
+    if v.kind != "NOT COMPARABLE":
+        p = f"{v.p_value:.3g}" if v.p_value is not None else "n/a"
+        retained = "n/a"
+        if v.retention_pct is not None:
+            retained = f"{v.retention_pct:.1f} %"
+            if v.retention_ci is not None:
+                retained += f" [{v.retention_ci[0]:.1f}, {v.retention_ci[1]:.1f}]"
+        effect = "n/a"
+        if v.difference_pp is not None and v.ci_pp is not None:
+            effect = f"{v.difference_pp:+.1f} pp [{v.ci_pp[0]:+.1f}, {v.ci_pp[1]:+.1f}]"
+        smallest = "n/a" if v.detectable_drop_pp is None else f"{v.detectable_drop_pp:.0f} pp"
+        lines += [
+            f"- paired puzzles: **{v.n_pairs}** ({v.source or 'ad hoc'}, tier "
+            f"{v.tier or 'none'}); baseline-only solves b = {v.b}, candidate-only c = {v.c}",
+            f"- exact McNemar p = {p}; solve-rate difference {effect} (bootstrap over seeds)",
+            f"- quality retained: {retained}",
+            f"- {v.floor_note or 'A/A floor: not measured'}",
+            f"- smallest drop this n could show (80 % power): {smallest}",
+            f"- difficulty profile: {report.profile_label or 'n/a'}",
+            _equivalence_line(v),
+            *_no_signal_lines(v),
+        ]
+    if row is not None:
+        if row.kl is not None:
+            kl = row.kl
+            text = (
+                f"mean KL {kl.mean_kl:.4f} nats/token, top-1 agreement {_pct(kl.top1_agreement)} "
+                f"over {kl.n_positions} positions"
+                if kl.status == "done" and kl.mean_kl is not None
+                else f"{kl.status}: {display_text(kl.reason or '')}"
+            )
+            lines.append(f"- KL probe: {text}" + (" — **COLLAPSED**" if kl.collapsed else ""))
+        if row.canary is not None and row.canary.p_value is not None:
+            c = row.canary
+            flag = "**FLAGGED** " if c.flagged else ""
+            lines.append(
+                f"- truncation canary: {flag}{_pct(c.rate)} of answers hit the cap vs "
+                f"{_pct(c.baseline_rate)} for the baseline (p = {c.p_value:.3g})"
+            )
+    if report.discordant:
+        lines += ["", f"**Discordant pairs** ({len(report.discordant)}): pick one below to open "
+                  "its replay."]  # fmt: skip
+    return "\n".join(lines)
+
+
+def discordant_choices(store: Store, submission_id: str | None) -> list[tuple[str, str]]:
+    """(label, match id) of the replay to read for each discordant pair of a candidate."""
+    if not submission_id:
+        return []
+    found = live_submission(store, int(submission_id))
+    if found is None:
+        return []
+    choices = []
+    for pair in verdict_report(store, found).discordant:
+        seed = "sealed" if pair.seed is None else str(pair.seed)
+        who = "only the baseline" if pair.solved_by == "baseline" else "only the candidate"
+        for side, match_id in (("candidate", pair.candidate_match),
+                               ("baseline", pair.baseline_match)):  # fmt: skip
+            if match_id and (side == "candidate" or match_id != pair.candidate_match):
+                label = f"{pair.room_id} seed {seed}: {who} solved it ({side}'s replay)"
+                choices.append((label, match_id))
+    return choices
+
+
+def ratings_frame(store: Store) -> pd.DataFrame:
+    """Bradley-Terry ratings per base model for the Verdicts tab."""
+    records = []
+    for r in ratings(store):
+        ci = f" [{r.rating_ci[0]:+.2f}, {r.rating_ci[1]:+.2f}]" if r.rating_ci else ""
+        win = f"{100 * r.win_prob:.0f} %" + (
+            f" [{100 * r.win_prob_ci[0]:.0f}, {100 * r.win_prob_ci[1]:.0f}]"
+            if r.win_prob_ci
+            else ""
+        )
+        records.append({
+            "base model": r.base_model_key, "name": r.display_name, "quant": r.quant,
+            "rating (log-odds vs baseline) [95% CI]": f"{r.rating:+.2f}{ci}",
+            "P(beats baseline) [95% CI]": win, "W-L-T": f"{r.wins}-{r.losses}-{r.ties}",
+            "note": r.note or "",
+        })  # fmt: skip
+    return pd.DataFrame(records)
+
+
+def contagion_markdown(store: Store) -> str:
+    """The contagion matrices as Markdown tables (row: the quant pressured; column: the quant
+    pressuring it)."""
+    matrices = contagion(store)
+    if not matrices:
+        return "No opponent-mode matches between submissions yet."
+    parts = []
+    for matrix in matrices:
+        frame = contagion_frame(matrix)
+        header = "| manipulated ↓ by → | " + " | ".join(display_text(str(c)) for c in frame.columns)
+        lines = [f"**{display_text(matrix.base_model_key)}**", "", header + " |",
+                 "|---" * (len(frame.columns) + 1) + "|"]  # fmt: skip
+        for label, cells in frame.iterrows():
+            row_cells = " | ".join(display_text(str(v)) if v else "" for v in cells)
+            lines.append(f"| {display_text(str(label))} | {row_cells} |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def filter_choices(rows: list[LeaderboardRow]) -> dict[str, list[str]]:
+    """The filter dropdowns' choices (base model, hardware, engine) from leaderboard rows."""
+    return {
+        "base_model": sorted({r.base_model for r in rows}),
+        "hardware": sorted({r.hardware for r in rows}),
+        "engine": sorted({r.engine for r in rows}),
+    }
+
+
+def leaderboard_choices(store: Store) -> dict[str, list[str]]:
+    """The filter dropdowns' choices from the current leaderboard."""
+    return filter_choices(leaderboard_rows(store))
+
+
+def leaderboard_table(store: Store, *filters: Any) -> tuple[pd.DataFrame, str]:
+    """The current leaderboard's table and note, with :func:`leaderboard_view`'s filters."""
+    return leaderboard_view(leaderboard_rows(store), *filters)
+
+
+def leaderboard_page(store: Store, *filters: Any) -> tuple[pd.DataFrame, str, dict[str, list[str]]]:
+    """The table, its note and the filters' choices from one read of the leaderboard."""
+    rows = leaderboard_rows(store)  # once for the table and the filter choices
+    fresh = filter_choices(rows)
+    frame, note = leaderboard_view(rows, *filters)
+    return frame, note, fresh
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line per bad field, in the form's words."""
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "form"
+        lines.append(f"- **{display_text(field)}**: {display_text(error['msg'])}")
+    return "**Please fix:**\n" + "\n".join(lines)
