@@ -3,6 +3,7 @@ speed probe."""
 
 from __future__ import annotations
 
+from arena.probes._kl import PROBE_VERSION as KL_PROBE_VERSION
 from arena.probes._kl import (
     KlResult,
     KlUnavailable,
@@ -11,17 +12,24 @@ from arena.probes._kl import (
     is_collapsed,
     run_kl_probe,
 )
-from arena.probes._speed import MIN_REPS, PROBE_VERSION, SpeedResult, run_speed_probe
+from arena.probes._records import ProbeRecord, store_probe
+from arena.probes._speed import run_speed_probe
+from arena.probes._speed_prompts import MIN_REPS
+from arena.probes._speed_prompts import PROBE_VERSION as SPEED_PROBE_VERSION
+from arena.probes._speed_result import SpeedResult
 
 __all__ = [
+    "KL_PROBE_VERSION",
     "MIN_REPS",
-    "PROBE_VERSION",
+    "SPEED_PROBE_VERSION",
     "KlResult",
     "KlUnavailable",
+    "ProbeRecord",
     "SpeedResult",
     "collect_logprobs",
     "compare",
     "is_collapsed",
     "run_kl_probe",
     "run_speed_probe",
+    "store_probe",
 ]

@@ -46,262 +46,34 @@ because some chat templates refuse one.
 
 from __future__ import annotations
 
-import math
-import random
 import secrets
-import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from arena.client import ChatClient, ChatResult, EndpointError, HTTPStatusError
-
-PROBE_VERSION = "speed-v1"
-"""Changes whenever prompts, parameters or formulas change (results of two versions differ)."""
-MIN_REPS = 5
-"""Fewest measured repetitions per phase."""
-PP_MAX_TOKENS = 1
-TG_MAX_TOKENS = 128
-AGREEMENT_TOLERANCE = 0.03
-"""Client and server tg tok/s agree when their relative difference is at most this."""
-FORCE_LENGTH_REJECT_STATUSES = frozenset({400, 422})
-"""Statuses with which a server may refuse the ``ignore_eos``/``min_tokens`` fields it lacks."""
-_FORBIDDEN_PARAMS = frozenset(
-    {
-        "model",
-        "messages",
-        "stream",
-        "max_tokens",
-        "max_completion_tokens",
-        "n",
-        "ignore_eos",
-        "min_tokens",
-    }
+from arena.probes._speed_prompts import (
+    AGREEMENT_TOLERANCE,
+    FORBIDDEN_PARAMS,
+    FORCE_LENGTH_REJECT_STATUSES,
+    MIN_REPS,
+    PP_MAX_TOKENS,
+    TG_MAX_TOKENS,
+    nonce,
+    pp_messages,
+    tg_messages,
 )
-
-TokenSource = Literal["server", "limit", "calibrated", "estimated"]
-"""Where a run's token count (the one its tok/s uses) comes from: ``server`` usage; ``limit``: a
-tg run without usage that ended with ``finish_reason: "length"``, so it generated ``max_tokens``;
-``calibrated``: the server's usage on a non-streamed check run; ``estimated``: the client's
-estimate (prompt characters / 4, streamed chunks)."""
-
-# --------------------------------------------------------------------------------------------
-# Prompts
-
-_SUBJECTS = (
-    "The old lighthouse keeper", "A quiet librarian", "The river pilot", "Our village baker",
-    "The night watchman", "A travelling clockmaker", "The harbour master", "A young botanist",
-)  # fmt: skip
-_VERBS = ("repaired", "counted", "painted", "catalogued", "carried", "measured", "polished")
-_OBJECTS = (
-    "seven brass lanterns", "a crate of winter apples", "the faded sea charts",
-    "twelve wooden barrels", "a box of copper keys", "the broken church bell",
-    "three leather maps", "a basket of river stones",
-)  # fmt: skip
-_PLACES = (
-    "before the storm arrived", "while the tide was low", "in the cold morning light",
-    "after the market closed", "beside the northern gate", "under the stone bridge",
-    "during the long festival", "near the empty mill",
-)  # fmt: skip
-_PP_SENTENCES = 32  # about 512 prompt tokens with SmolLM2's tokenizer and chat template
-
-
-def _synthetic_text(sentences: int = _PP_SENTENCES, seed: int = 512) -> str:
-    """Deterministic plain English prose: the same text on every machine and every run."""
-    rng = random.Random(seed)
-    return " ".join(
-        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} "
-        f"{rng.choice(_PLACES)}."
-        for _ in range(sentences)
-    )
-
-
-PP_TEXT = _synthetic_text()
-"""The fixed body of the pp prompt."""
-TG_REQUEST = (
-    "Write a long, detailed story about a lighthouse keeper during a winter storm. Describe "
-    "every room of the lighthouse, the sea, the ships and the keeper's thoughts. Do not stop "
-    "early."
+from arena.probes._speed_result import (
+    SpeedResult,
+    SpeedRun,
+    TokenSource,
+    mean,
+    median,
+    p90,
+    relative_difference,
+    sample_sd,
+    server_tps,
 )
-"""The fixed body of the tg prompt."""
-
-
-def nonce(salt: str, index: int) -> str:
-    """The short, fixed-width tag that starts repetition ``index``'s prompt (``[run p1234-07]``
-    for salt ``p1234``, index 7)."""
-    return f"[run {salt}-{index:02d}]"
-
-
-def pp_messages(tag: str) -> list[dict[str, Any]]:
-    """The pp prompt: ``tag`` first, then the fixed ~512-token text and a one-line question."""
-    content = (
-        f"{tag} Read these notes.\n\n{PP_TEXT}\n\nIn one short sentence, what are the notes about?"
-    )
-    return [{"role": "user", "content": content}]
-
-
-def tg_messages(tag: str) -> list[dict[str, Any]]:
-    """The tg prompt: ``tag`` first, then a short request for a long story."""
-    return [{"role": "user", "content": f"{tag} {TG_REQUEST}"}]
-
-
-# --------------------------------------------------------------------------------------------
-# Statistics (pure)
-
-
-def mean(values: Sequence[float]) -> float:
-    """Arithmetic mean; ValueError when empty."""
-    if not values:
-        raise ValueError("mean of no values")
-    return statistics.fmean(values)
-
-
-def sample_sd(values: Sequence[float]) -> float:
-    """Sample standard deviation (n - 1 in the denominator); ValueError below two values."""
-    if len(values) < 2:
-        raise ValueError("a sample standard deviation needs at least two values")
-    return statistics.stdev(values)
-
-
-def median(values: Sequence[float]) -> float:
-    """Median (mean of the two middle values for an even count); ValueError when empty."""
-    if not values:
-        raise ValueError("median of no values")
-    return statistics.median(values)
-
-
-def p90(values: Sequence[float]) -> float:
-    """90th percentile, linear interpolation between closest ranks (numpy's default).
-
-    For sorted ``x`` of length ``n`` it is ``x[k] + f * (x[k+1] - x[k])`` with
-    ``k + f = 0.9 * (n - 1)``.
-    """
-    if not values:
-        raise ValueError("percentile of no values")
-    return float(np.percentile(np.asarray(values, dtype=float), 90))
-
-
-def relative_difference(value: float, reference: float) -> float:
-    """``(value - reference) / reference``; ValueError when ``reference`` is not positive."""
-    if not reference > 0:
-        raise ValueError("the reference must be positive")
-    return (value - reference) / reference
-
-
-def server_tps(
-    timings: Mapping[str, float] | None, kind: Literal["prompt", "predicted"]
-) -> float | None:
-    """llama.cpp's own tok/s from its ``timings``: ``<kind>_per_second``, else
-    ``<kind>_n / <kind>_ms * 1000``; None when absent or not positive."""
-    if not timings:
-        return None
-    value = timings.get(f"{kind}_per_second")
-    if value is None:
-        count, millis = timings.get(f"{kind}_n"), timings.get(f"{kind}_ms")
-        if count is None or millis is None or millis <= 0:
-            return None
-        value = count / millis * 1000
-    return value if math.isfinite(value) and value > 0 else None
-
-
-# --------------------------------------------------------------------------------------------
-# Results
-
-
-class SpeedRun(BaseModel):
-    """One measured repetition."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
-    phase: Literal["pp", "tg"]
-    rep: int = Field(ge=0)
-    """Index among the measured runs of its phase (warm-ups are not recorded)."""
-    prompt_tokens: int = Field(ge=0)
-    completion_tokens: int = Field(ge=0)
-    tokens_source: TokenSource
-    """Source of the count the tok/s uses: ``prompt_tokens`` for pp, ``completion_tokens`` for
-    tg (a tg run's ``prompt_tokens`` may be an estimate whatever this says)."""
-    ttft_s: float | None
-    """Seconds to the first streamed token (None when no text was streamed)."""
-    latency_s: float
-    finish_reason: str | None
-    tps: float | None
-    """pp: ``prompt_tokens / ttft``; tg: ``completion_tokens / (latency - ttft)``."""
-    server_tps: float | None
-    """pp: the server's ``prompt_per_second``; tg: its ``predicted_per_second``."""
-
-
-class SpeedResult(BaseModel):
-    """What the speed probe measured (``done``), or why it could not (``failed``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
-    status: Literal["done", "failed"]
-    probe_version: str = PROBE_VERSION
-    reps: int = Field(ge=MIN_REPS)
-    """Measured repetitions asked for, per phase."""
-    warmup: int = Field(ge=0)
-    """Discarded warm-up repetitions per phase."""
-    model: str
-    """The model id the probe asked for."""
-
-    pp_n: int = 0
-    """pp runs that went into the pp statistics."""
-    pp_tps_mean: float | None = None
-    pp_tps_sd: float | None = None
-    pp_ttft_median_s: float | None = None
-    pp_ttft_p90_s: float | None = None
-    pp_prompt_tokens_mean: float | None = None
-    pp_tokens_source: TokenSource | None = None
-
-    tg_n: int = 0
-    """tg runs that went into the tg statistics."""
-    tg_tps_mean: float | None = None
-    tg_tps_sd: float | None = None
-    tg_ttft_median_s: float | None = None
-    tg_ttft_p90_s: float | None = None
-    tg_tokens_mean: float | None = None
-    """Tokens actually generated per tg run, on average (at most ``max_tokens`` 128)."""
-    tg_tokens_source: TokenSource | None = None
-    stopped_early: int = 0
-    """tg runs that ended before ``max_tokens`` (finish_reason other than ``length``)."""
-    length_forced: bool | None = None
-    """Whether the measured tg runs were sent ``ignore_eos: true`` and ``min_tokens`` =
-    ``max_tokens`` (False: not asked for, or the server refused them; None: no tg run made)."""
-
-    server_pp_tps_mean: float | None = None
-    """The server's own prompt tok/s over the pp runs (llama.cpp ``timings``), if reported."""
-    server_tg_tps_mean: float | None = None
-    """The server's own generation tok/s over the tg runs, if reported."""
-    server_agreement: float | None = None
-    """``(client - server) / server``: the client's mean tg tok/s over the runs the server
-    reported timings for, relative to the server's mean over those same runs (all runs when
-    it reported every time, then ``client`` is ``tg_tps_mean``)."""
-    server_agrees: bool | None = None
-    """``|server_agreement| <= 0.03``; None without server timings."""
-
-    runs: list[SpeedRun] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-    reason: str | None = None
-    """Why the probe failed (``failed`` only; endpoint errors come with the API key redacted)."""
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SpeedResult:
-        if self.status == "failed":
-            if not self.reason:
-                raise ValueError("a failed speed result needs a reason")
-        elif self.reason is not None:
-            raise ValueError("a done speed result has no reason")
-        elif self.pp_tps_mean is None or self.tg_tps_mean is None:
-            raise ValueError("a done speed result needs pp and tg means")
-        return self
-
-
-# --------------------------------------------------------------------------------------------
-# The probe
 
 
 class _ProbeFailed(Exception):
@@ -582,7 +354,7 @@ async def run_speed_probe(
     if tg_max_tokens < 2:
         raise ValueError(f"tg_max_tokens must be at least 2, got {tg_max_tokens}")
     extra = dict(params or {})
-    clashing = sorted(_FORBIDDEN_PARAMS & set(extra))
+    clashing = sorted(FORBIDDEN_PARAMS & set(extra))
     if clashing:
         raise ValueError(f"params must not set {', '.join(clashing)}")
     salt = salt if salt is not None else f"{secrets.randbelow(10_000):04d}"

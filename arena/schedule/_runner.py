@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import os
 import socket
@@ -34,21 +33,11 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from pydantic import BaseModel, SecretStr
 
-from arena.analysis import (
-    DEFAULT_CONTEXT,
-    CalibrationConfig,
-    calibration,
-    calibration_store,
-    choose_baselines,
-    group_verdicts,
-)
-from arena.client import ChatClient, ClientLimits, EndpointError
+from arena.client import ChatClient
 from arena.engine import (
     AdversarialMode,
     ContestantSpec,
@@ -56,428 +45,44 @@ from arena.engine import (
     MatchResult,
     MatchSettings,
     MatchSpec,
-    Profile,
     Store,
     endpoint_hosts,
     now,
     play_match,
-    profiles,
     scrub_endpoints,
 )
-from arena.probes import PROBE_VERSION as KL_VERSION
-from arena.probes import PROBE_VERSION as SPEED_VERSION
 from arena.probes import (
     KlResult,
     KlUnavailable,
+    ProbeRecord,
     SpeedResult,
-    is_collapsed,
     run_kl_probe,
     run_speed_probe,
+    store_probe,
 )
 from arena.schedule._jobs import Job, JobQueue
+from arena.schedule._planner import (
+    Entrant,
+    GroupLevels,
+    QueueView,
+    endpoint_of,
+    fits,
+    is_speed_probe,
+    job_endpoints,
+    payload_profile,
+    plan_next,
+    seed_secret,
+)
+from arena.schedule._standing import collapsed, decided_pairs, entrants, group_levels
 from arena.settings import SchedulerSettings
-from arena.tiers import CALIBRATION_SEEDS, SEED_LIST, calibration_seed, tier, tier_seed
-from submissions.keystore import KeyStore, KeyStoreError
-from submissions.ssrf import Resolver, URLRefused, check_url, pinned_transport, system_resolver
+from arena.tiers import CALIBRATION_SEEDS, SEED_LIST
+from submissions.contestants import Unplayable, check_alive, connect, load_contestant
+from submissions.keystore import KeyStore
+from submissions.ssrf import Resolver, system_resolver
 
 log = logging.getLogger(__name__)
 
 LEADER_LEASE = "scheduler"
-PRECHECK_TIMEOUT_S = 15.0
-
-
-@dataclass(frozen=True)
-class Entrant:
-    """An active submission as the pairing sees it."""
-
-    id: int
-    base_model_key: str
-    settings_class: str
-    is_baseline: bool
-    endpoint: str
-
-    @property
-    def group(self) -> tuple[str, str]:
-        """(base model key, sampling class)."""
-        return self.base_model_key, self.settings_class
-
-
-def group_baselines(entrants: Iterable[Entrant]) -> dict[tuple[str, str], int]:
-    """Each group's baseline among active submissions (``arena.analysis``'s rule)."""
-    return choose_baselines(
-        {"id": e.id, "base_model_key": e.base_model_key, "settings_class": e.settings_class,
-         "is_baseline": e.is_baseline}
-        for e in entrants
-    )  # fmt: skip
-
-
-def seed_secret(store: Store, settings: SchedulerSettings) -> bytes:
-    """``QER_SEED_SECRET`` if set, else a random secret made once and kept in the database."""
-    if settings.seed_secret is not None:
-        return settings.seed_secret.get_secret_value().encode()
-    return store.meta_secret("seed_secret").encode()
-
-
-def calibration_config(
-    settings: SchedulerSettings, context_tokens: int | None
-) -> CalibrationConfig:
-    """How a group's baseline is calibrated (its endpoint's window decides the caps)."""
-    return CalibrationConfig(
-        target=settings.calibration_target,
-        runs=settings.calibration_runs,
-        retries=settings.retries,
-        context_tokens=context_tokens or DEFAULT_CONTEXT,
-    )
-
-
-def endpoint_of(base_url: str) -> str:
-    """The server behind a base URL (``scheme://host:port``): the unit of the concurrency limit."""
-    scheme, _, rest = base_url.partition("://")
-    host_port = rest.split("/", 1)[0].lower()
-    if ":" not in host_port.rsplit("]", 1)[-1]:
-        host_port += ":443" if scheme == "https" else ":80"
-    return f"{scheme}://{host_port}"
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """A job the planner wants queued: its dedupe key and payload."""
-
-    key: str
-    payload: dict[str, Any]
-
-
-def _settings_tag(settings: SchedulerSettings, levels: Profile) -> str:
-    mode = settings.adversarial.value
-    return f"{settings.tier}:{profiles.tag(levels)}:{mode}:r{settings.retries}"
-
-
-def payload_profile(payload: dict[str, Any]) -> Profile:
-    """The profile a queued job plays (jobs queued before profiles named one ``difficulty``)."""
-    if isinstance(payload.get("profile"), dict):
-        return {str(room): int(level) for room, level in payload["profile"].items()}
-    return profiles.uniform(int(payload.get("difficulty", 1)))
-
-
-def match_jobs(
-    low: int,
-    high: int,
-    round_index: int,
-    settings: SchedulerSettings,
-    seed: int,
-    levels: Profile,
-) -> list[JobRequest]:
-    """A pair's round: one seed, both orders (one match when a submission meets itself, A/A)."""
-    common = {
-        "kind": "match",
-        "pair": [low, high],
-        "round": round_index,
-        "seed": seed,
-        "tier": settings.tier,
-        "profile": levels,
-        "retries": settings.retries,
-        "adversarial": settings.adversarial.value,
-    }
-    orders = [("ab", low, high)] if low == high else [("ab", low, high), ("ba", high, low)]
-    return [
-        JobRequest(
-            f"pair:{low}-{high}:{_settings_tag(settings, levels)}:round{round_index}:{order}",
-            {**common, "a": a, "b": b},
-        )
-        for order, a, b in orders
-    ]
-
-
-def solo_job(
-    submission_id: int,
-    round_index: int,
-    settings: SchedulerSettings,
-    seed: int,
-    levels: Profile,
-) -> JobRequest:
-    """A solo (bluff-mode) run on seed ``round_index`` of the group's list."""
-    return JobRequest(
-        f"solo:{submission_id}:{settings.tier}:{profiles.tag(levels)}:r{settings.retries}:"
-        f"round{round_index}",
-        {
-            "kind": "solo",
-            "a": submission_id,
-            "round": round_index,
-            "seed": seed,
-            "tier": settings.tier,
-            "profile": levels,
-            "retries": settings.retries,
-            "adversarial": AdversarialMode.BLUFF.value,
-        },
-    )
-
-
-def calibration_job(
-    baseline: int,
-    calibration: int,
-    round_index: int,
-    settings: SchedulerSettings,
-    seed: int,
-    levels: Profile,
-) -> JobRequest:
-    """Run ``round_index`` of a calibration: the baseline solo (bluff mode) on a calibration seed,
-    every room at the level its search is at."""
-    return JobRequest(
-        f"calibrate:{calibration}:run{round_index}",
-        {
-            "kind": "calibrate",
-            "a": baseline,
-            "calibration": calibration,
-            "round": round_index,
-            "seed": seed,
-            "profile": levels,
-            "retries": settings.retries,
-            "adversarial": AdversarialMode.BLUFF.value,
-        },
-    )
-
-
-@dataclass(frozen=True)
-class GroupLevels:
-    """What a group (base model and sampling class) plays: its profile, or, while its baseline is
-    being calibrated, nothing but the next calibration run."""
-
-    profile: Profile | None
-    """The levels every member plays; None while the calibration runs."""
-    calibration: int | None = None
-    """The calibration being run (while ``profile`` is None)."""
-    next_run: Profile | None = None
-    """The levels of the calibration's next run."""
-    baseline: int | None = None
-    """The baseline that plays the calibration runs."""
-
-
-def probe_job(kind: str, submission_id: int, baseline: int | None = None) -> JobRequest:
-    """A probe: ``speed`` (solo; its endpoint plays nothing else meanwhile) or ``kl`` (against
-    the baseline's endpoint)."""
-    version = KL_VERSION if kind == "kl" else SPEED_VERSION
-    payload: dict[str, Any] = {"kind": "probe", "probe": kind, "a": submission_id}
-    if baseline is not None:
-        payload["b"] = baseline
-    suffix = f":vs{baseline}" if baseline is not None else ""
-    return JobRequest(f"probe:{kind}:{submission_id}{suffix}:{version}", payload)
-
-
-@dataclass(frozen=True)
-class QueueView:
-    """What the planner needs to know about the queue: job statuses by key, rounds queued per
-    pair and per solo player (this tier and settings), pairs and players with a job waiting."""
-
-    status: dict[str, str]
-    rounds: Counter[tuple[int, int, str]]
-    """Rounds queued per (low id, high id, profile tag)."""
-    solos: Counter[tuple[int, str]]
-    """Solo runs queued per (submission, profile tag)."""
-    waiting: set[tuple[int, int]]
-    calibration_jobs: Counter[int] = field(default_factory=Counter)
-    """Calibration runs queued per calibration (any status)."""
-    calibrating: frozenset[int] = frozenset()
-    """Calibrations with a run queued or running (the next run waits for its result)."""
-
-    @classmethod
-    def of(cls, rows: Iterable[dict[str, Any]], settings: SchedulerSettings) -> QueueView:
-        status: dict[str, str] = {}
-        rounds: dict[tuple[int, int, str], set[int]] = {}
-        solos: dict[tuple[int, str], set[int]] = {}
-        waiting: set[tuple[int, int]] = set()
-        calibration_jobs: Counter[int] = Counter()
-        calibrating: set[int] = set()
-        for row in rows:
-            status[row["dedupe_key"]] = row["status"]
-            payload = json.loads(row["payload"])
-            kind = payload.get("kind", "match")
-            if kind == "calibrate":
-                calibration_jobs[payload["calibration"]] += 1
-                if row["status"] in ("queued", "running"):
-                    calibrating.add(payload["calibration"])
-                continue
-            same = (
-                payload.get("tier") == settings.tier and payload.get("retries") == settings.retries
-            )
-            tag = profiles.tag(payload_profile(payload)) if kind in ("match", "solo") else ""
-            if kind == "match" and same and payload["adversarial"] == settings.adversarial:
-                low, high = payload["pair"]
-                rounds.setdefault((low, high, tag), set()).add(payload["round"])
-                if row["status"] == "queued":
-                    waiting.add((low, high))
-            elif kind == "solo" and same:
-                solos.setdefault((payload["a"], tag), set()).add(payload["round"])
-                if row["status"] == "queued":
-                    waiting.add((payload["a"], -1))
-        return cls(
-            status,
-            Counter({k: len(v) for k, v in rounds.items()}),
-            Counter({k: len(v) for k, v in solos.items()}),
-            waiting,
-            calibration_jobs,
-            frozenset(calibrating),
-        )
-
-
-FINISHED = ("done", "failed")
-"""Job statuses after which a job will not run again."""
-
-
-def plan_next(
-    entrants: Iterable[Entrant],
-    view: QueueView,
-    settings: SchedulerSettings,
-    *,
-    secret: bytes,
-    levels: dict[tuple[str, str], GroupLevels] | None = None,
-    decided: set[tuple[int, int]] = frozenset(),  # type: ignore[assignment]
-    collapsed: set[int] = frozenset(),  # type: ignore[assignment]
-) -> list[JobRequest]:
-    """The next jobs to queue (one probe, one calibration run, one solo run or one round), or
-    none.
-
-    Per group (base model and sampling class), in this order: the speed probe of every member;
-    the KL probe of every candidate against the group's baseline; the calibration of the
-    baseline (one run at a time, each run's levels following from the ones before: see
-    ``arena.analysis.calibration``), during which the group plays nothing else; each member's
-    solo runs on the tier's seed list; then rounds: baseline-vs-candidate pairs until their
-    verdict is ``decided`` or the tier's budget is spent, and the baseline's A/A rounds against
-    itself, interleaved by the share of their budgets used; then candidate-vs-candidate pairs. A
-    candidate plays nothing until its KL probe has finished, and nothing at all once the probe
-    found it ``collapsed``. ``levels`` says what each group plays (default: every room at
-    ``settings.difficulty``, or level 1 while calibrating is asked for but not set up).
-    """
-    spec = tier(settings.tier)
-    members = sorted(entrants, key=lambda e: e.id)
-    groups: dict[tuple[str, str], list[Entrant]] = {}
-    for e in members:
-        groups.setdefault((e.base_model_key, e.settings_class), []).append(e)
-    baseline_of = {key: group_baselines(group).get(key) for key, group in groups.items()}
-    fixed = profiles.uniform(settings.difficulty if isinstance(settings.difficulty, int) else 1)
-    plays = {key: (levels or {}).get(key, GroupLevels(fixed)) for key in groups}
-
-    for e in members:
-        job = probe_job("speed", e.id)
-        if job.key not in view.status:
-            return [job]
-    for key, group in groups.items():
-        base = baseline_of[key]
-        for e in group:
-            if base is not None and e.id != base:
-                job = probe_job("kl", e.id, base)
-                if job.key not in view.status:
-                    return [job]
-    for key, plan in plays.items():
-        if plan.profile is not None or plan.calibration is None:
-            continue
-        if plan.calibration in view.calibrating or plan.next_run is None or plan.baseline is None:
-            continue
-        k = view.calibration_jobs[plan.calibration]
-        seed = calibration_seed(f"{key[0]}|{key[1]}", k, secret)
-        return [calibration_job(plan.baseline, plan.calibration, k, settings, seed, plan.next_run)]
-
-    def cleared(e: Entrant) -> bool:
-        key = (e.base_model_key, e.settings_class)
-        base = baseline_of[key]
-        if e.id in collapsed or plays[key].profile is None:
-            return False
-        if base is None or e.id == base:
-            return True
-        return view.status.get(probe_job("kl", e.id, base).key) in FINISHED
-
-    def tag_of(e: Entrant) -> str:
-        return profiles.tag(plays[(e.base_model_key, e.settings_class)].profile or fixed)
-
-    ready = [e for e in members if cleared(e)]
-    solo = [
-        e
-        for e in ready
-        if view.solos[(e.id, tag_of(e))] < spec.solo_seeds and (e.id, -1) not in view.waiting
-    ]
-    if solo:
-        chosen = min(
-            solo, key=lambda e: (view.solos[(e.id, tag_of(e))], baseline_of[e.group] != e.id, e.id)
-        )
-        group_key = (chosen.base_model_key, chosen.settings_class)
-        k = view.solos[(chosen.id, tag_of(chosen))]
-        seed = tier_seed(f"{group_key[0]}|{group_key[1]}", spec.name, k, secret)
-        return [solo_job(chosen.id, k, settings, seed, plays[group_key].profile or fixed)]
-
-    options: list[tuple[tuple[int, float, int, int, int], tuple[str, str], int, int]] = []
-    for key, group in groups.items():
-        base = baseline_of[key]
-        playing = [e for e in group if e in ready]
-        tag = profiles.tag(plays[key].profile or fixed)
-        for i, x in enumerate(playing):
-            for y in playing[i:]:
-                pair = (x.id, y.id)
-                if pair in view.waiting:
-                    continue
-                if x.id == y.id:  # A/A: after a baseline pair at the same share of budget,
-                    # and only once a candidate plays (the floor is measured alongside it)
-                    aa = x.id == base and len(playing) > 1
-                    budget, klass, tie = (spec.aa_rounds if aa else 0), 0, 1
-                elif base in pair:
-                    budget, klass, tie = (0 if pair in decided else spec.rounds), 0, 0
-                else:
-                    budget, klass, tie = spec.cc_rounds, 1, 0
-                played = view.rounds[(x.id, y.id, tag)]
-                if played < budget:
-                    options.append(((klass, played / budget, tie, x.id, y.id), key, x.id, y.id))
-    if not options:
-        return []
-    _, group_key, low, high = min(options)
-    levels_now = plays[group_key].profile or fixed
-    k = view.rounds[(low, high, profiles.tag(levels_now))]
-    seed = tier_seed(f"{group_key[0]}|{group_key[1]}", spec.name, k, secret)
-    return match_jobs(low, high, k, settings, seed, levels_now)
-
-
-def fits(job: Job, *, urls: dict[int, str], busy: Counter[str], limit: int) -> bool:
-    """Whether ``job`` can start without an endpoint playing more than ``limit`` matches at once
-    (a match between two models on one server is one match for that server). A speed probe
-    needs its endpoint to itself."""
-    needed = job_endpoints(job, urls)
-    if is_speed_probe(job):
-        return all(busy[endpoint] == 0 for endpoint in needed)
-    return all(busy[endpoint] < limit for endpoint in needed)
-
-
-def job_endpoints(job: Job, urls: dict[int, str]) -> set[str]:
-    return {urls.get(job.payload[slot], "") for slot in ("a", "b") if slot in job.payload}
-
-
-def is_speed_probe(job: Job) -> bool:
-    return job.payload.get("kind") == "probe" and job.payload.get("probe") == "speed"
-
-
-class ProbeRecord(BaseModel):
-    """A finished probe, as stored in ``probes``."""
-
-    submission_id: int
-    kind: str
-    baseline_id: int | None
-    probe_version: str
-    status: str
-    result: str
-    """The probe's JSON result (endpoint hosts scrubbed)."""
-    started_at: str
-
-
-def store_probe(store: Store, record: ProbeRecord, job_id: int | None = None) -> int:
-    """Store a finished probe, at most once per job; its row id (0 if the job already had one)."""
-
-    def run(db: sqlite3.Connection) -> int:
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO probes (submission_id, kind, baseline_id, probe_version, "
-            "status, result, job_id, started_at, finished_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (record.submission_id, record.kind, record.baseline_id, record.probe_version,
-             record.status, record.result, job_id, record.started_at, now()),
-        )  # fmt: skip
-        return int(cursor.lastrowid or 0)
-
-    return store.write(run)
 
 
 class MatchFailed(RuntimeError):
@@ -492,6 +97,12 @@ class MatchFailed(RuntimeError):
         """Submissions at fault (their count of failures in a row goes up)."""
         self.permanent = permanent
         """Retrying cannot help (a submission was paused or deleted): the job is given up."""
+
+    @classmethod
+    def of(cls, exc: Unplayable, submission_id: int) -> MatchFailed:
+        """A submission that cannot play, as the job's failure."""
+        blame = (submission_id,) if exc.at_fault else ()
+        return cls(exc.reason, blame, permanent=exc.permanent)
 
 
 class Scheduler:
@@ -620,22 +231,6 @@ class Scheduler:
             log.exception("scheduler pairing failed")
 
     # -- pairing ------------------------------------------------------------------------------
-    def entrants(self) -> list[Entrant]:
-        rows = self.store.query(
-            "SELECT id, base_model_key, settings_class, is_baseline, base_url FROM submissions "
-            "WHERE status = 'active' ORDER BY id"
-        )
-        return [
-            Entrant(
-                id=r["id"],
-                base_model_key=r["base_model_key"],
-                settings_class=r["settings_class"],
-                is_baseline=bool(r["is_baseline"]),
-                endpoint=endpoint_of(r["base_url"]),
-            )
-            for r in rows
-        ]
-
     def enqueue_next(self) -> int | None:
         """Queue what :func:`plan_next` picks (a round is queued in both orders at once, so its
         replays stay sealed until both are over); None when the queue is full or nothing is left
@@ -667,88 +262,25 @@ class Scheduler:
                 log.info("queued job %d: %s", job_id, request.key)
         return first
 
-    def group_levels(self, entrants: Iterable[Entrant]) -> dict[tuple[str, str], GroupLevels]:
-        """What each group plays: a fixed level for every room, or (``difficulty =
-        calibrate``) the profile its baseline's calibration chose, or, while that calibration
-        runs, its next run. A calibration whose runs are all played is finished here."""
-        members = sorted(entrants, key=lambda e: e.id)
-        found: dict[tuple[str, str], GroupLevels] = {}
-        if isinstance(self.settings.difficulty, int):
-            fixed = profiles.uniform(self.settings.difficulty)
-            return {(e.base_model_key, e.settings_class): GroupLevels(fixed) for e in members}
-        for e in members:
-            key = (e.base_model_key, e.settings_class)
-            if key in found:
-                continue
-            group = [m for m in members if (m.base_model_key, m.settings_class) == key]
-            chosen = group_baselines(group).get(key)
-            base = next((m for m in group if m.id == chosen), None)
-            if base is None:  # nothing to calibrate against: candidates meet at level 1
-                found[key] = GroupLevels(profiles.uniform(1))
-                continue
-            found[key] = self._calibrated(key, base.id)
-        return found
+    def entrants(self) -> list[Entrant]:
+        """The active submissions, by id."""
+        return entrants(self.store)
 
-    def _calibrated(self, key: tuple[str, str], baseline: int) -> GroupLevels:
-        rows = self.store.query("SELECT context_tokens FROM submissions WHERE id = ?", (baseline,))
-        window = rows[0]["context_tokens"] if rows else None
-        config = calibration_config(self.settings, window)
-        record = calibration_store.get_or_create(self.store, key[0], key[1], baseline, config)
-        if record.status == "done" and record.profile is not None:
-            return GroupLevels(record.profile, record.id, baseline=baseline)
-        runs = calibration_store.runs_of(self.store, record.id)
-        if len(runs) >= config.runs:
-            found = calibration.result(runs, config)
-            calibration_store.finish(self.store, record.id, found)
-            silent = ", ".join(found.dead_rooms) or "none"
-            log.info("calibrated %s (baseline #%d): %s; no signal: %s", key[0], baseline,
-                     profiles.text(found.profile), silent)  # fmt: skip
-            return GroupLevels(found.profile, record.id, baseline=baseline)
-        return GroupLevels(
-            None, record.id, next_run=calibration.next_profile(runs, config), baseline=baseline
-        )
+    def group_levels(self, members: Iterable[Entrant]) -> dict[tuple[str, str], GroupLevels]:
+        """What each group plays (``arena.schedule._standing.group_levels``)."""
+        return group_levels(self.store, self.settings, members)
 
     def decided_pairs(
         self,
-        entrants: Iterable[Entrant],
+        members: Iterable[Entrant],
         levels: dict[tuple[str, str], GroupLevels] | None = None,
     ) -> set[tuple[int, int]]:
-        """Baseline-vs-candidate pairs whose verdict (on this tier's matches and the group's
-        profile) is decided: the sequential test stops scheduling them."""
-        members = list(entrants)
-        levels = levels if levels is not None else self.group_levels(members)
-        decided: set[tuple[int, int]] = set()
-        chosen = group_baselines(members)
-        for base in (e for e in members if chosen.get(e.group) == e.id):
-            plan = levels.get(base.group)
-            if plan is None or plan.profile is None:
-                continue
-            wanted = profiles.text(plan.profile)
-            for cand in members:
-                if cand.id == base.id or cand.group != base.group:
-                    continue
-                for print_, found in group_verdicts(self.store, cand.id, base.id):
-                    if (
-                        print_.get("tier") == self.settings.tier
-                        and print_.get("adversarial") == self.settings.adversarial.value
-                        and print_.get("profile") == wanted
-                        and found.decided
-                    ):
-                        decided.add((min(cand.id, base.id), max(cand.id, base.id)))
-        return decided
+        """Baseline-vs-candidate pairs whose verdict is decided."""
+        return decided_pairs(self.store, self.settings, members, levels)
 
     def collapsed(self) -> set[int]:
-        """Candidates whose latest KL probe says the model collapsed (no match is spent on
-        them)."""
-        found: set[int] = set()
-        for row in self.store.query(
-            "SELECT submission_id, result FROM probes p WHERE kind = 'kl' AND status = 'done' "
-            "AND id = (SELECT MAX(id) FROM probes q WHERE q.submission_id = p.submission_id "
-            "AND q.kind = 'kl')"
-        ):
-            if is_collapsed(json.loads(row["result"]), self.settings):
-                found.add(row["submission_id"])
-        return found
+        """Candidates whose latest KL probe says the model collapsed."""
+        return collapsed(self.store, self.settings)
 
     # -- dispatch -----------------------------------------------------------------------------
     def _renew_leases(self, job_ids: list[int]) -> list[int]:
@@ -878,9 +410,8 @@ class Scheduler:
         )
         clients: dict[str, ChatClient] = {}
         try:
-            for slot, contestant, submission_id in zip(slots, specs, ids, strict=True):
-                clients[slot] = await self._client(contestant, submission_id)
-                await self._check_alive(clients[slot], contestant, submission_id)
+            for slot, contestant in zip(slots, specs, strict=True):
+                clients[slot] = await self._connect(contestant)
             return await play_match(
                 spec,
                 self.store,
@@ -899,9 +430,8 @@ class Scheduler:
         started = now()
         clients: list[ChatClient] = []
         try:
-            for contestant, submission_id in zip(specs, ids, strict=True):
-                clients.append(await self._client(contestant, submission_id))
-                await self._check_alive(clients[-1], contestant, submission_id)
+            for contestant in specs:
+                clients.append(await self._connect(contestant))
             result: KlResult | KlUnavailable | SpeedResult
             if which == "kl":
                 result = await run_kl_probe(clients[0], specs[0].model, clients[1], specs[1].model)
@@ -924,70 +454,31 @@ class Scheduler:
         )
 
     def contestant(self, submission_id: int) -> ContestantSpec:
-        rows = self.store.query("SELECT * FROM submissions WHERE id = ?", (submission_id,))
-        if not rows or rows[0]["status"] != "active":
-            state = rows[0]["status"] if rows else "missing"
-            raise MatchFailed(f"submission #{submission_id} is {state}", permanent=True)
-        row = rows[0]
-        key: SecretStr | None = None
-        if row["api_key_encrypted"] is not None:
-            try:
-                key = self.keystore.decrypt(row["api_key_encrypted"])
-            except KeyStoreError as exc:
-                raise MatchFailed(
-                    f"submission #{submission_id}: {exc}", (submission_id,), permanent=True
-                ) from None
-        return ContestantSpec(
-            base_url=row["base_url"],
-            model=row["model"],
-            api_key=key,
-            base_model=row["base_model"],
-            quant=row["quant"],
-            bits_per_weight=row["bits_per_weight"],
-            sampling=json.loads(row["sampling"]),
-            submission_id=submission_id,
-        )
-
-    async def _client(self, contestant: ContestantSpec, submission_id: int) -> ChatClient:
-        """A client pinned to the address the SSRF guard validated just now (DNS may have
-        changed since the submission)."""
+        """A submission as a match plays it (``submissions.contestants``)."""
         try:
-            target = await check_url(
-                contestant.base_url,
+            return load_contestant(self.store, self.keystore, submission_id)
+        except Unplayable as exc:
+            raise MatchFailed.of(exc, submission_id) from None
+
+    async def _connect(self, contestant: ContestantSpec) -> ChatClient:
+        """A client for a contestant whose URL passed the SSRF guard just now and whose
+        endpoint still serves its model."""
+        submission_id = contestant.submission_id or 0
+        try:
+            client = await connect(
+                contestant,
                 resolver=self.resolver,
-                allow_private=self.settings.allow_private or contestant.submission_id in self.local,
+                allow_private=self.settings.allow_private or submission_id in self.local,
+                deadline_s=self.settings.call_deadline_s,
             )
-        except URLRefused as exc:
-            raise MatchFailed(
-                f"submission #{submission_id}: endpoint URL refused: {exc.reason}",
-                (submission_id,),
-            ) from None
-        key = contestant.api_key.get_secret_value() if contestant.api_key else None
-        return ChatClient(
-            target.url,
-            api_key=key,
-            limits=ClientLimits(deadline_s=self.settings.call_deadline_s),
-            transport=pinned_transport(target),
-        )
-
-    async def _check_alive(
-        self, client: ChatClient, contestant: ContestantSpec, submission_id: int
-    ) -> None:
-        """``GET /v1/models`` before the match, so a dead endpoint costs no match (and its
-        opponent no time)."""
+        except Unplayable as exc:
+            raise MatchFailed.of(exc, submission_id) from None
         try:
-            models = await asyncio.wait_for(client.list_models(), PRECHECK_TIMEOUT_S)
-        except (EndpointError, TimeoutError) as exc:
-            reason = str(exc) or "no answer in time"
-            raise MatchFailed(
-                f"submission #{submission_id}: endpoint unreachable before the match: {reason}",
-                (submission_id,),
-            ) from None
-        if contestant.model not in models:
-            raise MatchFailed(
-                f"submission #{submission_id}: the endpoint no longer serves {contestant.model!r}",
-                (submission_id,),
-            )
+            await check_alive(client, contestant)
+        except Unplayable as exc:
+            await client.aclose()
+            raise MatchFailed.of(exc, submission_id) from None
+        return client
 
     # -- bookkeeping --------------------------------------------------------------------------
     def _record_result(self, job: Job, result: MatchResult | ProbeRecord) -> None:

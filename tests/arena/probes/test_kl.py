@@ -20,13 +20,9 @@ import httpx
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from arena.client._chat import (
-    ChatClient,
-    ClientLimits,
-    LogprobsUnavailable,
-    MalformedResponse,
-    PromptLogprobs,
-)
+from arena.client import ChatClient, ClientLimits, LogprobsUnavailable
+from arena.client._errors import MalformedResponse
+from arena.client._logprobs import PromptLogprobs
 from arena.probes._kl import (
     DEFAULT_TOP_K,
     KL_METHOD,

@@ -22,23 +22,26 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from arena.client import ChatClient, ClientLimits
 from arena.client import _chat as client_module
-from arena.client._chat import ChatClient, ClientLimits, estimate_tokens, prompt_chars
-from arena.probes._speed import (
+from arena.client._reply import estimate_tokens, prompt_chars
+from arena.probes._speed import run_speed_probe
+from arena.probes._speed_prompts import (
     MIN_REPS,
     PP_TEXT,
     PROBE_VERSION,
     TG_MAX_TOKENS,
+    pp_messages,
+    tg_messages,
+)
+from arena.probes._speed_result import (
     SpeedResult,
     mean,
     median,
     p90,
-    pp_messages,
     relative_difference,
-    run_speed_probe,
     sample_sd,
     server_tps,
-    tg_messages,
 )
 
 MOCK_BASE = "http://127.0.0.1:9/v1"
