@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from rooms.base import Puzzle, Room, Verdict, get_room, register_room, registered_rooms
+from rooms.base import Judgement, Puzzle, Room, get_room, register_room, registered_rooms
 
 BUILTIN_MODULES: tuple[str, ...] = (
     "rooms.cipher",
@@ -60,9 +60,9 @@ def level_table() -> str:
 __all__ = [
     "BUILTIN_MODULES",
     "ROOM_ORDER",
+    "Judgement",
     "Puzzle",
     "Room",
-    "Verdict",
     "get_room",
     "level_table",
     "load_rooms",

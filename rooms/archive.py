@@ -49,9 +49,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from rooms.base import (
+    Judgement,
     Puzzle,
     Room,
-    Verdict,
     check_difficulty,
     register_room,
     room_key,
@@ -1382,7 +1382,7 @@ class Archive(Room):
             )
         raise RuntimeError(f"no provable archive for seed {seed} at level {difficulty}")
 
-    def validate(self, puzzle: Puzzle, reply: str) -> Verdict:
+    def validate(self, puzzle: Puzzle, reply: str) -> Judgement:
         """Solved iff the extracted value equals the asked detail (case and separators aside).
 
         A leading label naming the field (``badge 4821``, ``Seal code: QX-739``) is tolerated, and
@@ -1391,13 +1391,13 @@ class Archive(Room):
         """
         text = unlabel(answer_text(reply), ANSWER_LABELS)
         if not text:
-            return Verdict(solved=False, parsed=None, reason="no answer found in the reply")
+            return Judgement(solved=False, parsed=None, reason="no answer found in the reply")
         expected = canonical(puzzle.solution)
         details = {"expected": puzzle.solution}
         unlabeled = _LABEL.sub("", text, count=1)
         if expected in {canonical(text), canonical(unlabeled)}:
-            return Verdict(solved=True, parsed=text, reason="detail matches", details=details)
-        return Verdict(
+            return Judgement(solved=True, parsed=text, reason="detail matches", details=details)
+        return Judgement(
             solved=False,
             parsed=text,
             reason=f"expected {puzzle.solution!r}, got {text!r}",

@@ -53,7 +53,7 @@ class Puzzle(BaseModel):
     """Structured puzzle data (graph, records, tests...) for the reference solver and replays."""
 
 
-class Verdict(BaseModel):
+class Judgement(BaseModel):
     """The validator's decision on one reply."""
 
     model_config = ConfigDict(frozen=True)
@@ -89,7 +89,7 @@ class Room(ABC):
         """Make the puzzle for this seed and difficulty (pure, deterministic)."""
 
     @abstractmethod
-    def validate(self, puzzle: Puzzle, reply: str) -> Verdict:
+    def validate(self, puzzle: Puzzle, reply: str) -> Judgement:
         """Decide whether ``reply`` solves ``puzzle`` (deterministic code, no LLM)."""
 
     @abstractmethod

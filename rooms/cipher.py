@@ -40,9 +40,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from rooms.base import (
+    Judgement,
     Puzzle,
     Room,
-    Verdict,
     check_difficulty,
     register_room,
     room_key,
@@ -745,21 +745,21 @@ class Cipher(Room):
             },
         )
 
-    def validate(self, puzzle: Puzzle, reply: str) -> Verdict:
+    def validate(self, puzzle: Puzzle, reply: str) -> Judgement:
         """Solved iff the extracted word equals the secret word (case and decoration ignored)."""
         parsed = parse_word(reply)
         if parsed is None:
-            return Verdict(solved=False, parsed=None, reason="no answer found in the reply")
+            return Judgement(solved=False, parsed=None, reason="no answer found in the reply")
         details = {"expected": puzzle.solution}
         if parsed == puzzle.solution:
-            return Verdict(
+            return Judgement(
                 solved=True, parsed=parsed, reason="decoded word matches", details=details
             )
         if not _LETTERS_ONLY.fullmatch(parsed):
             reason = f"expected the single word {puzzle.solution!r}, got {parsed!r}"
         else:
             reason = f"expected {puzzle.solution!r}, got {parsed!r}"
-        return Verdict(solved=False, parsed=parsed, reason=reason, details=details)
+        return Judgement(solved=False, parsed=parsed, reason=reason, details=details)
 
     def reference_reply(self, puzzle: Puzzle) -> str:
         """Decode the code from the puzzle data: a hidden shift is inferred from the first-letter

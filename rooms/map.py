@@ -37,9 +37,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from rooms.base import (
+    Judgement,
     Puzzle,
     Room,
-    Verdict,
     check_difficulty,
     register_room,
     room_key,
@@ -952,7 +952,7 @@ def lookup(data: dict[str, Any]) -> dict[str, str]:
 
 
 @register_room
-class MapRoom(Room):
+class Map(Room):
     """Walk from the entrance to the exit of a manor described in prose."""
 
     id: ClassVar[str] = "map-v2"
@@ -980,19 +980,19 @@ class MapRoom(Room):
             data=data,
         )
 
-    def validate(self, puzzle: Puzzle, reply: str) -> Verdict:
+    def validate(self, puzzle: Puzzle, reply: str) -> Judgement:
         """Accept any walk along real corridors from the entrance to the exit that passes each
         locked door only after entering the room of its key."""
         data = puzzle.data
         items = parse_path(reply)
         if not items:
-            return Verdict(solved=False, parsed=None, reason="no path found in the reply")
+            return Judgement(solved=False, parsed=None, reason="no path found in the reply")
         names = lookup(data)
         path = [names.get(item, item) for item in items]
         parsed = " -> ".join(path)
         unknown = [item for item in items if item not in names]
         if unknown:
-            return Verdict(
+            return Judgement(
                 solved=False,
                 parsed=parsed,
                 reason=f"unknown room {unknown[0]!r}",
@@ -1000,11 +1000,11 @@ class MapRoom(Room):
             )
         problem = walk_problem(data, path)
         if problem is not None:
-            return Verdict(solved=False, parsed=parsed, reason=problem, details={"path": path})
+            return Judgement(solved=False, parsed=parsed, reason=problem, details={"path": path})
         shortest = solve(data)
         best = len(shortest) - 1 if shortest else 0
         steps = len(path) - 1
-        return Verdict(
+        return Judgement(
             solved=True,
             parsed=parsed,
             reason="a valid route from the entrance to the exit"

@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from rooms._sandbox_supervisor import UnsupportedValue, encode_value
-from rooms.base import Puzzle, Room, Verdict, register_room, room_key, seed_for
+from rooms.base import Judgement, Puzzle, Room, register_room, room_key, seed_for
 from rooms.extract import code_text
 from rooms.sandbox import CaseResult, SandboxLimits, run_function
 
@@ -1177,13 +1177,15 @@ class Mechanism(Room):
             f"Write the fixed function {fn} in a ```python code block."
         )
 
-    def validate(self, puzzle: Puzzle, reply: str) -> Verdict:
+    def validate(self, puzzle: Puzzle, reply: str) -> Judgement:
         fn = puzzle.data["function"]
         code = code_text(reply).strip()
         if not code:
-            return Verdict(solved=False, parsed=None, reason="no code in the reply")
+            return Judgement(solved=False, parsed=None, reason="no code in the reply")
         if not re.search(rf"^\s*def\s+{re.escape(fn)}\s*\(", code, re.MULTILINE):
-            return Verdict(solved=False, parsed=code, reason=f"no function named {fn} in the code")
+            return Judgement(
+                solved=False, parsed=code, reason=f"no function named {fn} in the code"
+            )
         cases = puzzle.data["visible_cases"] + puzzle.data["hidden_cases"]
         status, results, info = self.runner(code, fn, cases)
         expected = puzzle.data["expected"]
@@ -1192,7 +1194,7 @@ class Mechanism(Room):
         n_visible = len(puzzle.data["visible_cases"])
         details = {"passed": passed, "total": len(expected), "status": status, **info}
         if status != "completed":
-            return Verdict(
+            return Judgement(
                 solved=False, parsed=code, reason=f"run ended: {status}", details=details
             )
         solved = passed == len(expected) and len(results) == len(expected)
@@ -1204,7 +1206,7 @@ class Mechanism(Room):
             reason = f"passes the shown tests but fails hidden ones ({passed}/{len(expected)})"
         else:
             reason = f"fails tests ({passed}/{len(expected)} pass)"
-        return Verdict(solved=solved, parsed=code, reason=reason, details=details)
+        return Judgement(solved=solved, parsed=code, reason=reason, details=details)
 
     def reference_reply(self, puzzle: Puzzle) -> str:
         template = _template(puzzle.data["template"])

@@ -35,9 +35,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from rooms.base import (
+    Judgement,
     Puzzle,
     Room,
-    Verdict,
     check_difficulty,
     register_room,
     room_key,
@@ -968,7 +968,7 @@ def knights_text(names: list[str], knights: Assignment) -> str:
 
 
 @register_room
-class ParadoxRoom(Room):
+class Paradox(Room):
     """Tell the knights from the knaves."""
 
     id: ClassVar[str] = "paradox-v3"
@@ -1000,12 +1000,12 @@ class ParadoxRoom(Room):
             data=data,
         )
 
-    def validate(self, puzzle: Puzzle, reply: str) -> Verdict:
+    def validate(self, puzzle: Puzzle, reply: str) -> Judgement:
         """Compare the named knights with the unique consistent assignment, as a set."""
         names: list[str] = puzzle.data["people"]
         items = parse_knights(reply)
         if items is None:
-            return Verdict(solved=False, parsed=None, reason="no answer found in the reply")
+            return Judgement(solved=False, parsed=None, reason="no answer found in the reply")
         known = {normalize(name): name for name in names}
         unknown = [item for item in items if item not in known]
         if unknown:
@@ -1015,20 +1015,22 @@ class ParadoxRoom(Room):
                 if any(item in NONE_ANSWERS for item in unknown)
                 else f"unknown person {unknown[0]!r} (the people are {', '.join(names)})"
             )
-            return Verdict(solved=False, parsed=parsed, reason=reason, details={"unknown": unknown})
+            return Judgement(
+                solved=False, parsed=parsed, reason=reason, details={"unknown": unknown}
+            )
         claimed = tuple(normalize(name) in items for name in names)
         parsed = knights_text(names, claimed)
         found = solutions(statements_of(puzzle.data))
         expected = found[0] if len(found) == 1 else None
         if claimed == expected:
-            return Verdict(
+            return Judgement(
                 solved=True,
                 parsed=parsed,
                 reason="exactly the knights",
                 details={"knights": sum(claimed)},
             )
         wrong = sum(a != b for a, b in zip(claimed, expected or claimed, strict=True))
-        return Verdict(
+        return Judgement(
             solved=False,
             parsed=parsed,
             reason="not the consistent set of knights",

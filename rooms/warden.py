@@ -28,9 +28,9 @@ from pydantic import BaseModel
 from rooms.base import (
     KEY_ROOMS,
     KEY_WORDS,
+    Judgement,
     Puzzle,
     Room,
-    Verdict,
     check_difficulty,
     match_keys,
     register_room,
@@ -295,20 +295,20 @@ class Warden(Room):
             data=data,
         )
 
-    def validate(self, puzzle: Puzzle, reply: str) -> Verdict:
+    def validate(self, puzzle: Puzzle, reply: str) -> Judgement:
         """Any-key levels: every word given is one of the five keys. List levels: the same
         tokens in the same order, any separator. Token levels: exactly the answer."""
         text = unlabel(answer_text(reply), ANSWER_LABELS)
         parsed = normalize(text)
         if not parsed:
-            return Verdict(solved=False, parsed=None, reason="no answer in the reply")
+            return Judgement(solved=False, parsed=None, reason="no answer in the reply")
         shape = RULES[puzzle.difficulty].shape
         if shape == "any-key":
             got = tokens(text)
             keys = set(puzzle.data["keys"])
             solved = bool(got) and all(word in keys for word in got)
             reason = "one of the five keys" if solved else "not one of the five keys"
-            return Verdict(solved=solved, parsed="-".join(got), reason=reason)
+            return Judgement(solved=solved, parsed="-".join(got), reason=reason)
         if shape == "list":
             got, want = tokens(text), tokens(puzzle.solution)
             solved = got == want
@@ -317,7 +317,7 @@ class Warden(Room):
             parsed = parsed.replace(" ", "")
             solved = parsed == puzzle.solution
         reason = "keys combined correctly" if solved else f"expected {puzzle.solution!r}"
-        return Verdict(solved=solved, parsed=parsed, reason=reason)
+        return Judgement(solved=solved, parsed=parsed, reason=reason)
 
     def reference_reply(self, puzzle: Puzzle) -> str:
         """The rule applied to the five keys in room order."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from arena.client import ChatClient, ChatResult, EndpointError
+from arena.engine._migrations import now
 from arena.engine._models import (
     AdversarialMode,
     CallRecord,
@@ -28,9 +29,9 @@ from arena.engine._models import (
     Slot,
 )
 from arena.engine._scoring import room_points
-from arena.engine._store import Store, now
+from arena.engine._store import Store
 from rooms import load_rooms
-from rooms.base import Puzzle, Room, Verdict
+from rooms.base import Judgement, Puzzle, Room
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class Turn:
     """A validated call."""
 
     record: CallRecord
-    verdict: Verdict
+    verdict: Judgement
     elapsed_s: float
 
     @property
@@ -328,17 +329,19 @@ class MatchRunner:
         )
         return Turn(record=record, verdict=verdict, elapsed_s=elapsed)
 
-    async def _validate(self, room: Room, puzzle: Puzzle, text: str, record: CallRecord) -> Verdict:
+    async def _validate(
+        self, room: Room, puzzle: Puzzle, text: str, record: CallRecord
+    ) -> Judgement:
         """The room's verdict; an empty reply is unsolved; a validator crash is a failed verdict
         (logged), never an aborted match."""
         if not text.strip():
             why = "no answer: endpoint error" if record.error_kind else "empty reply"
-            return Verdict(solved=False, parsed=None, reason=why)
+            return Judgement(solved=False, parsed=None, reason=why)
         try:
             return await asyncio.to_thread(room.validate, puzzle, text)
         except Exception as exc:
             log.exception("validator of %s failed on %s/%s", room.id, record.slot, record.phase)
-            return Verdict(
+            return Judgement(
                 solved=False, parsed=None, reason=f"validator error: {type(exc).__name__}: {exc}"
             )
 
@@ -368,7 +371,7 @@ class MatchRunner:
         tokens_to_solution: int | None = None
         for turn in turns:
             elapsed += turn.record.latency_s or turn.elapsed_s
-            tokens += (turn.record.completion_tokens or 0) + (turn.record.reasoning_tokens or 0)
+            tokens += turn.record.completion_tokens or 0  # reasoning included (usage reports it so)
             if turn.verdict.solved:
                 time_to_solution, tokens_to_solution = round(elapsed, 4), tokens
                 break

@@ -19,7 +19,7 @@ Slot = Literal["a", "b"]
 class Sampling(BaseModel):
     """Sampling settings sent with every request of a contestant."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     """Sampling temperature (0 = greedy where the server honours it)."""
@@ -50,7 +50,7 @@ class Sampling(BaseModel):
 class ContestantSpec(BaseModel):
     """An OpenAI-compatible chat endpoint plus its labels and sampling settings."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     base_url: str = Field(min_length=1)
     """OpenAI root of the server, e.g. ``http://127.0.0.1:8080/v1``."""
@@ -94,7 +94,7 @@ class AdversarialMode(StrEnum):
 class MatchSettings(BaseModel):
     """Everything that defines a match besides the contestants."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     seed: int = Field(0, ge=0, lt=2**63)
     """Seed shared by both contestants: same puzzles for both."""
@@ -165,11 +165,15 @@ class MatchSettings(BaseModel):
 class MatchSpec(BaseModel):
     """A match to play: one or two contestants and the settings."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     a: ContestantSpec
+    """The contestant of side ``a``."""
     b: ContestantSpec | None = None
+    """The contestant of side ``b``; None for a solo run (which needs adversarial mode
+    ``bluff`` or ``none``)."""
     settings: MatchSettings = MatchSettings()
+    """Seed, difficulty profile, adversarial mode, retries and the rest."""
     job_id: int | None = None
     """The scheduler's queue entry this match is played for."""
 
@@ -208,9 +212,14 @@ class Outcome(StrEnum):
 class CallRecord(BaseModel):
     """One request to a contestant and what came back (a turn)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     match_id: str
+    """The match it belongs to."""
     room_index: int
+    """Position of the room in the match's play order (0-based)."""
     slot: Slot
+    """The side that was called."""
     phase: str
     """``initial``, ``adversarial`` or ``retry-N``."""
     seq: int
@@ -220,62 +229,104 @@ class CallRecord(BaseModel):
     request_messages: list[dict[str, Any]]
     """Only the messages this call added (the full request = all earlier calls' + these)."""
     response_text: str = ""
+    """The reply's content; ``""`` when the call failed or the server sent none."""
     reasoning_text: str | None = None
+    """Reasoning the server returned apart from the content; None if none or the call failed."""
     parsed_answer: str | None = None
+    """The answer the room's validator read in the reply; None if it could read none."""
     solved: bool = False
+    """Whether the validator judged the answer right."""
     verdict_reason: str = ""
+    """The validator's short explanation (``validating`` until the verdict is recorded)."""
     prompt_tokens: int | None = None
+    """Prompt tokens (server-reported or estimated); None when the call failed."""
     completion_tokens: int | None = None
+    """Completion tokens, reasoning included (server-reported or estimated); None when the call
+    failed."""
     reasoning_tokens: int | None = None
+    """Reasoning tokens, when the server reported them."""
     usage_source: str | None = None
     """``server`` (from ``usage``) or ``estimated`` (counted)."""
     finish_reason: str | None = None
+    """The server's finish reason (``length``: hit ``max_tokens``); None when the call failed."""
     ttft_s: float | None = None
+    """Seconds from the start of the last HTTP attempt to the first streamed token; None when
+    not streamed, no text, or the call failed."""
     latency_s: float | None = None
+    """Seconds from the start of the last HTTP attempt to the end of the reply; for a failed
+    call, the whole call (every attempt and wait)."""
     decode_tps: float | None = None
+    """Decode speed, tok/s: ``completion_tokens / (latency_s - ttft_s)``, when computable."""
     attempts: int = 0
+    """HTTP attempts the call took; 0 when it failed (the error text says how many)."""
     error_kind: str | None = None
+    """The ``EndpointError.kind`` of a failed call (``connect``, ``deadline``, ``http_status``
+    ...); None when it succeeded."""
     error: str | None = None
+    """The failure's message (at most 1000 characters); None when the call succeeded."""
     started_at: str = ""
+    """When the call was sent (UTC, ISO 8601)."""
 
 
 class RoomResult(BaseModel):
     """One contestant's result in one room."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     match_id: str
+    """The match it belongs to."""
     room_index: int
+    """Position of the room in the match's play order (0-based)."""
     room_id: str
+    """Versioned id of the room, e.g. ``cipher-v3``."""
     slot: Slot
+    """The contestant's side."""
     initial_solved: bool
+    """Whether the first answer in the room was right."""
     final_solved: bool
     """Solved after the adversarial turn (before retries)."""
     escaped: bool
     """Solved at any point (first answer, adversarial turn or a retry)."""
     outcome: Outcome
+    """How the answer fared under the adversarial turn."""
     retries_used: int
+    """Retry calls made in the room after a wrong final answer."""
     points: int
+    """Points scored in the room: the sum of ``breakdown``."""
     breakdown: dict[str, int]
+    """Points per rule that applied (``escaped``, an outcome, ``retry``, ``under_par``)."""
     time_to_solution_s: float | None
     """Sum of this contestant's call latencies in the room up to its first solving call."""
     tokens_to_solution: int | None
-    """Completion (+ reasoning) tokens up to the first solving call."""
+    """Completion tokens (reasoning included, as usage reports them) up to the first solving
+    call."""
 
 
 class ContestantSummary(BaseModel):
     """Per-contestant totals of a match."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     slot: Slot
+    """The contestant's side."""
     display_name: str
+    """``<base model> <quant>``."""
     escaped: int
+    """Rooms escaped."""
     rooms: int
+    """Rooms in the match."""
     score: int
+    """Points over the rooms played."""
     decode_tps: float | None
     """Completion tokens / decode seconds over all successful calls."""
     completion_tokens: int
+    """Completion tokens over all successful calls."""
     cap_hits: int
     """Calls that ended with finish_reason ``length``."""
     errors: int
+    """Calls that failed (an endpoint error)."""
     outcomes: dict[str, int]
+    """Rooms per outcome (``held_ground``, ``manipulated``...)."""
     share_of_opponent: float | None = None
     """This score / the opponent's score, in percent (None when solo or opponent <= 0)."""
 
@@ -292,11 +343,21 @@ class ContestantSummary(BaseModel):
 class MatchResult(BaseModel):
     """A finished (or failed) match."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     match_id: str
+    """The match's id (32 hex digits)."""
     status: Literal["done", "failed"]
+    """``failed`` when an error in the arena's own code stopped it (see ``error``)."""
     settings: MatchSettings
+    """The settings it was played with."""
     room_ids: list[str]
+    """Versioned ids of its rooms, in play order."""
     rooms: list[RoomResult]
+    """Each contestant's result in each room played."""
     summaries: dict[Slot, ContestantSummary]
+    """Per-contestant totals."""
     wall_seconds: float
+    """Seconds from generating the puzzles to the end of the match."""
     error: str | None = None
+    """``<exception type>: <message>`` of the error that stopped it; None when ``done``."""

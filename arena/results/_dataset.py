@@ -20,297 +20,37 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import sqlite3
 import zipfile
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel
 
 from arena.engine import (
-    SCORE_TABLE,
-    SCORING_VERSION,
     SEALED_SQL,
     Store,
     endpoint_hosts,
     now,
     scrub_endpoints,
 )
-from submissions.models import SubmissionPublic
+from arena.results._card import dataset_card
+from arena.results._rows import (
+    DATASET_VERSION,
+    ROW_MODELS,
+    ContestantRow,
+    Row,
+    SubmissionRow,
+    schema_of,
+)
 
-DATASET_VERSION = "qer-dataset-v1"
 RESTORED_NOTE = (
     "restored from the published dataset: its endpoint URL and API key are never published; "
     "register the endpoint again to play"
 )
 
-
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    table: ClassVar[str]
-    primary_key: ClassVar[tuple[str, ...]]
-    description: ClassVar[str]
-
-
-class SubmissionRow(_Row, SubmissionPublic):
-    """A registered endpoint, without where it lives or who registered it (the fields of
-    ``submissions.models.SubmissionPublic``, and its sampling as JSON)."""
-
-    table = "submissions"
-    primary_key = ("id",)
-    description = "one row per registered endpoint (no URL, key, token or client)"
-    sampling: str
-    """Sampling settings sent with every request, as JSON (temperature, top_p, top_k,
-    max_tokens, seed, thinking)."""
-
-
-class ContestantRow(_Row):
-    """One side of one match (a submission's settings at the time)."""
-
-    table = "contestants"
-    primary_key = ("id",)
-    description = "one row per side of a match: model labels and sampling (no URL)"
-    id: int
-    submission_id: int | None
-    """The submission it played for; empty for ad-hoc matches and once that submission was
-    deleted (its row is not published, and its matches stay public without the link)."""
-    model: str
-    base_model: str
-    quant: str
-    bits_per_weight: float | None
-    sampling: str
-    has_api_key: bool
-    created_at: str
-
-
-class MatchRow(_Row):
-    """A match: settings, contestants, outcome summary."""
-
-    table = "matches"
-    primary_key = ("id",)
-    description = (
-        "one row per match: seed, difficulty profile, purpose, mode, contestants, per-side summary"
-    )
-    id: str
-    seed: int
-    difficulty: int
-    """The level of every room; -1 when the profile mixes levels."""
-    profile: str
-    """The difficulty profile: room id -> level, JSON text in play order
-    (``{"cipher-v3": 4, "map-v2": 6, ...}``). Matches stored before profiles existed played every
-    room of ``room_ids`` at ``difficulty``: their profile is that, spelled out."""
-    purpose: str = "measure"
-    """``measure``, or ``calibration``: a solo run of a baseline searching its levels (see
-    ``calibrations``), never scored or paired. Snapshots published before it existed hold
-    measurements only."""
-    adversarial: str
-    retries: int
-    scoring_version: str
-    room_ids: str
-    settings: str
-    contestant_a: int
-    contestant_b: int | None
-    status: str
-    started_at: str
-    finished_at: str | None
-    wall_seconds: float | None
-    error: str | None
-    summary: str | None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _uniform_profile(cls, data: Any) -> Any:
-        """A match without a profile (stored, or published, before profiles existed): every room
-        at ``difficulty``, as ``arena.verdicts.match_profile`` reads it."""
-        if isinstance(data, dict) and data.get("profile") is None and "room_ids" in data:
-            rooms = json.loads(data["room_ids"])
-            data = {**data, "profile": json.dumps(dict.fromkeys(rooms, data.get("difficulty")))}
-        return data
-
-
-class PuzzleRow(_Row):
-    """A room's puzzle in a match, with its solution and key."""
-
-    table = "puzzles"
-    primary_key = ("match_id", "room_index")
-    description = "one row per room of a match: prompt, solution, key, par time, data"
-    match_id: str
-    room_index: int
-    room_id: str
-    seed: int
-    difficulty: int
-    prompt: str
-    solution: str
-    key: str
-    par_seconds: float
-    data: str
-
-
-class RoomRow(_Row):
-    """One contestant's result in one room."""
-
-    table = "rooms"
-    primary_key = ("match_id", "room_index", "slot")
-    description = "one row per room and side: solved, outcome, points, time/tokens to solution"
-    match_id: str
-    room_index: int
-    slot: str
-    room_id: str
-    initial_solved: bool
-    final_solved: bool
-    escaped: bool
-    outcome: str
-    retries_used: int
-    points: int
-    breakdown: str
-    time_to_solution_s: float | None
-    tokens_to_solution: int | None
-
-
-class TurnRow(_Row):
-    """One request to a contestant and its answer: the full transcript, turn by turn."""
-
-    table = "turns"
-    primary_key = ("id",)
-    description = (
-        "one row per call: the messages it added, the reply, reasoning, parsed answer, verdict, "
-        "tokens, finish reason, timings"
-    )
-    id: int
-    match_id: str
-    room_index: int
-    slot: str
-    phase: str
-    seq: int
-    context_messages: int
-    request_messages: str
-    response_text: str
-    reasoning_text: str | None
-    parsed_answer: str | None
-    solved: bool
-    verdict_reason: str
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    reasoning_tokens: int | None
-    usage_source: str | None
-    finish_reason: str | None
-    ttft_s: float | None
-    latency_s: float | None
-    decode_tps: float | None
-    attempts: int
-    error_kind: str | None
-    error: str | None
-    started_at: str
-
-
-class ReferenceRow(_Row):
-    """A base model + quant known only through imported results (no endpoint)."""
-
-    table = "references"
-    primary_key = ("id",)
-    description = "one row per reference entry: a base model and quant with imported results"
-    id: int
-    base_model: str
-    base_model_key: str
-    quant: str
-    bits_per_weight: float | None
-    file_size_gb: float | None
-    hardware: str
-    engine: str
-    created_at: str
-
-
-class ImportedRow(_Row):
-    """A number imported from lm-evaluation-harness or llama-bench (never an escape-room score)."""
-
-    table = "imported"
-    primary_key = ("id",)
-    description = (
-        "one row per imported result (lm-eval metric with stderr, llama-bench tok/s with "
-        "stddev), attached to a submission or a reference entry"
-    )
-    id: int
-    submission_id: int | None
-    reference_id: int | None
-    source: str
-    task: str
-    metric: str
-    value: float
-    stderr: float | None
-    n: int | None
-    details: str
-    file_sha256: str
-    imported_at: str
-
-
-class ProbeRow(_Row):
-    """A KL or speed probe result of a submission (``arena.probes``)."""
-
-    table = "probes"
-    primary_key = ("id",)
-    description = (
-        "one row per probe: `kl` (next-token distributions vs the baseline: approximate KL, "
-        "top-1 agreement) or `speed` (llama-bench-style pp/tg tok/s, TTFT); `result` is JSON"
-    )
-    id: int
-    submission_id: int
-    kind: str
-    baseline_id: int | None
-    probe_version: str
-    status: str
-    result: str
-    started_at: str
-    finished_at: str
-
-
-class CalibrationRow(_Row):
-    """A finished calibration of a base-model group's baseline (``arena.analysis._calibration``)."""
-
-    table = "calibrations"
-    primary_key = ("id",)
-    description = (
-        "one row per finished calibration of a group's baseline: the level chosen per room, the "
-        "baseline's solve rates per level, the rooms without signal (verdicts leave them out); "
-        "its runs are the matches with `purpose` `calibration`"
-    )
-    id: int
-    """Row id."""
-    base_model_key: str
-    """The base model calibrated (its normalized key, as ``submissions.base_model_key``)."""
-    settings_class: str
-    """The group's sampling class: the sampling settings as JSON (as ``submissions.sampling``)."""
-    baseline_id: int | None
-    """The baseline submission that played the runs; None for a command-line calibration."""
-    status: str
-    """``done`` (a calibration still running is published once it is done)."""
-    method: str
-    """Version of the search and choice rules (``staircase-v1``)."""
-    config: str
-    """How it searched, JSON (``arena.calibration.CalibrationConfig``: target solve rate, runs,
-    start level, steps, context window, rooms, retries)."""
-    profile: str | None
-    """The chosen profile, JSON room id -> level."""
-    solve_rates: str | None
-    """JSON room id -> level -> ``[solved, played]``: the baseline's first answers over the
-    runs."""
-    dead_rooms: str | None
-    """JSON list of the rooms without signal for this model: ``{room_id, level, solved, played,
-    reason}``."""
-    created_at: str
-    """When it started."""
-    finished_at: str | None
-    """When it was done."""
-
-
-ROW_MODELS: tuple[type[_Row], ...] = (
-    SubmissionRow, ContestantRow, MatchRow, PuzzleRow, RoomRow, TurnRow, ReferenceRow,
-    ImportedRow, ProbeRow, CalibrationRow,
-)  # fmt: skip
-"""The published tables, in dependency order."""
 
 _PUBLIC_MATCH = f"m.status != 'running' AND NOT {SEALED_SQL}"
 """Matches that may be shown: over, and not sealed (no scheduled match still plays their seed)."""
@@ -362,28 +102,7 @@ class SliceStats(BaseModel):
     matches: int
 
 
-def _pa_type(annotation: Any) -> pa.DataType:
-    text = str(annotation)
-    if "bool" in text:
-        return pa.bool_()
-    if "int" in text:
-        return pa.int64()
-    if "float" in text:
-        return pa.float64()
-    return pa.string()
-
-
-def schema_of(model: type[_Row]) -> pa.Schema:
-    """The parquet schema of a published table (from its pydantic model)."""
-    return pa.schema(
-        [
-            pa.field(name, _pa_type(field.annotation), nullable="None" in str(field.annotation))
-            for name, field in model.model_fields.items()
-        ]
-    )
-
-
-def read_slice(store: Store) -> dict[str, list[_Row]]:
+def read_slice(store: Store) -> dict[str, list[Row]]:
     """The publishable rows of every table, validated through their models, in one transaction."""
     with store.reader() as db:
         db.execute("BEGIN")
@@ -394,7 +113,7 @@ def read_slice(store: Store) -> dict[str, list[_Row]]:
                     "SELECT base_url FROM contestants UNION SELECT base_url FROM submissions"
                 )
             )
-            out: dict[str, list[_Row]] = {}
+            out: dict[str, list[Row]] = {}
             for model in ROW_MODELS:
                 sql = _SQL[model.table].format(public=_PUBLIC_MATCH)
                 rows = []
@@ -409,7 +128,7 @@ def read_slice(store: Store) -> dict[str, list[_Row]]:
             db.execute("ROLLBACK")
 
 
-def _write_parquet(path: Path, model: type[_Row], rows: list[_Row]) -> None:
+def _write_parquet(path: Path, model: type[Row], rows: list[Row]) -> None:
     schema = schema_of(model)
     table = pa.Table.from_pylist([r.model_dump() for r in rows], schema=schema)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -441,81 +160,10 @@ def export(store: Store, folder: Path) -> SliceStats:
     )
 
 
-def dataset_card(counts: dict[str, int]) -> str:
-    """The dataset card: YAML configs (one per table), schema, licence, scoring."""
-    configs = "\n".join(
-        f"- config_name: {m.table}\n  data_files:\n  - split: train\n"
-        f"    path: data/{m.table}/*.parquet"
-        for m in ROW_MODELS
-        if counts.get(m.table, 0) > 0  # datasets cannot build a split from an empty file
-    )
-    tables = "\n".join(
-        f"### `{m.table}` ({counts.get(m.table, 0)} rows)\n{m.description}.\n\n"
-        + "| column | type |\n|---|---|\n"
-        + "\n".join(f"| `{n}` | {_pa_type(f.annotation)} |" for n, f in m.model_fields.items())
-        for m in ROW_MODELS
-    )
-    points = ", ".join(
-        f"{rule.replace('_', ' ')} {value:+d}" for rule, value in SCORE_TABLE.items()
-    )
-    return f"""---
-license: cc-by-4.0
-pretty_name: Quant Escape Room results
-tags:
-- quantization
-- llm-evaluation
-configs:{chr(10) + configs if configs else " []"}
----
-# Quant Escape Room results
-
-Matches between quantizations of the same base model in a six-room escape room (Cipher, Map,
-Mechanism, Archive, Paradox, Warden), generated from a seed and validated by code. Every turn is
-here: prompts, answers, reasoning, verdicts, tokens and timings. Format `{DATASET_VERSION}`.
-
-```python
-from datasets import load_dataset
-turns = load_dataset("<this repo>", "turns", split="train")
-```
-
-Not published: API keys, endpoint URLs (and hosts inside error texts, shown as `<endpoint>`),
-deletion tokens, client addresses. Matches still being played, or whose seed is still to be played
-by a scheduled match, appear once they are over; a calibration, once it is done.
-
-## Difficulty profiles and calibration
-Every room of a match plays its own level (0-10): `matches.profile` is that room id -> level map
-(`matches.difficulty` is the common level, or -1 when the levels differ; matches played before
-profiles existed show every room at their `difficulty`). Before candidates play, each base
-model's baseline is calibrated: solo runs (`matches.purpose` = `calibration`, never scored or
-paired; every other match is a `measure`) search the level at which it solves a target share
-of a room's puzzles (60 % by default; see `calibrations.config`). `calibrations` holds the
-result: the chosen profile, the baseline's solve rates per level, and the rooms without signal
-for that model, which verdicts leave out.
-
-## Scoring (`{SCORING_VERSION}`)
-Per room and side: {points} (under par: per full 10 s under the room's par time, only when
-escaped). A match's score is the sum over its rooms; `matches.summary` holds per-side totals.
-Outcomes after the adversarial turn: held_ground (right, stayed right), manipulated (right, then
-wrong), self_corrected (wrong, then right), trapped (wrong, stayed wrong), unchallenged, forfeit.
-
-## Tables
-A table with no rows yet has no config (its empty parquet file is there all the same).
-JSON-valued columns (`sampling`, `settings`, `room_ids`, `profile`, `summary`, `data`,
-`breakdown`, `request_messages`, `result`, `config`, `solve_rates`, `dead_rooms`; a
-calibration's `settings_class` is its group's `sampling`) are JSON text.
-`turns.request_messages` holds only the messages a call added; a call's full request is every
-earlier call's messages and replies (same match and slot) plus its own.
-
-{tables}
-
-## Licence
-CC BY 4.0. Model outputs remain subject to their models' licences.
-"""
-
-
 # -- restore ------------------------------------------------------------------------------------
-def read_folder(folder: Path) -> dict[str, list[_Row]]:
+def read_folder(folder: Path) -> dict[str, list[Row]]:
     """Every table of an exported folder, validated through the models (extra columns refused)."""
-    out: dict[str, list[_Row]] = {}
+    out: dict[str, list[Row]] = {}
     for model in ROW_MODELS:
         path = folder / f"data/{model.table}/{model.table}-00000.parquet"
         records = pq.read_table(path).to_pylist() if path.exists() else []
@@ -547,7 +195,7 @@ def restore(store: Store, folder: Path) -> dict[str, int]:
     return store.write(run)
 
 
-def _insert(db: sqlite3.Connection, row: _Row) -> int:
+def _insert(db: sqlite3.Connection, row: Row) -> int:
     values = row.model_dump()
     table = row.table
     if isinstance(row, SubmissionRow):
@@ -634,11 +282,14 @@ __all__ = [
     "ROW_MODELS",
     "SliceStats",
     "dataset_card",
+    "download_archives",
     "export",
     "fingerprint",
     "is_empty",
+    "load_snippet",
     "read_folder",
     "read_slice",
     "restore",
     "schema_of",
+    "slice_files",
 ]

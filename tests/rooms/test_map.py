@@ -26,12 +26,12 @@ from rooms.map import (
     KEY_SIGNS,
     PASSAGE_ADJECTIVES,
     ROOM_NAMES,
+    Map,
     MapAnswer,
-    MapRoom,
     parse_path,
 )
 
-ROOM = MapRoom()
+ROOM = Map()
 DIFFICULTIES = LEVELS
 SIZES = {0: 2, 1: 3, 2: 6, 3: 12, 4: 20, 5: 30, 6: 40, 7: 50, 8: 60, 9: 80, 10: 100}
 ONE_WAY = {0: 0, 1: 0, 2: 0, 3: 0, 4: 3, 5: 6, 6: 8, 7: 9, 8: 10, 9: 14, 10: 18}
@@ -187,7 +187,7 @@ def behind(p: Puzzle, pair: frozenset[str]) -> set[str]:
 
 
 def test_registered_and_described() -> None:
-    assert isinstance(registered_rooms()["map-v2"], MapRoom)
+    assert isinstance(registered_rooms()["map-v2"], Map)
     assert (ROOM.id, ROOM.name, ROOM.Answer) == ("map-v2", "Map", MapAnswer)
     p = puzzle(1, 3)
     assert p.room_id == "map-v2"
@@ -237,8 +237,8 @@ def test_same_seed_gives_the_same_puzzle(difficulty: int) -> None:
 def test_generation_does_not_depend_on_the_hash_seed() -> None:
     script = (
         "import hashlib, sys; sys.path.insert(0, '.');"
-        "from rooms.map import MapRoom;"
-        "room = MapRoom();"
+        "from rooms.map import Map;"
+        "room = Map();"
         "text = ''.join(room.generate(5, d).model_dump_json() for d in range(11));"
         "print(hashlib.sha256(text.encode()).hexdigest())"
     )

@@ -23,8 +23,8 @@ from rooms.paradox import (
     NONE_ANSWERS,
     PAR_SECONDS,
     PEOPLE,
+    Paradox,
     ParadoxAnswer,
-    ParadoxRoom,
     consistent,
     first_draft,
     holds,
@@ -37,7 +37,7 @@ from rooms.paradox import (
     truth_mask,
 )
 
-ROOM = ParadoxRoom()
+ROOM = Paradox()
 DIFFICULTIES = LEVELS
 OLD = (1, 2, 3, 4, 5)
 NEW = (6, 7, 8, 9, 10)
@@ -176,7 +176,7 @@ def counting(claim: dict[str, Any]) -> bool:
 
 
 def test_registered_and_described() -> None:
-    assert isinstance(registered_rooms()["paradox-v3"], ParadoxRoom)
+    assert isinstance(registered_rooms()["paradox-v3"], Paradox)
     assert (ROOM.id, ROOM.name, ROOM.Answer) == ("paradox-v3", "Paradox", ParadoxAnswer)
     p = puzzle(1, 3)
     assert p.room_id == "paradox-v3"

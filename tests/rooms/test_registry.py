@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from rooms import ROOM_ORDER, level_table, load_rooms
-from rooms.base import LEVELS, Puzzle, Room, Verdict, get_room, register_room
+from rooms.base import LEVELS, Judgement, Puzzle, Room, get_room, register_room
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOMS = load_rooms()
@@ -77,7 +77,7 @@ def test_every_level_reference_solves_bluff_and_empty_do_not(room_id: str) -> No
             assert isinstance(puzzle, Puzzle) and puzzle.room_id == room_id
             assert puzzle.key and puzzle.par_seconds > 0 and puzzle.answer_schema
             good = room.validate(puzzle, room.reference_reply(puzzle))
-            assert isinstance(good, Verdict) and good.solved, (room_id, level, seed, good)
+            assert isinstance(good, Judgement) and good.solved, (room_id, level, seed, good)
             assert not room.validate(puzzle, room.bluff(puzzle)).solved, (room_id, level, seed)
             empty = room.validate(puzzle, "")
             assert not empty.solved and empty.parsed is None
