@@ -27,7 +27,7 @@ def plain_text(value: str) -> str:
     """Text safe to store and show: NFKC, no control or format characters (bidi overrides,
     zero-width joiners, isolates), whitespace collapsed. Markup is neutralized at display time
     by :func:`display_text`."""
-    value = unicodedata.normalize("NFKC", value)
+    value = _SPACES.sub(" ", unicodedata.normalize("NFKC", value))  # a tab still parts words
     kept = "".join(ch for ch in value if unicodedata.category(ch) not in ("Cc", "Cf", "Co", "Cs"))
     cleaned = _SPACES.sub(" ", kept).strip()
     if not cleaned:
@@ -87,6 +87,8 @@ class SubmissionLabels(BaseModel):
     """What a submission says about itself that anyone may see: its labels and state (never
     where the endpoint lives, its key, its token or who registered it). The published dataset,
     the REST API and the leaderboard rows all use these fields, declared once here."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     display_name: str
     """Name chosen by the submitter (plain text; escape it for HTML or Markdown)."""

@@ -13,28 +13,24 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from app import (
-    Services,
-    _form_fields,
-    about_markdown,
+from app import Services, _form_fields, manage_action, submission_status, submit_action
+from arena.analysis._leaderboard import leaderboard_rows
+from arena.client import ClientLimits
+from arena.dev._local_models import free_port
+from arena.dev.nullserver import NullServer, NullServerConfig
+from arena.engine._store import Store
+from arena.views._about import about_markdown
+from arena.views._pages import (
     contagion_markdown,
     discordant_choices,
     figures,
     leaderboard_view,
-    manage_action,
     now_playing_markdown,
     ratings_frame,
     replay_view,
-    submission_status,
-    submit_action,
     verdict_candidates,
     verdict_markdown,
 )
-from arena.analysis._leaderboard import leaderboard_rows
-from arena.client._chat import ClientLimits
-from arena.dev._local_models import free_port
-from arena.dev.nullserver import NullServer, NullServerConfig
-from arena.engine._store import Store
 from submissions.keystore import KeyStore
 from submissions.models import display_text
 from submissions.service import SubmissionService
@@ -74,7 +70,7 @@ def test_an_empty_database_shows_friendly_empty_states(store: Store) -> None:
 
 
 async def test_the_verdicts_tab_explains_the_verdict_and_links_replays(store: Store) -> None:
-    from tests.arena.test_leaderboard import add_submission, play
+    from tests.arena.analysis.test_leaderboard import add_submission, play
 
     assert "No candidate with a baseline yet" in verdict_markdown(store, None)
     base = add_submission(store, "Base <b>", "Smol", "BF16", 16.0, baseline=True)
@@ -107,7 +103,12 @@ async def test_an_equivalent_candidate_on_a_calibrated_profile(
     from arena.analysis import _calibration_store as calibration_store
     from arena.analysis._calibration import CalibrationConfig
     from arena.engine import _profile as profile
-    from tests.arena.test_leaderboard import SILENT, add_submission, calibrated_result, play
+    from tests.arena.analysis.test_leaderboard import (
+        SILENT,
+        add_submission,
+        calibrated_result,
+        play,
+    )
 
     monkeypatch.setenv("QER_EQUIVALENCE_MARGIN_PP", "45")  # 20 agreeing pairs are enough
     base = add_submission(store, "Base", "Smol", "BF16", 16.0, baseline=True)

@@ -9,13 +9,14 @@ from cryptography.fernet import Fernet
 from datasets import load_dataset
 
 from arena.analysis._leaderboard import leaderboard_rows
-from arena.client._chat import ChatClient
+from arena.client import ChatClient
 from arena.engine._match import play_match
+from arena.engine._migrations import now
 from arena.engine._models import MatchSettings, MatchSpec
-from arena.engine._store import Store, now
+from arena.engine._store import Store
+from arena.probes import ProbeRecord, store_probe
 from arena.probes._speed import run_speed_probe
 from arena.results._dataset import ROW_MODELS, export, restore
-from arena.schedule._runner import ProbeRecord, store_probe
 from submissions.keystore import KeyStore
 from submissions.models import Sampling, SubmissionForm
 from submissions.service import SubmissionService

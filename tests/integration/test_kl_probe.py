@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from arena.client._chat import ChatClient
+from arena.client import ChatClient
 from arena.probes._kl import (
     DEFAULT_TOP_K,
     PROBE_VERSION,

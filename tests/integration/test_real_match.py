@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from arena.client._chat import ChatClient
+from arena.client import ChatClient
 from arena.engine._match import play_match
 from arena.engine._models import AdversarialMode, MatchSettings, MatchSpec
 from arena.engine._store import Store

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arena.client._chat import ChatClient
-from arena.probes._speed import PROBE_VERSION, TG_MAX_TOKENS, run_speed_probe
+from arena.client import ChatClient
+from arena.probes._speed import run_speed_probe
+from arena.probes._speed_prompts import PROBE_VERSION, TG_MAX_TOKENS
 from tests.integration.conftest import ARTIFACTS, Served
 
 

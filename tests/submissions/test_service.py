@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError
 
-from arena.client._chat import ClientLimits
+from arena.client import ClientLimits
 from arena.dev.nullserver import NullServer, NullServerConfig
 from arena.engine._models import Sampling
 from arena.engine._store import Store

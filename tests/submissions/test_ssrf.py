@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from arena.client._chat import ChatClient, ClientLimits, RedirectRefused
+from arena.client import ChatClient, ClientLimits
+from arena.client._errors import RedirectRefused
 from submissions import ssrf
 from submissions.ssrf import (
     SafeTarget,

@@ -14,24 +14,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arena.cli import build_parser, main
-from arena.engine._store import Store, now
-from arena.results._external import (
-    ImportedResult,
-    ImportRefused,
-    ReferenceSpec,
-    file_name_only,
-    import_results,
-    looks_like_url,
-    looks_secret,
-    parse_bytes,
-    parse_file,
-    parse_llama_bench,
-    parse_lm_eval,
-    read_imported,
-    scrub,
-)
+from arena.engine._migrations import now
+from arena.engine._store import Store
+from arena.results._external import import_results, parse_bytes, parse_file, read_imported
+from arena.results._external_models import ImportedResult, ImportRefused, ReferenceSpec
+from arena.results._llama_bench import parse_llama_bench
+from arena.results._lm_eval import parse_lm_eval
+from arena.results._scrub import file_name_only, looks_like_url, looks_secret, scrub
 
-BENCH = Path(__file__).resolve().parents[1] / "data" / "llama_bench"
+BENCH = Path(__file__).resolve().parents[2] / "data" / "llama_bench"
 SHA_A, SHA_B = "a" * 64, "b" * 64
 SERVER = "http://127.0.0.1:40743/v1/chat/completions"
 

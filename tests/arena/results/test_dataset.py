@@ -21,7 +21,8 @@ from arena.analysis import _calibration_store as calibration_store
 from arena.analysis._calibration import CalibrationConfig, CalibrationResult, NoSignal
 from arena.analysis._leaderboard import leaderboard_rows
 from arena.analysis._verdicts import candidate_verdict
-from arena.client._chat import ChatResult, ConnectFailed
+from arena.client import ChatResult
+from arena.client._errors import ConnectFailed
 from arena.dev.nullserver import NullServer, NullServerConfig
 from arena.engine import _profile as profiles
 from arena.engine._match import play_match
@@ -37,14 +38,22 @@ from arena.results._dataset import (
     load_snippet,
     restore,
 )
-from arena.results._external import ReferenceSpec, import_results, parse_file, read_imported
+from arena.results._external import import_results, parse_file, read_imported
+from arena.results._external_models import ReferenceSpec
 from arena.schedule._jobs import JobQueue
 from rooms import ROOM_ORDER, load_rooms
 from submissions.keystore import KeyStore
 from submissions.models import SubmissionForm
 from submissions.service import SubmissionService
-from tests.arena.test_leaderboard import LEVEL, Fake, add_submission, contestant, play, set_status
-from tests.arena.test_match import SEED, Scripted
+from tests.arena.analysis.test_leaderboard import (
+    LEVEL,
+    Fake,
+    add_submission,
+    contestant,
+    play,
+    set_status,
+)
+from tests.arena.engine.test_match import SEED, Scripted
 
 CANARY_KEY = "sk-CANARY-dataset-5f1e9d2c"
 CANARY_HOST = "canary-endpoint.example.internal"
@@ -310,7 +319,7 @@ def test_probes_are_published_without_endpoints_and_restored(
 
 
 def test_imported_results_survive_export_and_restore(store: Store, tmp_path: Path) -> None:
-    bench = Path(__file__).resolve().parents[1] / "data" / "llama_bench" / "qwen2.5-7b-q4_k_m.json"
+    bench = Path(__file__).resolve().parents[2] / "data" / "llama_bench" / "qwen2.5-7b-q4_k_m.json"
     parsed = parse_file("llama-bench", bench)
     reference = ReferenceSpec(base_model="Qwen2.5-7B", quant="Q4_K_M", hardware="RTX 4090")
     import_results(store, parsed.results, source_sha256=parsed.sha256, reference=reference)

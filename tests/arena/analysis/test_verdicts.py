@@ -9,12 +9,8 @@ import pytest
 
 from arena.analysis import _calibration_store as calibration_store
 from arena.analysis._calibration import CalibrationConfig, CalibrationResult, NoSignal
-from arena.analysis._leaderboard import (
-    ALL_COLUMNS,
-    chart_points,
-    leaderboard_frame,
-    leaderboard_rows,
-)
+from arena.analysis._chart_data import chart_points
+from arena.analysis._leaderboard import leaderboard_rows
 from arena.analysis._stats import Pair, discordant, wilson_interval
 from arena.analysis._verdicts import (
     candidate_verdict,
@@ -32,8 +28,9 @@ from arena.engine._match import play_match
 from arena.engine._models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec, Sampling
 from arena.engine._store import Store
 from arena.schedule._jobs import JobQueue
+from arena.views._columns import ALL_COLUMNS, leaderboard_frame
 from rooms import load_rooms
-from tests.arena.test_leaderboard import LEVEL, Fake, add_submission, contestant, play
+from tests.arena.analysis.test_leaderboard import LEVEL, Fake, add_submission, contestant, play
 
 
 async def test_a_candidate_that_loses_first_answers_is_degraded(store: Store) -> None:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from arena.analysis import _calibration_store as calibration_store
 from arena.analysis._calibration import CalibrationConfig
-from arena.client._chat import ClientLimits
+from arena.client import ClientLimits
 from arena.dev.nullserver import NullServer, NullServerConfig
 from arena.engine import _profile as profiles
 from arena.engine._match import play_match
@@ -22,7 +22,7 @@ from arena.engine._store import Store
 from arena.views._api import build_router, install_error_handlers
 from submissions.keystore import KeyStore
 from submissions.service import SubmissionService
-from tests.arena.test_match import Scripted
+from tests.arena.engine.test_match import Scripted
 
 CANARY_KEY = "sk-CANARY-api-0123456789"
 
@@ -189,7 +189,7 @@ def test_openapi_schema_is_typed(store: Store) -> None:
     assert "SubmissionForm" in str(paths["/api/submissions"]["post"]["requestBody"])
 
 
-LLAMA_BENCH = Path(__file__).resolve().parents[1] / "data" / "llama_bench"
+LLAMA_BENCH = Path(__file__).resolve().parents[2] / "data" / "llama_bench"
 
 
 def test_imports_need_the_admin_token(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,7 +224,7 @@ async def test_verdict_ratings_and_contagion_routes(store: Store) -> None:
     """A candidate with another max_tokens than its baseline is NOT COMPARABLE in the API too,
     naming the field; a comparable one gets its verdict and discordant pairs with replay ids."""
     from arena.analysis._verdicts import paired_outcomes
-    from tests.arena.test_leaderboard import add_submission, play
+    from tests.arena.analysis.test_leaderboard import add_submission, play
 
     base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
     cand = add_submission(store, "C", "Smol", "Q2_K", 2.6)
@@ -259,7 +259,7 @@ async def test_verdict_ratings_and_contagion_routes(store: Store) -> None:
 async def test_the_calibrations_route_lists_every_calibration_without_endpoints(
     store: Store,
 ) -> None:
-    from tests.arena.test_leaderboard import (
+    from tests.arena.analysis.test_leaderboard import (
         CALIBRATED,
         SILENT,
         add_submission,
@@ -320,7 +320,12 @@ async def test_the_calibrations_route_lists_every_calibration_without_endpoints(
 async def test_the_verdict_report_names_the_profile_margin_and_silent_rooms(
     store: Store,
 ) -> None:
-    from tests.arena.test_leaderboard import SILENT, add_submission, calibrated_result, play
+    from tests.arena.analysis.test_leaderboard import (
+        SILENT,
+        add_submission,
+        calibrated_result,
+        play,
+    )
 
     base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True)
     cand = add_submission(store, "C", "Smol", "Q2_K", 2.6)

@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from arena.engine._store import MIGRATIONS, Store, connect, migrate
+from arena.engine._migrations import MIGRATIONS, migrate
+from arena.engine._store import Store, connect
 from arena.schedule._jobs import JobQueue
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class Clock:
@@ -96,12 +97,12 @@ def test_an_old_database_is_upgraded(tmp_path: Path) -> None:
     db = connect(path)
     original = list(MIGRATIONS)
     try:
-        from arena.engine import _store as store_module
+        from arena.engine import _migrations as migrations_module
 
-        store_module.MIGRATIONS = tuple(original[:1])  # a database made before m002
+        migrations_module.MIGRATIONS = tuple(original[:1])  # a database made before m002
         assert migrate(db) == ["m001_initial"]
     finally:
-        store_module.MIGRATIONS = tuple(original)
+        migrations_module.MIGRATIONS = tuple(original)
         db.close()
     with Store(path) as store:
         names = [r["name"] for r in store.query("SELECT name FROM schema_migrations ORDER BY name")]

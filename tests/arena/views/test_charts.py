@@ -6,22 +6,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from arena.analysis._leaderboard import (
+from arena.analysis._chart_data import (
     ROOM_QUALITY_COLUMNS,
     ChartPoint,
     chart_points,
-    leaderboard_rows,
     pareto_frontier,
     room_quality,
 )
+from arena.analysis._leaderboard import leaderboard_rows
 from arena.engine._store import Store
-from arena.results._external import (
-    ImportedResult,
-    ReferenceSpec,
-    import_results,
-    imported_points,
-    read_imported,
-)
+from arena.results._external import import_results, read_imported
+from arena.results._external_models import ImportedResult, ReferenceSpec
+from arena.results._imported_points import imported_points
 from arena.views import _charts as charts
 from arena.views._charts import bang_per_bit_figures, pareto_figure
 from rooms import ROOM_ORDER

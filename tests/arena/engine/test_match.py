@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from arena.client._chat import ChatResult, ConnectFailed
+from arena.client import ChatResult
+from arena.client._errors import ConnectFailed
 from arena.engine._match import classify, play_match
 from arena.engine._models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec, Outcome
 from arena.engine._scoring import SCORE_TABLE, room_points
@@ -28,9 +29,11 @@ class Scripted:
     """Plays back actions in order: 'right' (the reference solver's reply for the room in play),
     'wrong' (the house bluff, which never validates), 'error' (the endpoint fails)."""
 
-    def __init__(self, actions: Iterable[str]) -> None:
+    def __init__(self, actions: Iterable[str], reasoning_tokens: int | None = None) -> None:
         self.actions = deque(actions)
         self.seen: list[list[dict[str, Any]]] = []
+        self.reasoning_tokens = reasoning_tokens
+        """What usage says of reasoning (``completion_tokens`` includes it, as in OpenAI's)."""
 
     async def chat(
         self, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None = None
@@ -48,7 +51,7 @@ class Scripted:
             finish_reason="stop",
             prompt_tokens=100,
             completion_tokens=20,
-            reasoning_tokens=None,
+            reasoning_tokens=self.reasoning_tokens,
             usage_source="server",
             ttft_s=LATENCY / 2,
             latency_s=LATENCY,
@@ -197,6 +200,18 @@ async def test_exact_outcomes_for_scripted_sequences(store: Store) -> None:
     assert result.summaries["a"].line().startswith("M Q8_0: Escaped 5/6, score ")
 
 
+async def test_reasoning_tokens_count_once_toward_a_solution(store: Store) -> None:
+    """Usage's ``completion_tokens`` already holds the reasoning tokens (OpenAI, vLLM and
+    llama-server report ``reasoning_tokens`` as a part of it): a reasoning model's tokens to
+    solution are not inflated by counting them twice."""
+    thinker = Scripted(["wrong", "wrong", "right"] + ["right"] * 30, reasoning_tokens=15)
+    result = await play_match(
+        spec(AdversarialMode.BLUFF, solo=True), store, endpoints={"a": thinker}
+    )
+    first = next(r for r in result.rooms if r.room_index == 0)
+    assert first.escaped and first.tokens_to_solution == 3 * 20
+
+
 async def test_keys_are_handed_over_only_on_escape(store: Store) -> None:
     a = Scripted(["right", "right"] + ["wrong"] * 30)
     b = Scripted(["wrong"] * 40)
@@ -285,7 +300,7 @@ async def test_real_endpoint_dying_mid_match_forfeits_and_the_match_completes(
 ) -> None:
     """Real sockets: B's server is stopped after room 2; its later turns fail fast (connection
     refused), are stored with the error, and the match still finishes."""
-    from arena.client._chat import ChatClient, ClientLimits
+    from arena.client import ChatClient, ClientLimits
     from arena.dev.nullserver import NullServer, NullServerConfig
     from arena.engine._match import MatchEvent
 

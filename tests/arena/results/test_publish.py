@@ -13,7 +13,7 @@ from arena.engine._store import Store
 from arena.results._dataset import ROW_MODELS, fingerprint
 from arena.results._publish import Publisher, PublishError, restore_from_hub
 from arena.settings import PublishSettings, publish_from_env
-from tests.arena.test_leaderboard import add_submission, play
+from tests.arena.analysis.test_leaderboard import add_submission, play
 from tests.hub_standin import HubStandIn
 
 TOKEN = "hf_stand_in_token"  # noqa: S105 - only ever sent to the loopback stand-in

@@ -15,26 +15,27 @@ from cryptography.fernet import Fernet
 from arena.analysis import _calibration as calibration
 from arena.analysis import _calibration_store as calibration_store
 from arena.analysis._verdicts import candidate_verdict
-from arena.client._chat import ClientLimits
+from arena.client import ClientLimits
 from arena.dev._skillsim import SkillModel, serve
 from arena.dev.nullserver import NullServer, NullServerConfig
 from arena.engine import _profile as profiles
 from arena.engine._models import ContestantSummary, MatchResult, MatchSettings
 from arena.engine._store import Store
+from arena.probes import KL_PROBE_VERSION, SPEED_PROBE_VERSION
 from arena.probes._kl import is_collapsed
 from arena.schedule._jobs import JobQueue
-from arena.schedule._runner import (
+from arena.schedule._planner import (
     Entrant,
     GroupLevels,
     JobRequest,
     QueueView,
-    Scheduler,
     endpoint_of,
     match_jobs,
     plan_next,
     probe_job,
     seed_secret,
 )
+from arena.schedule._runner import Scheduler
 from arena.settings import SchedulerSettings, scheduler_from_env
 from arena.tiers import calibration_seed, tier, tier_seed
 from submissions.keystore import KeyStore
@@ -143,6 +144,13 @@ def test_a_candidate_waits_for_its_kl_probe() -> None:
     assert plan_next(entrants, view(rows), SMOKE, secret=b"s") == []  # only 2 could play
     rows[2] = (kl, "failed")  # a failed probe does not block forever
     assert plan_next(entrants, view(rows), SMOKE, secret=b"s")[0].payload["a"] == 2
+
+
+def test_a_probe_job_is_keyed_by_its_own_probe_version() -> None:
+    """A new KL text set re-queues KL probes only; a new speed prompt set, speed probes only."""
+    assert probe_job("kl", 2, 1).key == f"probe:kl:2:vs1:{KL_PROBE_VERSION}"
+    assert probe_job("speed", 2).key == f"probe:speed:2:{SPEED_PROBE_VERSION}"
+    assert KL_PROBE_VERSION.startswith("kl-") and SPEED_PROBE_VERSION.startswith("speed-")
 
 
 def test_a_lone_baseline_plays_no_a_a_round() -> None:

@@ -18,36 +18,33 @@ from scipy.stats import binomtest
 from arena.analysis import _calibration_store as calibration_store
 from arena.analysis._bootstrap import mean_ci
 from arena.analysis._calibration import CalibrationConfig, CalibrationResult, NoSignal
+from arena.analysis._chart_data import (
+    ROOM_QUALITY_COLUMNS,
+    ChartPoint,
+    chart_points,
+    pareto_frontier,
+    room_quality,
+)
+from arena.analysis._filters import QUANT_FAMILIES, filter_rows, quant_family
 from arena.analysis._leaderboard import (
-    ALL_COLUMNS,
-    COLUMNS,
-    DEFAULT_COLUMNS,
     NOTE_BASELINE,
     NOTE_BASELINE_ESCAPED_NOTHING,
     NOTE_NO_BASELINE,
     NOTE_NO_PAIRS,
-    QUANT_FAMILIES,
-    ROOM_QUALITY_COLUMNS,
-    ChartPoint,
     LeaderboardRow,
-    chart_points,
-    filter_rows,
-    format_ci,
-    leaderboard_frame,
     leaderboard_rows,
-    pareto_frontier,
-    quant_family,
-    room_quality,
-    wilson_interval,
 )
 from arena.analysis._ratings import ratings
-from arena.analysis._stats import Pair
+from arena.analysis._stats import Pair, wilson_interval
 from arena.analysis._verdicts import verdict
-from arena.client._chat import ChatResult, ConnectFailed
+from arena.client import ChatResult
+from arena.client._errors import ConnectFailed
 from arena.engine._match import play_match
+from arena.engine._migrations import now
 from arena.engine._models import AdversarialMode, ContestantSpec, MatchSettings, MatchSpec
-from arena.engine._store import Store, now
+from arena.engine._store import Store
 from arena.schedule._jobs import JobQueue
+from arena.views._columns import ALL_COLUMNS, COLUMNS, DEFAULT_COLUMNS, format_ci, leaderboard_frame
 from rooms import ROOM_ORDER, load_rooms
 from submissions.models import QUANT_LABELS, display_text
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from arena.client._chat import ChatResult
+from arena.client import ChatResult
 from arena.engine._match import (
     SYSTEM_PROMPT,
     adversarial_prompt,
@@ -24,6 +24,7 @@ from arena.engine._match import (
     retry_prompt,
     room_note,
 )
+from arena.engine._migrations import now
 from arena.engine._models import (
     AdversarialMode,
     CallRecord,
@@ -36,20 +37,13 @@ from arena.engine._models import (
     RoomResult,
 )
 from arena.engine._privacy import ENDPOINT, REDACTED, redact, scrub_endpoints, secret_pattern
-from arena.engine._store import Store, now
+from arena.engine._store import Store
 from arena.schedule._jobs import JobQueue
-from arena.views._replay import (
-    PUZZLE_MARKER,
-    Replay,
-    ReplayCall,
-    fenced,
-    inline_code,
-    match_list,
-    now_playing,
-    replay,
-    replay_markdown,
-)
-from tests.arena.test_match import LATENCY, PUZZLES, ROOMS, SEED, Scripted, spec, under_par
+from arena.views._match_list import match_list, now_playing
+from arena.views._replay import replay
+from arena.views._replay_markdown import fenced, inline_code, replay_markdown
+from arena.views._replay_models import PUZZLE_MARKER, Replay, ReplayCall
+from tests.arena.engine.test_match import LATENCY, PUZZLES, ROOMS, SEED, Scripted, spec, under_par
 
 A_SCRIPT = [
     *("right", "right"),  # held ground

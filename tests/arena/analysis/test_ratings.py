@@ -14,28 +14,30 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 from scipy.stats import binomtest
 
-from arena.analysis._ratings import (
+from arena.analysis._bradley_terry import (
     NOTE_ANCHOR_WITHOUT_GAMES,
     NOTE_NOT_CONNECTED,
     NOTE_SEPARATE_GROUPS,
+    Game,
+    Rating,
+    bradley_terry,
+    win_probability,
+)
+from arena.analysis._contagion import (
     ContagionCell,
     ContagionMatrix,
-    Game,
-    Player,
-    Rating,
     RoomOutcome,
-    bradley_terry,
     contagion,
     contagion_frame,
     contagion_matrices,
     format_cell,
-    ratings,
-    win_probability,
 )
+from arena.analysis._head_to_head import Player
+from arena.analysis._ratings import ratings
 from arena.engine._match import play_match
 from arena.engine._models import AdversarialMode, MatchSettings, MatchSpec
 from arena.engine._store import Store
-from tests.arena.test_leaderboard import (
+from tests.arena.analysis.test_leaderboard import (
     LEVEL,
     ROOMS,
     Fake,
