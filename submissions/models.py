@@ -51,7 +51,7 @@ PlainText = Annotated[str, AfterValidator(plain_text)]
 class SubmissionForm(BaseModel):
     """What a user submits to register an endpoint."""
 
-    model_config = ConfigDict(extra="forbid", str_max_length=2048)
+    model_config = ConfigDict(extra="forbid", str_max_length=2048, use_attribute_docstrings=True)
 
     display_name: Annotated[PlainText, Field(min_length=1, max_length=60)]
     """Shown on the leaderboard; plain text."""

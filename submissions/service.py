@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Literal
 
 import httpx
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from arena.analysis import choose_baselines
 from arena.client import ChatClient, ClientLimits, EndpointError
@@ -58,13 +58,21 @@ class SubmissionRefused(ValueError):
 class ProbeResult(BaseModel):
     """What the health probe saw (shown to the submitter)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     models: list[str]
-    """Model ids the endpoint lists."""
+    """Model ids the endpoint lists (``GET /v1/models``)."""
     latency_s: float
+    """Seconds the probe's tiny chat completion took (its last HTTP attempt)."""
     ttft_s: float | None
+    """Seconds to its first streamed token; None when not streamed or no text came."""
     decode_tps: float | None
+    """Its decode speed, tok/s: ``completion_tokens / (latency_s - ttft_s)``; None when not
+    computable."""
     completion_tokens: int
+    """Tokens it generated (at most 8 asked for; server-reported or estimated)."""
     reply_preview: str
+    """The first 80 characters of its reply."""
 
 
 class Receipt(BaseModel):

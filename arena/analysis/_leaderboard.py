@@ -136,8 +136,13 @@ class TruncationCanary(BaseModel):
     model_config = _ROW_CONFIG
 
     rate: float | None
+    """Share of the candidate's answered calls cut by the token cap (finish_reason ``length``,
+    0 to 1); None without answered calls."""
     baseline_rate: float | None
+    """The same share for its baseline; None without answered calls."""
     p_value: float | None
+    """Two-sided Fisher exact test on cap hits vs other answered calls of the two; None when
+    either has no answered calls."""
     flagged: bool
     """Significantly more cap hits than the baseline (p < 0.05): the quant rambles or loops."""
 
@@ -148,8 +153,12 @@ class NoiseFloorView(BaseModel):
     model_config = _ROW_CONFIG
 
     rate: float | None
+    """Share of the repeated puzzles whose first two plays disagreed (0 to 1); None without
+    repeated puzzles."""
     ci: tuple[float, float] | None
+    """Wilson 95 % interval of ``rate``; None without repeated puzzles."""
     n: int
+    """Repeated puzzles (played at least twice under one settings fingerprint)."""
 
 
 class Retention(BaseModel):

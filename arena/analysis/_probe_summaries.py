@@ -25,11 +25,14 @@ class KlSummary(BaseModel):
     """``done``, ``unavailable`` (the server offers no logprobs, or tokenizes differently) or
     ``failed``."""
     mean_kl: float | None = None
-    """Mean approximate KL divergence from the baseline, nats per token."""
+    """Mean over token positions of KL(baseline || candidate), in nats (a top-k lower bound)."""
     top1_agreement: float | None = None
     """Share of positions where both models' most likely next token agree."""
     n_positions: int | None = None
+    """Token positions compared over all probe texts; None unless ``done``."""
     reason: str | None = None
+    """Why it is unavailable (``probe unavailable: ...``, endpoint hosts scrubbed); None when
+    ``done``."""
     collapsed: bool = False
     """The scheduler's collapse thresholds were crossed: no match is spent on it."""
 
@@ -40,18 +43,31 @@ class SpeedSummary(BaseModel):
     model_config = _CONFIG
 
     status: str
+    """``done`` or ``failed`` (no complete measurement: see ``reason``)."""
     tg_tps_mean: float | None = None
+    """Generation speed, tok/s: mean over the measured tg runs (up to 128 tokens each) of
+    ``completion_tokens / (latency - TTFT)``; None when not measured."""
     tg_tps_sd: float | None = None
+    """Sample standard deviation of the tg runs' tok/s."""
     pp_tps_mean: float | None = None
+    """Prompt processing speed, tok/s: mean over the pp runs (a ~512-token prompt) of
+    ``prompt_tokens / TTFT``; None when not measured."""
     pp_tps_sd: float | None = None
+    """Sample standard deviation of the pp runs' tok/s."""
     ttft_median_s: float | None = None
+    """Median time to first token of the tg runs (a short prompt), in seconds."""
     ttft_p90_s: float | None = None
+    """90th percentile of the tg runs' time to first token, in seconds."""
     reps: int | None = None
+    """Measured repetitions asked for per phase (warm-ups not counted)."""
     server_tg_tps_mean: float | None = None
+    """The server's own generation tok/s over the tg runs (llama.cpp ``timings``); None when
+    it reports none."""
     server_agreement: float | None = None
     """Relative difference between client and server generation tok/s (None: the server
     reports no timings)."""
     reason: str | None = None
+    """Why the probe failed (endpoint hosts scrubbed); None when ``done``."""
 
 
 def kl_summary(probe: dict[str, Any] | None, hosts: Iterable[str] = ()) -> KlSummary | None:

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from arena.analysis._calibration_store import no_signal_rooms
 from arena.analysis._stats import (
@@ -99,49 +99,66 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 class DegradationVerdict(BaseModel):
     """What the leaderboard and the API say about a candidate against its baseline."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     kind: VerdictKind
+    """``degraded``, ``equivalent``, ``no detectable degradation``, ``undecided`` or ``NOT
+    COMPARABLE`` (no pairs because the settings fingerprints differ: see ``differing``)."""
     label: str
     """The badge text, e.g. ``degraded: -12.0 pp [-20.1, -4.2]`` or ``NOT COMPARABLE: ...``."""
     n_pairs: int
+    """Paired puzzles behind the verdict (rooms in ``no_signal`` left out)."""
     b: int
-    """Paired puzzles only the baseline solved."""
+    """Paired puzzles only the baseline solved (first answers)."""
     c: int
-    """Paired puzzles only the candidate solved."""
+    """Paired puzzles only the candidate solved (first answers)."""
     p_value: float | None
-    """Exact McNemar, two-sided."""
+    """Exact McNemar on ``b`` and ``c``, two-sided (1.0 without discordant pairs); None without
+    pairs."""
     difference_pp: float | None
-    """Candidate minus baseline solve rate, percentage points."""
+    """Candidate minus baseline first-answer solve rate, percentage points (negative: worse);
+    None without pairs."""
     ci_pp: tuple[float, float] | None
-    """95 % interval (bootstrap over seeds)."""
+    """95 % percentile-bootstrap interval of ``difference_pp`` over seeds, percentage points."""
     detectable_drop_pp: float | None
-    """The smallest drop this many pairs would detect (80 % power) at the observed discordance."""
+    """The smallest drop (percentage points) this many pairs would detect (80 % power, two-sided
+    5 %) at the observed discordance (taken as at least 1 / ``n_pairs``)."""
     discordance: float | None
+    """Share of the pairs only one side solved, ``(b + c) / n_pairs`` (0 to 1); None without
+    pairs."""
     differing: list[str] = []
-    """For NOT COMPARABLE: which fingerprint fields differ."""
+    """For NOT COMPARABLE: the fingerprint fields that differ, with both values
+    (``max_tokens (512 vs 1024)``); empty otherwise."""
     retention_pct: float | None = None
-    """Candidate first-answer solves as a % of the baseline's on the paired puzzles."""
+    """Candidate first-answer solves as a % of the baseline's on the paired puzzles (None when
+    the baseline solved none of them, or without pairs)."""
     retention_ci: tuple[float, float] | None = None
     """95 % bootstrap interval of ``retention_pct`` over seeds."""
     tier: str | None = None
-    """The tier of the pairs behind the verdict (None: ad-hoc matches)."""
+    """The tier of the pairs behind the verdict (``smoke``, ``standard`` or ``full``; None:
+    ad-hoc matches, or NOT COMPARABLE)."""
     source: str | None = None
-    """``matches`` (played against each other, or on shared seeds) or ``solo runs``."""
+    """``solo runs`` when the pairs were played in bluff mode, else ``matches`` (against each
+    other, or on shared seeds); None for NOT COMPARABLE."""
     aa_rate: float | None = None
-    """The baseline's A/A discordance under the same fingerprint (the noise floor)."""
+    """The baseline's A/A discordance under the same fingerprint (the noise floor, 0 to 1);
+    None without repeated puzzles."""
     aa_ci: tuple[float, float] | None = None
+    """Wilson 95 % interval of ``aa_rate``."""
     aa_n: int = 0
     """Repeated puzzles behind ``aa_rate``."""
     floor_note: str | None = None
-    """This pair's discordance against the A/A floor, for display."""
+    """This pair's discordance against the A/A floor, for display (``discordance 12.5 % vs A/A
+    floor ...``); None without pairs."""
     margin_pp: float | None = None
     """The equivalence margin (percentage points): ``equivalent`` means the difference lies
-    within plus or minus this."""
+    within plus or minus this. None for NOT COMPARABLE."""
     equivalence_ci_pp: tuple[float, float] | None = None
-    """The 95 % interval the equivalence rule uses (cluster-robust, never narrower than the
-    discordance's Wilson bound allows)."""
+    """The 95 % interval the equivalence rule uses, percentage points (cluster-robust, never
+    narrower than the discordance's Wilson bound allows)."""
     decided: bool = False
     """The sequential test stopped: degraded, equivalent, or the budget spent (the scheduler
-    plays no more rounds of this pair)."""
+    plays no more rounds of this pair under these settings). Always true for NOT COMPARABLE."""
     profile: str | None = None
     """The difficulty profile of the pairs (``cipher-v3=4,map-v2=6,...``)."""
     no_signal: dict[str, str] = {}
@@ -162,10 +179,12 @@ _ROOMS_SQL = (
     "SELECT r.match_id, r.slot, r.room_index, r.initial_solved FROM rooms_played r "
     "JOIN matches m ON m.id = r.match_id JOIN contestants c "
     "ON c.id = CASE r.slot WHEN 'a' THEN m.contestant_a ELSE m.contestant_b END "
-    "WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IN (?, ?)"
+    "WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IN (?, ?) "
+    "AND r.outcome != 'context_overflow'"
 )
 """The first-answer verdicts of the two submissions' finished matches only (not the whole table:
-the leaderboard asks once per candidate on every refresh)."""
+the leaderboard asks once per candidate on every refresh); a room whose request did not fit the
+endpoint's context window is no observation of the model."""
 
 Frozen = tuple[tuple[str, str], ...]
 PuzzleKey = tuple[str, int, int]
@@ -424,12 +443,18 @@ def candidate_verdict(store: Store, candidate: int, baseline: int) -> Degradatio
 class DiscordantPair(BaseModel):
     """A paired puzzle only one side solved, with the replays to read."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     seed: int | None
-    """None while the seed is sealed (a match on it is still to be played)."""
+    """The puzzle's seed; None while the seed is sealed (a match on it is still to be played)."""
     room_id: str
+    """Versioned room id, e.g. ``cipher-v3``."""
     solved_by: Literal["baseline", "candidate"]
+    """The side whose first answer solved it."""
     baseline_match: str | None
+    """Id of the match (or solo run) the baseline's answer comes from, for its replay."""
     candidate_match: str | None
+    """Likewise for the candidate's answer (the same match when they played together)."""
 
 
 def discordant_pairs(store: Store, candidate: int, baseline: int) -> list[DiscordantPair]:

@@ -26,15 +26,19 @@ class ImportRefused(ValueError):
 class ImportedResult(BaseModel):
     """One number from another tool, ready to store."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     source: Source
+    """The tool it comes from: ``lm-eval`` (lm-evaluation-harness) or ``llama-bench``."""
     task: str = Field(min_length=1, max_length=300)
     """lm-eval task or group name; llama-bench test name (``pp512``, ``tg128``, ``pp512+tg128``)."""
     metric: str = Field(min_length=1, max_length=200)
     """lm-eval's own ``<metric>,<filter>`` key; llama-bench ``tokens_per_second``."""
     value: float
+    """lm-eval: the metric's value as reported; llama-bench: mean tokens per second (``avg_ts``)."""
     stderr: float | None = None
+    """lm-eval: the metric's standard error (None when not reported or ``N/A``); llama-bench:
+    the standard deviation of tokens per second over repetitions (``stddev_ts``)."""
     n: int | None = Field(None, ge=0)
     """Samples (lm-eval, effective count) or repetitions (llama-bench), when known."""
     details: dict[str, Any] = Field(default_factory=dict)
@@ -74,10 +78,19 @@ class ReferenceSpec(BaseModel):
 class ImportReport(BaseModel):
     """What one import did."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     target: Literal["submission", "reference"]
+    """What the results are attached to: a registered ``submission``, or a ``reference`` entry
+    (a base model + quant with no endpoint)."""
     target_id: int
+    """The submission's id, or the reference entry's id."""
     target_label: str
+    """The submission's display name, or the reference's label
+    (``<base model> <quant> (<hardware>, <engine>)``)."""
     reference_created: bool = False
+    """The reference entry was created by this import (False: it existed, or the target is a
+    submission)."""
     stored: list[ImportedResult] = Field(default_factory=list)
     """Results written now."""
     already_stored: list[ImportedResult] = Field(default_factory=list)

@@ -98,13 +98,14 @@ class MatchListItem(BaseModel):
     finished_at: str | None
     """End time, once it ended."""
     wall_seconds: float | None
-    """Wall-clock duration, once it finished."""
+    """Wall-clock duration in seconds, once it finished (None for interrupted matches)."""
     labels: dict[Slot, str]
     """Contestants' display labels by slot."""
     submission_ids: dict[Slot, int | None]
     """Contestants' submissions by slot (None for matches started by hand)."""
     seed: int | None
-    """Puzzle seed; None while the match is running."""
+    """Puzzle seed; None while the match is running or sealed (a scheduled match still has to
+    play that seed)."""
     difficulty: int
     """The level of every room (-1 when the profile mixes levels)."""
     purpose: MatchPurpose = "measure"

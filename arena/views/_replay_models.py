@@ -18,8 +18,9 @@ LONG_PROMPT_CHARS = 2000
 """Prompts (and replies) longer than this are collapsed in the Markdown replay."""
 PUZZLE_MARKER = "[the room's puzzle, shown above]"
 """Stands in a call's prompt text for the room's puzzle prompt (shown once, with the room)."""
-FROZEN = ConfigDict(frozen=True, extra="forbid")
-"""The configuration of every view model: immutable, no unknown fields."""
+FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+"""The configuration of every view model: immutable, no unknown fields, attribute docstrings
+as field descriptions."""
 
 
 class ReplayCall(BaseModel):
@@ -62,19 +63,19 @@ class ReplayCall(BaseModel):
     prompt_tokens: int | None
     """Prompt tokens of the whole request."""
     completion_tokens: int | None
-    """Generated tokens."""
+    """Generated tokens, reasoning included."""
     reasoning_tokens: int | None
-    """Reasoning tokens, when the server counts them separately."""
+    """Reasoning tokens, part of ``completion_tokens``; None when not known."""
     usage_source: str | None
     """``server`` (reported usage) or ``estimated`` (counted here)."""
     ttft_s: float | None
-    """Seconds to the first token."""
+    """Seconds to the first streamed token (None when not streamed, no text, or failed)."""
     latency_s: float | None
     """Seconds for the whole call."""
     decode_tps: float | None
     """Generated tokens per second after the first token."""
     attempts: int
-    """HTTP attempts made (retries of transient failures included)."""
+    """HTTP attempts made (retries of transient failures included); 0 when the call failed."""
     error_kind: str | None
     """Short name of the endpoint failure (``connect``, ``timeout``...), if the call failed."""
     error: str | None
@@ -133,9 +134,11 @@ class ReplayRoomSlot(BaseModel):
     retries_used: int | None
     """Retries taken (None until the result is stored)."""
     time_to_solution_s: float | None
-    """Call seconds up to the first solving call (None if never solved or not stored yet)."""
+    """Seconds of calls up to and including the first solving call (None if never solved or
+    not stored yet)."""
     tokens_to_solution: int | None
-    """Generated tokens up to the first solving call (None if never solved or not stored yet)."""
+    """Generated tokens up to and including the first solving call (None if never solved or
+    not stored yet)."""
 
     def calls(self) -> list[ReplayCall]:
         """All calls of this slot in the room, in conversation order."""
@@ -160,19 +163,19 @@ class ReplayRoom(BaseModel):
     """``done`` (every contestant's result stored), ``playing`` (the running match's current
     room), ``pending`` (not reached) or ``unfinished`` (the match stopped during it)."""
     prompt: str | None
-    """The full puzzle text; None for rooms not reached yet while the match is running."""
+    """The full puzzle text; None for rooms not reached yet while ``secrets_hidden``."""
     prompt_chars: int
     """Length of the puzzle text (known even while it is hidden)."""
     prompt_is_long: bool
     """Longer than ``LONG_PROMPT_CHARS``: shown collapsed."""
     par_seconds: float
-    """Par time of the room (points for solving faster)."""
+    """Par time of the room, in seconds (escaping faster than par earns points)."""
     solution: str | None
-    """The canonical answer; None while the match is running."""
+    """The canonical answer; None while ``secrets_hidden``."""
     key: str | None
-    """The key word the room hands over; None while the match is running."""
+    """The key word the room hands over; None while ``secrets_hidden``."""
     data: dict[str, Any] | None
-    """Structured puzzle data; None while the match is running."""
+    """Structured puzzle data; None while ``secrets_hidden``."""
     slots: dict[Slot, ReplayRoomSlot]
     """Each contestant's calls and result."""
 
@@ -191,9 +194,9 @@ class Replay(BaseModel):
     finished_at: str | None
     """End time, once it ended."""
     wall_seconds: float | None
-    """Wall-clock duration, once it finished (None for interrupted matches)."""
+    """Wall-clock duration in seconds, once it finished (None for interrupted matches)."""
     seed: int | None
-    """Puzzle seed; None while the match is running (it would give away every puzzle)."""
+    """Puzzle seed; None while ``secrets_hidden`` (it would give away every puzzle)."""
     difficulty: int
     """The level of every room (-1 when the profile mixes levels)."""
     profile: dict[str, int]
@@ -210,8 +213,9 @@ class Replay(BaseModel):
     error: str | None
     """Why the match failed or was interrupted (endpoint URLs replaced)."""
     secrets_hidden: bool
-    """Seed, solutions, keys, data, future prompts and the current room's texts are hidden
-    (the match is running)."""
+    """Seed, solutions, keys (redacted from call texts too), data and future prompts are hidden:
+    the match is running, or it stopped and a scheduled match still has to play its seed
+    (sealed). While it is running, the current room's texts are withheld too."""
     contestants: dict[Slot, ReplayContestant]
     """The contestants by slot."""
     rooms: list[ReplayRoom]
