@@ -21,6 +21,7 @@ from arena.client._sse import (
     _text_field,
     _Usage,
 )
+from arena.client._think import split_inline_reasoning
 
 
 class ChatResult(BaseModel):
@@ -29,10 +30,12 @@ class ChatResult(BaseModel):
     model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
     text: str
-    """The reply content (``""`` when the server sent ``content: null``)."""
+    """The reply content without inline reasoning blocks (``""`` when the server sent
+    ``content: null``): the only text answers are read from."""
     reasoning: str | None
-    """``reasoning_content`` (or ``reasoning``) text, streamed deltas concatenated; None if
-    the server sent none."""
+    """``reasoning_content`` (or ``reasoning``) text, streamed deltas concatenated, then any
+    inline ``<think>`` blocks taken out of the content (see ``arena.client._think``); None if
+    the reply had none."""
     finish_reason: str | None
     """Why generation stopped; ``"length"`` means it hit ``max_tokens``."""
     prompt_tokens: int
@@ -40,7 +43,10 @@ class ChatResult(BaseModel):
     completion_tokens: int
     """Completion tokens, reasoning included (from the server, or estimated)."""
     reasoning_tokens: int | None
-    """``usage.completion_tokens_details.reasoning_tokens`` when the server reported it."""
+    """Tokens spent thinking: ``usage.completion_tokens_details.reasoning_tokens`` when the
+    server reported it; else counted (streamed chunks that carried ``reasoning_content`` or
+    ``reasoning``) or, for inline ``<think>`` text and non-streamed replies, estimated
+    (characters / 4, at most ``completion_tokens``); None when the reply had no reasoning."""
     usage_source: Literal["server", "estimated"]
     """``estimated`` when the server sent no usage: prompt = ceil(prompt characters / 4);
     completion = number of streamed chunks that carried content or reasoning text (for a
@@ -95,6 +101,7 @@ class _Reply:
     model: str | None = None
     saw_choices: bool = False
     token_chunks: int = 0
+    reasoning_chunks: int = 0
     first_token_at: float | None = None
     finished_at: float | None = None
 
@@ -147,6 +154,8 @@ class _Reply:
             self.text.append(content)
         if reasoning:
             self.reasoning.append(reasoning)
+            if now is not None:
+                self.reasoning_chunks += 1
         if (content or reasoning) and now is not None:
             self.token_chunks += 1
             if self.first_token_at is None:
@@ -163,9 +172,20 @@ class _Reply:
         if self.streamed and self.finish_reason is None:
             raise IncompleteResponse(f"{self.token_chunks} token chunk(s) received")
 
+    def _reasoning_tokens(self, fielded: str, inline: str, completion: int) -> int | None:
+        """The server's reasoning count, else the reasoning chunks streamed plus an estimate
+        of the rest (see ``ChatResult.reasoning_tokens``)."""
+        if self.usage is not None and self.usage.reasoning is not None:
+            return self.usage.reasoning
+        if not (fielded or inline):
+            return None
+        counted = self.reasoning_chunks if self.streamed else estimate_tokens(len(fielded))
+        return min(counted + estimate_tokens(len(inline)), completion)
+
     def result(self, *, attempts: int, prompt_chars: int) -> ChatResult:
         """The :class:`ChatResult` of this reply."""
         text, reasoning = _clean_text("".join(self.text)), _clean_text("".join(self.reasoning))
+        text, inline = split_inline_reasoning(text)
         latency = (self.finished_at or self.started) - self.started
         ttft = None if self.first_token_at is None else self.first_token_at - self.started
         if self.usage is not None:
@@ -176,13 +196,14 @@ class _Reply:
                 self.token_chunks if self.streamed else estimate_tokens(len(text + reasoning))
             )
         decoding = latency - ttft if ttft is not None else 0.0
+        thought = "\n\n".join(part for part in (reasoning, inline) if part)
         return ChatResult(
             text=text,
-            reasoning=reasoning or None,
+            reasoning=thought or None,
             finish_reason=_clean_optional(self.finish_reason),
             prompt_tokens=prompt,
             completion_tokens=completion,
-            reasoning_tokens=self.usage.reasoning if self.usage else None,
+            reasoning_tokens=self._reasoning_tokens(reasoning, inline, completion),
             usage_source="server" if self.usage is not None else "estimated",
             ttft_s=ttft,
             latency_s=latency,
