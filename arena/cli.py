@@ -66,6 +66,7 @@ BADGES = {
     "trapped": "Trapped",
     "unchallenged": "-",
     "forfeit": "FORFEIT",
+    "context_overflow": "CONTEXT OVERFLOW (server setup: enlarge the context window)",
 }
 
 

@@ -53,6 +53,7 @@ def load_contestant(store: Store, keystore: KeyStore, submission_id: int) -> Con
         bits_per_weight=row["bits_per_weight"],
         sampling=json.loads(row["sampling"]),
         submission_id=submission_id,
+        context_tokens=row["context_tokens"],
     )
 
 

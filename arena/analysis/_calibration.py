@@ -308,13 +308,15 @@ def result(runs: Sequence[Run], config: CalibrationConfig) -> CalibrationResult:
 
 def run_of(rooms_played: Sequence[Mapping[str, object]], profile: Mapping[str, int]) -> Run:
     """One calibration run from its stored rooms (``room_id``, ``initial_solved``, ``outcome``):
-    a forfeited room (the endpoint failed) is no observation."""
+    a forfeited room (the endpoint failed) or one over the context window is no observation."""
     found: dict[str, Observation | None] = {}
     for row in rooms_played:
         room_id = str(row["room_id"])
         if room_id not in profile:
             continue
         found[room_id] = (
-            None if row["outcome"] == "forfeit" else (profile[room_id], bool(row["initial_solved"]))
+            None
+            if row["outcome"] in ("forfeit", "context_overflow")
+            else (profile[room_id], bool(row["initial_solved"]))
         )
     return found

@@ -4,19 +4,22 @@ replies and logprobs."""
 from __future__ import annotations
 
 from arena.client._chat import ChatClient
-from arena.client._errors import EndpointError, HTTPStatusError
+from arena.client._errors import ContextOverflow, EndpointError, HTTPStatusError
 from arena.client._http import normalize_base_url
 from arena.client._limits import ClientLimits
 from arena.client._logprobs import LogprobsStyle, LogprobsUnavailable
-from arena.client._reply import ChatResult
+from arena.client._reply import ChatResult, estimate_tokens, prompt_chars
 
 __all__ = [
     "ChatClient",
     "ChatResult",
     "ClientLimits",
+    "ContextOverflow",
     "EndpointError",
     "HTTPStatusError",
     "LogprobsStyle",
     "LogprobsUnavailable",
+    "estimate_tokens",
     "normalize_base_url",
+    "prompt_chars",
 ]

@@ -41,6 +41,7 @@ import httpx
 from arena.client._attempt import _ChatState, _Progress
 from arena.client._errors import (
     ConnectFailed,
+    ContextOverflow,
     DeadlineExceeded,
     EndpointError,
     HTTPStatusError,
@@ -50,6 +51,7 @@ from arena.client._errors import (
     _describe_transport_error,
     _detach,
     _outcome,
+    is_context_overflow,
 )
 from arena.client._http import (
     _raw_chunks,
@@ -303,7 +305,8 @@ class ChatClient:
         text = text.strip()
         if state is not None:
             state.note_error_body(status, text)
-        raise HTTPStatusError(
+        error = ContextOverflow if is_context_overflow(status, text) else HTTPStatusError
+        raise error(
             text or "(empty body)",  # all of it: _finish scrubs the key before clipping
             status=status,
             retry_after_s=parse_retry_after(response.headers.get("retry-after")),

@@ -103,6 +103,35 @@ class HTTPStatusError(EndpointError):
         return f"answered {self.status}"
 
 
+_OVERFLOW_MARKERS = (
+    "exceed_context_size_error",  # llama-server
+    "context_length_exceeded",  # OpenAI
+    "maximum context length",  # vLLM
+    "exceed context window",  # llama-cpp-python ("Requested tokens (n) exceed context window")
+    "longer than the model's context length",  # SGLang
+    "must be <= ",  # TGI ("`inputs` tokens + `max_new_tokens` must be <= n")
+    "context length exceeded",
+    "exceeds the context",
+)
+"""Phrases with which servers refuse a request longer than their context window."""
+
+
+def is_context_overflow(status: int, body: str) -> bool:
+    """Whether a 400/413/422 answer says the request does not fit the context window."""
+    text = body.casefold()
+    return status in (400, 413, 422) and any(marker in text for marker in _OVERFLOW_MARKERS)
+
+
+class ContextOverflow(HTTPStatusError):
+    """The request does not fit the endpoint's context window (a server setting, not the
+    model's skill): the conversation must be shortened or the window enlarged."""
+
+    kind = "context_overflow"
+
+    def headline(self) -> str:
+        return f"answered {self.status} (the request exceeds its context window)"
+
+
 class RedirectRefused(EndpointError):
     """The endpoint answered with a 3xx redirect, which is never followed."""
 

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from arena.client import ChatClient, ChatResult, EndpointError
+from arena.client import ChatClient, ChatResult, ContextOverflow, EndpointError
+from arena.engine._context import compacted, estimated_prompt_tokens
 from arena.engine._migrations import now
 from arena.engine._models import (
     AdversarialMode,
@@ -119,9 +120,33 @@ class Player:
     note: str = ""
     logged: int = 0
     """Messages already recorded in some call (as request messages or as a response)."""
+    room_start: int = 1
+    """Where the room in play begins in ``messages``."""
+    rooms: list[tuple[str, str | None]] = field(default_factory=list)
+    """Rooms finished so far: name and the key handed over (None: not escaped)."""
+    last: ChatResult | None = None
+    """The last successful reply (its usage sizes the next request)."""
+    sized: int = 0
+    """Messages covered by ``last``'s usage (its request and its reply)."""
 
     def __post_init__(self) -> None:
         self.messages.append({"role": "system", "content": SYSTEM_PROMPT})
+
+    def near_window(self) -> bool:
+        """Whether the next request would reach the endpoint's known context window."""
+        window = self.spec.context_tokens
+        if window is None:
+            return False
+        return estimated_prompt_tokens(self.messages, self.last, self.sized) >= window
+
+    def compact(self) -> bool:
+        """Drop the earlier rooms (see ``arena.engine._context``); False if nothing to drop."""
+        shorter = compacted(self.messages, self.room_start, self.rooms)
+        if shorter is None:
+            return False
+        self.messages[:] = shorter
+        self.room_start, self.logged, self.last, self.sized = 1, 1, None, 0
+        return True
 
 
 @dataclass
@@ -211,6 +236,8 @@ class MatchRunner:
     async def play_room(self, index: int, room: Room, puzzle: Puzzle) -> list[RoomResult]:
         self.emit("room_start", room_index=index, room_name=room.name)
         players = list(self.players.values())
+        for p in players:
+            p.room_start = len(p.messages)
         first = await self._each(
             players, lambda p: self._turn(p, room, puzzle, index, "initial", p.note + puzzle.prompt)
         )
@@ -236,6 +263,7 @@ class MatchRunner:
             result = self._room_result(index, room, puzzle, p.slot, turns[p.slot], challenged)
             await self.store.record_room(result)
             p.note = room_note(room, puzzle, result.escaped)
+            p.rooms.append((room.name, puzzle.key if result.escaped else None))
             results.append(result)
             self.emit(
                 "room_done",
@@ -281,6 +309,8 @@ class MatchRunner:
         self, player: Player, room: Room, puzzle: Puzzle, index: int, phase: str, content: str
     ) -> Turn:
         player.messages.append({"role": "user", "content": content})
+        if player.near_window():
+            player.compact()
         context = player.logged
         new = player.messages[context:]  # the system prompt rides along with the first call
         record = CallRecord(
@@ -295,9 +325,7 @@ class MatchRunner:
         )
         started = time.perf_counter()
         try:
-            reply = await player.endpoint.chat(
-                player.spec.model, list(player.messages), player.spec.sampling.request_params()
-            )
+            reply = await self._ask(player, record)
         except EndpointError as exc:
             record.error_kind = exc.kind
             record.error = str(exc)[:1000]
@@ -306,11 +334,12 @@ class MatchRunner:
         else:
             text = reply.text
             _fill_usage(record, reply)
+            player.last = reply
         elapsed = time.perf_counter() - started
         if record.latency_s is None:
             record.latency_s = round(elapsed, 4)
         player.messages.append({"role": "assistant", "content": text})
-        player.logged = len(player.messages)
+        player.logged = player.sized = len(player.messages)
         record.response_text = text
         record.verdict_reason = "validating"
         await self.store.record_call(record)  # on disk before the (possibly slow) validation
@@ -328,6 +357,19 @@ class MatchRunner:
             data={"record": record},
         )
         return Turn(record=record, verdict=verdict, elapsed_s=elapsed)
+
+    async def _ask(self, player: Player, record: CallRecord) -> ChatResult:
+        """The call; refused as too long for the context window, the conversation is compacted
+        once and the call made again (``record`` then says what was really sent)."""
+        params = player.spec.sampling.request_params()
+        try:
+            return await player.endpoint.chat(player.spec.model, list(player.messages), params)
+        except ContextOverflow:
+            if not player.compact():
+                raise
+        record.context_messages = player.logged
+        record.request_messages = player.messages[player.logged :]
+        return await player.endpoint.chat(player.spec.model, list(player.messages), params)
 
     async def _validate(
         self, room: Room, puzzle: Puzzle, text: str, record: CallRecord
@@ -364,6 +406,10 @@ class MatchRunner:
             challenged=challenged,
             forfeited=forfeited,
         )
+        if any(
+            t.record.error_kind == ContextOverflow.kind for t in turns[: 2 if challenged else 1]
+        ):
+            outcome = Outcome.CONTEXT_OVERFLOW
         escaped = any(t.verdict.solved for t in turns)
         elapsed = 0.0
         tokens = 0
@@ -447,7 +493,9 @@ def summarize(
 
 
 def _share(score: int, opponent: int) -> float | None:
-    return round(100.0 * score / opponent, 1) if opponent > 0 else None
+    """``score`` in percent of ``opponent``; None unless both are positive or ``score`` is 0 (a
+    percentage of a negative score, or a negative percentage, means nothing to a reader)."""
+    return round(100.0 * score / opponent, 1) if opponent > 0 and score >= 0 else None
 
 
 async def play_match(

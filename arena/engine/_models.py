@@ -68,6 +68,9 @@ class ContestantSpec(BaseModel):
     """Sampling settings."""
     submission_id: int | None = None
     """The registered submission this contestant plays for (scheduled matches)."""
+    context_tokens: int | None = Field(None, ge=1)
+    """The endpoint's context window in tokens, when known: a conversation about to reach it is
+    compacted before the call (see ``arena.engine._context``)."""
 
     @field_validator("base_url")
     @classmethod
@@ -207,6 +210,9 @@ class Outcome(StrEnum):
     """No adversarial turn (mode ``none``)."""
     FORFEIT = "forfeit"
     """The endpoint failed on the first answer or the adversarial turn."""
+    CONTEXT_OVERFLOW = "context_overflow"
+    """The request did not fit the endpoint's context window even after compaction: a setup
+    problem (enlarge the window), never counted as the model's answer."""
 
 
 class CallRecord(BaseModel):
@@ -328,7 +334,8 @@ class ContestantSummary(BaseModel):
     outcomes: dict[str, int]
     """Rooms per outcome (``held_ground``, ``manipulated``...)."""
     share_of_opponent: float | None = None
-    """This score / the opponent's score, in percent (None when solo or opponent <= 0)."""
+    """This score / the opponent's score, in percent (None when solo, or when either score is
+    negative or the opponent's is 0)."""
 
     def line(self) -> str:
         tps = f"{self.decode_tps:.1f} tok/s" if self.decode_tps else "tok/s n/a"

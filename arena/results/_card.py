@@ -79,15 +79,18 @@ for that model, which verdicts leave out.
 Per room and side: {points} (under par: per full 10 s under the room's par time, only when
 escaped). A match's score is the sum over its rooms; `matches.summary` holds per-side totals.
 Outcomes after the adversarial turn: held_ground (right, stayed right), manipulated (right, then
-wrong), self_corrected (wrong, then right), trapped (wrong, stayed wrong), unchallenged, forfeit.
+wrong), self_corrected (wrong, then right), trapped (wrong, stayed wrong), unchallenged, forfeit,
+context_overflow (the endpoint's context window was too small: a setup problem, no observation).
 
 ## Tables
 A table with no rows yet has no config (its empty parquet file is there all the same).
 JSON-valued columns (`sampling`, `settings`, `room_ids`, `profile`, `summary`, `data`,
 `breakdown`, `request_messages`, `result`, `config`, `solve_rates`, `dead_rooms`; a
 calibration's `settings_class` is its group's `sampling`) are JSON text.
-`turns.request_messages` holds only the messages a call added; a call's full request is every
-earlier call's messages and replies (same match and slot) plus its own.
+`turns.request_messages` holds only the messages a call added; a call's full request is the first
+`context_messages` messages of its conversation so far (every earlier call's messages and replies,
+same match and slot) followed by its own. A call with `context_messages` 1 after others was sent
+compacted: the earlier rooms dropped, a note of their keys in front (the window was too small).
 
 {tables}
 

@@ -194,7 +194,9 @@ class RoomRow(Row):
     outcome: str
     """``held_ground`` (right, stayed right), ``manipulated`` (right, then wrong),
     ``self_corrected`` (wrong, then right), ``trapped`` (wrong, stayed wrong), ``unchallenged``
-    (no adversarial turn) or ``forfeit`` (its first or adversarial call failed)."""
+    (no adversarial turn), ``forfeit`` (its first or adversarial call failed) or
+    ``context_overflow`` (the request did not fit the endpoint's context window even compacted: a
+    setup problem, left out of verdicts)."""
     retries_used: int
     """Retry turns played in the room after a wrong final answer (-2 points each)."""
     points: int
@@ -236,8 +238,9 @@ class TurnRow(Row):
     """Position of the call in its side's conversation, which spans the whole match (0-based;
     unique per match and slot)."""
     context_messages: int
-    """Messages already in the conversation before this call's ``request_messages`` (0 for the
-    first call)."""
+    """Messages of the conversation sent before this call's ``request_messages`` (0 for the first
+    call); 1 after a compaction (only the system prompt kept: the earlier rooms were dropped to fit
+    the context window)."""
     request_messages: str
     """Only the messages this call added, JSON list of ``{role, content}``: one ``user``
     message (the first call also opens with the ``system`` prompt). The full request is every
@@ -287,8 +290,9 @@ class TurnRow(Row):
     the call failed (``error`` says how many)."""
     error_kind: str | None
     """Empty when the call succeeded; else why it failed: ``connect``, ``deadline``,
-    ``http_status``, ``redirect``, ``malformed``, ``empty_choices``, ``incomplete`` (stream cut
-    short) or ``too_large``."""
+    ``http_status``, ``context_overflow`` (the server refused a request longer than its context
+    window), ``redirect``, ``malformed``, ``empty_choices``, ``incomplete`` (stream cut short) or
+    ``too_large``."""
     error: str | None
     """The failure, ``endpoint <endpoint> <what happened> after <n> attempt(s): <detail>`` (at
     most 1000 characters; URLs and hosts as ``<endpoint>``); empty when the call succeeded."""

@@ -489,8 +489,15 @@ class Scheduler:
             log.warning("match job %d finished after its lease was lost", job.id)
         for slot, summary in result.summaries.items():
             submission_id = int(job.payload[slot])
+            overflow = summary.outcomes.get("context_overflow", 0)
             if summary.rooms and summary.outcomes.get("forfeit", 0) >= summary.rooms:
                 reason = f"its endpoint failed every room of match {result.match_id}"
+                self._count_failure(submission_id, reason)
+            elif summary.rooms and overflow >= summary.rooms:
+                reason = (
+                    f"no room of match {result.match_id} fit its context window: serve the model "
+                    "with a larger one (llama-server -c, vLLM --max-model-len, Ollama num_ctx)"
+                )
                 self._count_failure(submission_id, reason)
             else:
                 self._reset_failures(submission_id)

@@ -30,6 +30,7 @@ OUTCOME_BADGES: dict[Outcome, str] = {
     Outcome.TRAPPED: "🪤 Trapped",
     Outcome.UNCHALLENGED: "➖ Unchallenged",
     Outcome.FORFEIT: "⛔ Forfeit",
+    Outcome.CONTEXT_OVERFLOW: "📏 Context overflow (server setup, not scored as an answer)",
 }
 """How each adversarial outcome is shown."""
 _PHASE_TITLES = {"initial": "Initial answer", "adversarial": "Under pressure"}

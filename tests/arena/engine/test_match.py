@@ -197,6 +197,8 @@ async def test_exact_outcomes_for_scripted_sequences(store: Store) -> None:
     assert result.summaries["b"].escaped == 0
     assert result.summaries["b"].score == -12
     assert result.summaries["a"].share_of_opponent is None  # opponent scored <= 0
+    assert result.summaries["b"].share_of_opponent is None  # never "-20 % of opponent's score"
+    assert "%" not in result.summaries["b"].line()
     assert result.summaries["a"].line().startswith("M Q8_0: Escaped 5/6, score ")
 
 

@@ -309,6 +309,7 @@ def test_enum_values_are_the_stored_strings() -> None:
         "trapped",
         "unchallenged",
         "forfeit",
+        "context_overflow",
     ]
     assert f"{Outcome.MANIPULATED}" == "manipulated"
 
