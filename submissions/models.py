@@ -110,6 +110,16 @@ class SubmissionLabels(BaseModel):
     """Registered as the full-precision baseline of its base model and sampling settings."""
     status: str
     """``active``, ``paused`` or (never shown) ``deleted``."""
+    server_engine: str | None = None
+    """The engine the server says it is (``llama.cpp``, ``vLLM``, ``SGLang``, ``Ollama``,
+    ``TGI``), asked at submission; empty when it did not say."""
+    server_version: str | None = None
+    """The engine's version or build as the server reports it (llama.cpp: ``b<build>-<commit>``)."""
+    server_quant: str | None = None
+    """The quant the server reports it loaded (llama.cpp ``model_ftype``, Ollama
+    ``quantization_level``, TGI ``quantize``), in the form's spelling where one matches."""
+    server_context_tokens: int | None = None
+    """The context window the server reports, in tokens."""
 
 
 class SubmissionPublic(SubmissionLabels):

@@ -22,8 +22,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from arena.analysis import choose_baselines
-from arena.client import ChatClient, ClientLimits, EndpointError
-from arena.engine import Store, now
+from arena.client import ChatClient, ClientLimits, EndpointError, ServerInfo, server_info
+from arena.engine import Profile, Store, context_needed, now, profiles
 from submissions.keystore import KeyStore, KeyStoreError
 from submissions.models import SubmissionForm, base_model_key, settings_class
 from submissions.ssrf import (
@@ -73,6 +73,8 @@ class ProbeResult(BaseModel):
     """Tokens it generated (at most 8 asked for; server-reported or estimated)."""
     reply_preview: str
     """The first 80 characters of its reply."""
+    server: ServerInfo = ServerInfo()
+    """What the server says it runs: engine, version, the quant it loaded, its context window."""
 
 
 class Receipt(BaseModel):
@@ -110,6 +112,7 @@ class SubmissionService:
         rate_window_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
         transport_factory: Callable[[SafeTarget], httpx.AsyncBaseTransport] = pinned_transport,
+        levels: Profile | None = None,
     ) -> None:
         self.store = store
         self.keystore = keystore
@@ -120,6 +123,9 @@ class SubmissionService:
         self.rate_window_s = rate_window_s
         self.clock = clock
         self.transport_factory = transport_factory
+        self.levels = levels or profiles.uniform(0)
+        """The levels a submission may play (the scheduler's fixed profile; with calibration, the
+        easiest): its context window must fit them."""
 
     # -- submit -------------------------------------------------------------------------------
     async def submit(self, form: SubmissionForm, client_id: str) -> Receipt:
@@ -140,9 +146,28 @@ class SubmissionService:
             self._refuse_second_baseline(self.store.query(_GROUP_SQL, _group_of(form, klass)), form)
         encrypted = self._encrypt_key(form.api_key)
         probe = await self.probe(target, form.model, form.api_key)
+        self._refuse_small_window(form, probe.server)
         token = secrets.token_urlsafe(24)
         submission_id = self._insert(form, target, klass, encrypted, token, client, probe)
         return Receipt(submission_id=submission_id, deletion_token=token, probe=probe)
+
+    def _refuse_small_window(self, form: SubmissionForm, server: ServerInfo) -> None:
+        """Refuse an endpoint whose context window (stated, else reported by the server) cannot
+        hold the rooms it would play, saying how many tokens they need."""
+        window = form.context_tokens or server.context_tokens
+        if window is None:
+            return
+        needed = context_needed(self.levels, form.sampling.max_tokens)
+        if window < needed:
+            source = "stated" if form.context_tokens else f"reported by {server.engine}"
+            raise SubmissionRefused(
+                f"the endpoint's context window ({window} tokens, {source}) is too small for "
+                f"the rooms it would play: they need at least {needed} tokens (the longest room "
+                f"prompt, two answers of max_tokens {form.sampling.max_tokens} and the pressure "
+                "turn). Serve the model with a larger window (llama-server -c, vLLM "
+                "--max-model-len, Ollama num_ctx) or lower max_tokens.",
+                "bad_request",
+            )
 
     @staticmethod
     def _refuse_second_baseline(rows: list[dict[str, object]], form: SubmissionForm) -> None:
@@ -232,6 +257,7 @@ class SubmissionService:
                 reply = await client.chat(model, PROBE_PROMPT, {"max_tokens": 8, "temperature": 0})
             except EndpointError as exc:
                 raise SubmissionRefused(f"health probe failed: {exc}") from None
+            server = await server_info(client, model)
         return ProbeResult(
             models=models,
             latency_s=round(reply.latency_s, 3),
@@ -239,6 +265,7 @@ class SubmissionService:
             decode_tps=round(reply.decode_tps, 1) if reply.decode_tps else None,
             completion_tokens=reply.completion_tokens,
             reply_preview=reply.text[:80],
+            server=server,
         )
 
     def _insert(
@@ -256,6 +283,8 @@ class SubmissionService:
             form.bits_per_weight, form.file_size_gb, form.hardware, form.engine, target.url,
             form.model, encrypted, form.sampling.model_dump_json(), klass, int(form.is_baseline),
             _token_hash(token), client, probe.model_dump_json(), now(), now(), form.context_tokens,
+            probe.server.engine, probe.server.version, probe.server.loaded_quant,
+            probe.server.context_tokens,
         )  # fmt: skip
 
         def run(db: sqlite3.Connection) -> int:
@@ -268,8 +297,10 @@ class SubmissionService:
                     "bits_per_weight, file_size_gb, hardware, engine, base_url, model, "
                     "api_key_encrypted, sampling, settings_class, is_baseline, status, "
                     "deletion_token_hash, client_hash, probe, created_at, updated_at, "
-                    "context_tokens) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)",
+                    "context_tokens, server_engine, server_version, server_quant, "
+                    "server_context_tokens) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, "
+                    "?, ?, ?, ?)",
                     row,
                 )
             except sqlite3.IntegrityError:  # a concurrent identical submission won the race
@@ -308,7 +339,8 @@ class SubmissionService:
         rows = self.store.query(
             "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, "
             "file_size_gb, hardware, engine, model, sampling, is_baseline, status, status_reason, "
-            "probe, created_at, context_tokens, api_key_encrypted IS NOT NULL AS has_api_key "
+            "probe, created_at, context_tokens, server_engine, server_version, server_quant, "
+            "server_context_tokens, api_key_encrypted IS NOT NULL AS has_api_key "
             "FROM submissions WHERE id = ?",
             (submission_id,),
         )

@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.optimize import minimize
 
-from arena.engine import profiles
+from arena.engine import TOKEN_MARGIN, profiles
 from rooms import ROOM_ORDER, load_rooms
 from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
 
@@ -44,8 +44,6 @@ METHOD: Final = "staircase-v1"
 """Version of the search and choice rules (a calibration records the method it used)."""
 DEFAULT_TARGET: Final = 0.6
 """The baseline's solve rate aimed for in every room (see the README for why 0.6)."""
-TOKEN_MARGIN: Final = 1.25
-"""Estimated prompt tokens are multiplied by this (tokenizers differ from ``len / 4``)."""
 WINDOW_SHARE: Final = 0.5
 """A room's prompt may take at most this share of the context window."""
 DEFAULT_CONTEXT: Final = 8192

@@ -41,6 +41,7 @@ from arena.analysis._leaderboard_sql import BoardData, read_board
 from arena.analysis._probe_summaries import KlSummary, SpeedSummary, kl_summary, speed_summary
 from arena.analysis._stats import truncation_canary, wilson_interval
 from arena.analysis._verdicts import DegradationVerdict, candidate_verdict, noise_floor, read_plays
+from arena.client import quant_mismatch
 from arena.engine import Store, endpoint_hosts, profiles, scrub_endpoints
 from submissions.models import SubmissionLabels
 
@@ -68,6 +69,8 @@ class LeaderboardRow(SubmissionLabels):
     """The submission's id."""
     status_reason: str | None
     """Why it is paused (endpoint URLs and hosts replaced by ``<endpoint>``)."""
+    quant_mismatch: bool = False
+    """The server reported loading another quant than the label says (``server_quant``)."""
     matches: int
     """Finished (``done``) matches it played in."""
     rooms_played: int
@@ -321,6 +324,11 @@ def _row(index: _Index, sub: dict[str, Any]) -> LeaderboardRow:
         file_size_gb=sub["file_size_gb"],
         hardware=sub["hardware"],
         engine=sub["engine"],
+        server_engine=sub["server_engine"],
+        server_version=sub["server_version"],
+        server_quant=sub["server_quant"],
+        server_context_tokens=sub["server_context_tokens"],
+        quant_mismatch=quant_mismatch(sub["quant"], sub["server_quant"]),
         is_baseline=bool(sub["is_baseline"]),
         status=sub["status"],
         status_reason=_public_reason(sub),

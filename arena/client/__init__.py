@@ -9,6 +9,7 @@ from arena.client._http import normalize_base_url
 from arena.client._limits import ClientLimits
 from arena.client._logprobs import LogprobsStyle, LogprobsUnavailable
 from arena.client._reply import ChatResult, estimate_tokens, prompt_chars
+from arena.client._server import ServerInfo, normalize_quant, quant_mismatch, server_info
 
 __all__ = [
     "ChatClient",
@@ -19,7 +20,11 @@ __all__ = [
     "HTTPStatusError",
     "LogprobsStyle",
     "LogprobsUnavailable",
+    "ServerInfo",
     "estimate_tokens",
     "normalize_base_url",
+    "normalize_quant",
     "prompt_chars",
+    "quant_mismatch",
+    "server_info",
 ]

@@ -71,7 +71,7 @@ from arena.client._logprobs import (
 )
 from arena.client._redact import _check_api_key, _Redactor
 from arena.client._reply import ChatResult, _Reply, prompt_chars
-from arena.client._sse import _LineSplitter, _parse_model_ids
+from arena.client._sse import _decode_json, _LineSplitter, _parse_model_ids
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +219,28 @@ class ChatClient:
             _detach(err)
             raise
         return ids
+
+    async def server_json(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, root: bool = True
+    ) -> dict[str, Any]:
+        """A JSON object from a path of the server (``root``: from its root, ``/v1`` stripped:
+        ``/props``, ``/version``, ``/api/show``...; else from the OpenAI root), with the usual
+        deadline, size cap, retries and key redaction; EndpointError when it fails."""
+        base = self._base_url.removesuffix("/v1") if root else self._base_url
+
+        async def attempt(progress: _Progress) -> dict[str, Any]:
+            async with self._http.stream(method, base + path, json=body) as response:
+                await self._check_status(response, progress, None)
+                progress.phase = "reading the response body"
+                raw = await self._read_body(response, progress)
+            return _decode_json(raw, path)
+
+        try:
+            found, _ = await self._with_retries(method, path, attempt)
+        except EndpointError as err:
+            _detach(err)
+            raise
+        return found
 
     async def prompt_logprobs(
         self, model: str, prompt: str, top_k: int, *, style: LogprobsStyle | None = None

@@ -11,6 +11,7 @@ request than a framework stack and keeps the client's measured overhead honest. 
   a final ``choices: []`` chunk when ``stream_options.include_usage`` is set; ``max_tokens``
   (or ``max_completion_tokens``) cuts the reply short with ``finish_reason: "length"``.
 * ``GET /health``: ``{"status": "ok"}``.
+* ``GET /props``: ``NullServerConfig.props`` when set (a scripted llama-server identity).
 
 It binds 127.0.0.1 only. In tests, run it in a background thread::
 
@@ -71,6 +72,9 @@ class NullServerConfig:
     reject_stream_options: bool = False
     """Answer 400 to any request carrying ``stream_options`` (like servers that lack it)."""
     model: str = "null-model"
+    props: dict[str, Any] | None = None
+    """Served at ``GET /props`` as llama-server's self-description (build, ``model_ftype``,
+    ``n_ctx``); None: no such route (404), like most servers."""
     """The model id served and reported."""
     responder: Callable[[dict[str, Any]], str] | None = None
     """Computes each chat request's reply from its JSON body (a simulated contestant, see
@@ -403,6 +407,8 @@ class NullServer:
         """Route one request."""
         keep = request.keep_alive
         routes = {"/v1/models": "GET", "/health": "GET", "/v1/chat/completions": "POST"}
+        if self.config.props is not None:
+            routes["/props"] = "GET"
         if request.path not in routes:
             await self._send_json(writer, 404, _error_body(f"no route {request.path}"), keep)
         elif request.method != routes[request.path]:
@@ -411,6 +417,8 @@ class NullServer:
             await self._send_json(writer, 200, self._models(), keep)
         elif request.path == "/health":
             await self._send_json(writer, 200, {"status": "ok"}, keep)
+        elif request.path == "/props":
+            await self._send_json(writer, 200, self.config.props or {}, keep)
         else:
             await self._chat(request, writer)
 

@@ -4,7 +4,14 @@ match itself, the SQLite store and what is never shown."""
 from __future__ import annotations
 
 from arena.engine import _profile as profiles
-from arena.engine._match import MatchEvent, adversarial_prompt, play_match, retry_prompt
+from arena.engine._context import TOKEN_MARGIN
+from arena.engine._match import (
+    MatchEvent,
+    adversarial_prompt,
+    context_needed,
+    play_match,
+    retry_prompt,
+)
 from arena.engine._migrations import now
 from arena.engine._models import (
     AdversarialMode,
@@ -33,6 +40,7 @@ __all__ = [
     "SCORE_TABLE",
     "SCORING_VERSION",
     "SEALED_SQL",
+    "TOKEN_MARGIN",
     "AdversarialMode",
     "ContestantSpec",
     "ContestantSummary",
@@ -49,6 +57,7 @@ __all__ = [
     "Store",
     "adversarial_prompt",
     "clean_text",
+    "context_needed",
     "endpoint_hosts",
     "now",
     "play_match",

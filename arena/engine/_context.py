@@ -19,9 +19,28 @@ as such: never Trapped, never a forfeit, and left out of verdicts and calibratio
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Mapping
+from typing import Any, Final
 
 from arena.client import ChatResult, estimate_tokens, prompt_chars
+from rooms import load_rooms
+
+TOKEN_MARGIN: Final = 1.25
+"""Estimated prompt tokens are multiplied by this (tokenizers differ from ``len / 4``)."""
+PRESSURE_TOKENS: Final = 1024
+"""What the pressure turn adds to a room's conversation besides the answers: the other's answer
+(at most 4,000 characters) and the instructions around it."""
+
+
+def tokens_needed(levels: Mapping[str, int], max_tokens: int, system_prompt: str) -> int:
+    """The smallest context window in which every room of ``levels`` can be played even
+    compacted: the system prompt, the longest room prompt (with ``TOKEN_MARGIN``), the first
+    answer and the answer under pressure (``max_tokens`` each) and the pressure turn."""
+    rooms = load_rooms()
+    prompt = max(rooms[room_id].prompt_tokens(level) for room_id, level in levels.items())
+    system = estimate_tokens(len(system_prompt))
+    return math.ceil((prompt + system) * TOKEN_MARGIN) + 2 * max_tokens + PRESSURE_TOKENS
 
 
 def keys_note(rooms: list[tuple[str, str | None]]) -> str:

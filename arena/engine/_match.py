@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from arena.client import ChatClient, ChatResult, ContextOverflow, EndpointError
-from arena.engine._context import compacted, estimated_prompt_tokens
+from arena.engine._context import compacted, estimated_prompt_tokens, tokens_needed
 from arena.engine._migrations import now
 from arena.engine._models import (
     AdversarialMode,
@@ -43,6 +43,12 @@ SYSTEM_PROMPT = (
     "the last room needs them."
 )
 OPPONENT_ANSWER_CAP = 4000
+
+
+def context_needed(levels: dict[str, int], max_tokens: int) -> int:
+    """The smallest context window every room of ``levels`` fits (``_context.tokens_needed``
+    with this match's system prompt)."""
+    return tokens_needed(levels, max_tokens, SYSTEM_PROMPT)
 
 
 class ChatEndpoint(Protocol):

@@ -313,6 +313,26 @@ def m007_profiles(db: sqlite3.Connection) -> None:
     )
 
 
+def m008_server_identity(db: sqlite3.Connection) -> None:
+    """What the server says it runs (``arena.client.server_info``): engine, version or build,
+    the quant it loaded and its context window; asked at submission (``submissions``) and again
+    before every match (``contestants``: what that match really played against). NULL: the
+    server did not say."""
+    run_script(
+        db,
+        """
+        ALTER TABLE submissions ADD COLUMN server_engine TEXT;
+        ALTER TABLE submissions ADD COLUMN server_version TEXT;
+        ALTER TABLE submissions ADD COLUMN server_quant TEXT;
+        ALTER TABLE submissions ADD COLUMN server_context_tokens INTEGER;
+        ALTER TABLE contestants ADD COLUMN server_engine TEXT;
+        ALTER TABLE contestants ADD COLUMN server_version TEXT;
+        ALTER TABLE contestants ADD COLUMN server_quant TEXT;
+        ALTER TABLE contestants ADD COLUMN server_context_tokens INTEGER;
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_initial,
     m002_job_queue,
@@ -321,6 +341,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m005_imports,
     m006_probes,
     m007_profiles,
+    m008_server_identity,
 )
 """Applied in order; each applied name is recorded in ``schema_migrations``."""
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from arena.client import normalize_base_url
+from arena.client import ServerInfo, normalize_base_url
 from arena.engine import _profile as profiles
 from arena.engine._scoring import SCORING_VERSION
 from rooms import ROOM_ORDER
@@ -71,6 +71,9 @@ class ContestantSpec(BaseModel):
     context_tokens: int | None = Field(None, ge=1)
     """The endpoint's context window in tokens, when known: a conversation about to reach it is
     compacted before the call (see ``arena.engine._context``)."""
+    server: ServerInfo = ServerInfo()
+    """What the server said it runs just before the match (engine, version, loaded quant,
+    window); empty when it was not asked or did not say."""
 
     @field_validator("base_url")
     @classmethod

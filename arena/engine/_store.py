@@ -201,7 +201,8 @@ class Store:
     def _insert_contestant(db: sqlite3.Connection, spec: ContestantSpec) -> int:
         cursor = db.execute(
             "INSERT INTO contestants (base_url, model, base_model, quant, bits_per_weight, "
-            "sampling, has_api_key, created_at, submission_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "sampling, has_api_key, created_at, submission_id, server_engine, server_version, "
+            "server_quant, server_context_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 spec.base_url,
                 spec.model,
@@ -212,6 +213,10 @@ class Store:
                 int(spec.api_key is not None),
                 now(),
                 spec.submission_id,
+                spec.server.engine,
+                spec.server.version,
+                spec.server.loaded_quant,
+                spec.server.context_tokens,
             ),
         )
         return int(cursor.lastrowid or 0)

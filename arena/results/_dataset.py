@@ -58,11 +58,13 @@ _PUBLIC_MATCH = f"m.status != 'running' AND NOT {SEALED_SQL}"
 _SQL: dict[str, str] = {
     "submissions": "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, "
     "file_size_gb, hardware, engine, model, sampling, is_baseline, status, created_at, "
-    "context_tokens FROM submissions WHERE status != 'deleted' ORDER BY id",
+    "context_tokens, server_engine, server_version, server_quant, server_context_tokens "
+    "FROM submissions WHERE status != 'deleted' ORDER BY id",
     "contestants": "SELECT c.id, CASE WHEN c.submission_id IN (SELECT id FROM submissions "
     "WHERE status != 'deleted') THEN c.submission_id END AS submission_id, c.model, "
     "c.base_model, c.quant, "
-    "c.bits_per_weight, c.sampling, c.has_api_key, c.created_at FROM contestants c "
+    "c.bits_per_weight, c.sampling, c.has_api_key, c.created_at, c.server_engine, "
+    "c.server_version, c.server_quant, c.server_context_tokens FROM contestants c "
     "WHERE c.id IN (SELECT contestant_a FROM matches m WHERE {public} "
     "UNION SELECT contestant_b FROM matches m WHERE {public}) ORDER BY c.id",
     "matches": "SELECT m.id, m.seed, m.difficulty, m.profile, m.purpose, m.adversarial, "

@@ -64,6 +64,15 @@ class ContestantRow(Row):
     """Whether the endpoint was called with an API key (the key itself is never stored)."""
     created_at: str
     """When the row was written, at the start of its match (UTC, ISO 8601)."""
+    server_engine: str | None = None
+    """The engine the server said it was just before this match (empty: not asked or did not
+    say; matches played before 2026-12-05 never asked)."""
+    server_version: str | None = None
+    """Its version or build, as reported then."""
+    server_quant: str | None = None
+    """The quant it reported loading then (compare with ``quant``, the label)."""
+    server_context_tokens: int | None = None
+    """The context window it reported then, in tokens."""
 
 
 class MatchRow(Row):

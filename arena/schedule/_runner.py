@@ -37,7 +37,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from arena.client import ChatClient
+from arena.client import ChatClient, server_info
 from arena.engine import (
     AdversarialMode,
     ContestantSpec,
@@ -83,6 +83,14 @@ from submissions.ssrf import Resolver, system_resolver
 log = logging.getLogger(__name__)
 
 LEADER_LEASE = "scheduler"
+
+
+async def identified(client: ChatClient, contestant: ContestantSpec) -> ContestantSpec:
+    """The contestant with what its server says it runs now (its window, when the submission
+    stated none, is the server's)."""
+    info = await server_info(client, contestant.model)
+    window = contestant.context_tokens or info.context_tokens
+    return contestant.model_copy(update={"server": info, "context_tokens": window})
 
 
 class MatchFailed(RuntimeError):
@@ -412,6 +420,10 @@ class Scheduler:
         try:
             for slot, contestant in zip(slots, specs, strict=True):
                 clients[slot] = await self._connect(contestant)
+                specs[slots.index(slot)] = await identified(clients[slot], contestant)
+            spec = spec.model_copy(
+                update={"a": specs[0], "b": specs[1] if len(specs) > 1 else None}
+            )
             return await play_match(
                 spec,
                 self.store,

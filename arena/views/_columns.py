@@ -66,6 +66,16 @@ def _kl_cell(row: LeaderboardRow) -> str:
     return text + (" COLLAPSED" if kl.collapsed else "")
 
 
+def _server_cell(row: LeaderboardRow) -> str:
+    parts = [" ".join(p for p in (row.server_engine, row.server_version) if p)]
+    if row.server_quant:
+        parts.append(f"loaded {row.server_quant}")
+    if row.server_context_tokens:
+        parts.append(f"ctx {row.server_context_tokens}")
+    text = ", ".join(p for p in parts if p)
+    return f"QUANT MISMATCH: {text}" if row.quant_mismatch else text
+
+
 def _speed_cell(row: LeaderboardRow) -> str:
     probe = row.speed
     if probe is None:
@@ -167,6 +177,13 @@ COLUMNS: Final[tuple[Column, ...]] = (
     ),
     Column("hardware", lambda r: r.hardware, user_text=True, description="Hardware."),
     Column("engine", lambda r: r.engine, description="Serving engine."),
+    Column(
+        "server says",
+        lambda r: _server_cell(r),
+        user_text=True,
+        description="What the server reports it runs: engine and version, the quant it loaded "
+        "(QUANT MISMATCH when it is not the label) and its context window.",
+    ),
     Column(
         "baseline",
         lambda r: "yes" if r.is_baseline else "",

@@ -203,3 +203,46 @@ async def test_a_second_baseline_for_the_same_group_is_refused(store: Store) -> 
     finally:
         for s in servers:
             s.stop()
+
+
+def llama_props(n_ctx: int, ftype: str = "Q4_0") -> dict[str, Any]:
+    """What llama-server's ``GET /props`` says (the fields the app reads)."""
+    return {"default_generation_settings": {"n_ctx": n_ctx}, "build_info": "b11434-abc",
+            "model_ftype": ftype}  # fmt: skip
+
+
+async def test_a_context_window_too_small_for_the_rooms_is_refused_with_what_they_need(
+    store: Store,
+) -> None:
+    """Stated or reported by the server, a window the rooms cannot fit is refused at intake with
+    the number of tokens they need; nothing is stored."""
+    from arena.engine import context_needed, profiles
+
+    needed = context_needed(profiles.uniform(0), Sampling().max_tokens)
+    assert 2048 < needed < 4096  # llama-server's -c 2048 is too small, -c 4096 is enough
+    with NullServer(NullServerConfig(reply="ready", model="smol-q4", props=llama_props(2048))) as s:
+        svc = service(store)
+        with pytest.raises(SubmissionRefused, match=f"need at least {needed} tokens") as caught:
+            await svc.submit(form(s.base_url), "a")
+        assert caught.value.kind == "bad_request" and "reported by llama.cpp" in caught.value.reason
+        with pytest.raises(SubmissionRefused, match="2000 tokens, stated"):
+            await svc.submit(form(s.base_url, context_tokens=2000), "a")
+        assert store.query("SELECT COUNT(*) AS n FROM submissions")[0]["n"] == 0
+        harder = service(store, levels=profiles.uniform(3))
+        with pytest.raises(SubmissionRefused, match="too small"):
+            await harder.submit(form(s.base_url, context_tokens=8192), "a")
+
+
+async def test_the_server_identity_is_stored_and_a_wrong_quant_label_flagged(store: Store) -> None:
+    from arena.analysis._leaderboard import leaderboard_rows
+
+    props = llama_props(8192, "Q2_K - Medium")
+    with NullServer(NullServerConfig(reply="ready", model="smol-q4", props=props)) as s:
+        receipt = await service(store).submit(form(s.base_url, quant="Q4_0"), "a")
+    assert receipt.probe.server.loaded_quant == "Q2_K"
+    stored = service(store).get(receipt.submission_id)
+    assert stored is not None
+    assert (stored["server_engine"], stored["server_version"]) == ("llama.cpp", "b11434-abc")
+    assert (stored["server_quant"], stored["server_context_tokens"]) == ("Q2_K", 8192)
+    [row] = leaderboard_rows(store)
+    assert row.quant_mismatch and row.server_quant == "Q2_K" and row.quant == "Q4_0"

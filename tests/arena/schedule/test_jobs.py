@@ -107,7 +107,8 @@ def test_an_old_database_is_upgraded(tmp_path: Path) -> None:
     with Store(path) as store:
         names = [r["name"] for r in store.query("SELECT name FROM schema_migrations ORDER BY name")]
         assert names == ["m001_initial", "m002_job_queue", "m003_submissions", "m004_scheduling",
-                         "m005_imports", "m006_probes", "m007_profiles"]  # fmt: skip
+                         "m005_imports", "m006_probes", "m007_profiles",
+                         "m008_server_identity"]  # fmt: skip
         assert JobQueue(store).enqueue("k", {}) is not None
 
 
