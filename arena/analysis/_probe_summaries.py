@@ -26,8 +26,16 @@ class KlSummary(BaseModel):
     ``failed``."""
     mean_kl: float | None = None
     """Mean over token positions of KL(baseline || candidate), in nats (a top-k lower bound)."""
+    mean_reverse_kl: float | None = None
+    """Mean of the same bound for KL(candidate || baseline), nats: mass the candidate puts where
+    the baseline would not."""
+    p99_kl: float | None = None
+    """The KL tail: 99th percentile over positions of KL(baseline || candidate), nats."""
     top1_agreement: float | None = None
     """Share of positions where both models' most likely next token agree."""
+    collection: str | None = None
+    """How the distributions were obtained: ``echo``, ``prompt_logprobs`` or
+    ``teacher_forcing`` (one generated token per prefix, on servers such as llama-server)."""
     n_positions: int | None = None
     """Token positions compared over all probe texts; None unless ``done``."""
     reason: str | None = None
@@ -78,7 +86,10 @@ def kl_summary(probe: dict[str, Any] | None, hosts: Iterable[str] = ()) -> KlSum
     return KlSummary(
         status=probe["status"],
         mean_kl=result.get("mean_kl"),
+        mean_reverse_kl=result.get("mean_reverse_kl"),
+        p99_kl=result.get("p99_kl"),
         top1_agreement=result.get("top1_agreement"),
+        collection=result.get("collection"),
         n_positions=result.get("n_positions"),
         reason=result.get("reason"),
         collapsed=probe["status"] == "done" and is_collapsed(result, current().scheduler),

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from arena.client._chat import ChatClient
 from arena.client._errors import ContextOverflow, EndpointError, HTTPStatusError
+from arena.client._forcing import forced_logprobs
 from arena.client._http import normalize_base_url
 from arena.client._limits import ClientLimits
-from arena.client._logprobs import LogprobsStyle, LogprobsUnavailable
+from arena.client._logprobs import LogprobsStyle, LogprobsUnavailable, PromptLogprobs
 from arena.client._reply import ChatResult, estimate_tokens, prompt_chars
 from arena.client._server import ServerInfo, normalize_quant, quant_mismatch, server_info
 
@@ -20,8 +21,10 @@ __all__ = [
     "HTTPStatusError",
     "LogprobsStyle",
     "LogprobsUnavailable",
+    "PromptLogprobs",
     "ServerInfo",
     "estimate_tokens",
+    "forced_logprobs",
     "normalize_base_url",
     "normalize_quant",
     "prompt_chars",

@@ -14,9 +14,11 @@ from arena.client._sse import _decode_json, _is_int, _json_text, _parse_usage
 
 COMPLETIONS_PATH = "/completions"
 """Legacy completions path, relative to the OpenAI root."""
-LogprobsStyle = Literal["echo", "prompt_logprobs"]
+LogprobsStyle = Literal["echo", "prompt_logprobs", "teacher_forcing"]
+"""How prompt logprobs were obtained: ``echo`` (OpenAI's legacy echo), ``prompt_logprobs``
+(vLLM), ``teacher_forcing`` (one generated token per prefix: ``arena.client._forcing``)."""
 LOGPROBS_STYLES: tuple[LogprobsStyle, ...] = ("echo", "prompt_logprobs")
-"""How prompt logprobs are asked for, in the order they are tried."""
+"""How prompt logprobs are asked for in one request, in the order they are tried."""
 LOGPROBS_REJECT: frozenset[int] = frozenset({400, 404, 405, 422, 501})
 """Statuses taken to mean "this server does not offer that kind of logprobs"."""
 

@@ -3,7 +3,6 @@ speed probe."""
 
 from __future__ import annotations
 
-from arena.probes._kl import PROBE_VERSION as KL_PROBE_VERSION
 from arena.probes._kl import (
     KlResult,
     KlUnavailable,
@@ -12,6 +11,7 @@ from arena.probes._kl import (
     is_collapsed,
     run_kl_probe,
 )
+from arena.probes._kl_models import PROBE_VERSION as KL_PROBE_VERSION
 from arena.probes._records import ProbeRecord, store_probe
 from arena.probes._speed import run_speed_probe
 from arena.probes._speed_prompts import MIN_REPS

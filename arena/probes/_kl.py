@@ -72,23 +72,34 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from arena.client import ChatClient, EndpointError, LogprobsStyle, LogprobsUnavailable
+from arena.client import (
+    ChatClient,
+    EndpointError,
+    LogprobsStyle,
+    LogprobsUnavailable,
+    PromptLogprobs,
+    forced_logprobs,
+)
+from arena.probes._kl_models import (
+    PROBE_VERSION,
+    EndpointLogprobs,
+    KlResult,
+    KlUnavailable,
+    KlUnavailableCause,
+    ProbeText,
+    TextKl,
+    TextLogprobs,
+)
 from arena.settings import SchedulerSettings
 
-PROBE_VERSION = "kl-v1"
-"""Version of the probe: the text set and the method. A changed text is a new version."""
 PROBE_TEXTS_FILE = "kl_texts_v1.json"
 """The shipped probe texts (package data of ``arena.probes``)."""
 DEFAULT_TOP_K = 10
 """Top-k requested from each endpoint (vLLM's default ``max_logprobs`` is 20)."""
 TAIL_FLOOR = 1e-6
 """Smallest tail mass assumed outside a reported top-k (float32 logprobs cannot resolve less)."""
-KL_METHOD = "top-k bucketed lower bound of KL(baseline || candidate), nats"
-"""What ``KlResult.mean_kl`` and friends measure (recorded with every result)."""
 MIN_ALIGNMENT_POSITIONS = 50
 """Positions needed before :func:`detect_alignment` calls an endpoint's alignment."""
 PREFIX_TOLERANCE = 0.9
@@ -96,130 +107,6 @@ PREFIX_TOLERANCE = 0.9
 this share of the longer one."""
 
 Alignment = Literal["current", "next", "unknown"]
-
-
-# --------------------------------------------------------------------------------------------
-# Boundary models
-
-
-class ProbeText(BaseModel):
-    """One probe text."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
-    id: str = Field(min_length=1)
-    """Stable identifier, unique within the probe set."""
-    kind: str = ""
-    """What sort of text it is (prose, code, arithmetic...), for reading results."""
-    text: str = Field(min_length=1)
-    """The text itself, sent as the prompt as is."""
-
-
-class TextLogprobs(BaseModel):
-    """What one endpoint reported for one probe text."""
-
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
-
-    text_id: str
-    """The :class:`ProbeText` id."""
-    tokens: list[str | None]
-    """The prompt's tokens as text (None where the server did not say)."""
-    top_logprobs: list[dict[str, float] | None]
-    """Per position, token text -> logprob (nats, <= 0); None where there is none."""
-
-    @model_validator(mode="after")
-    def _one_per_token(self) -> TextLogprobs:
-        if len(self.tokens) != len(self.top_logprobs):
-            raise ValueError("tokens and top_logprobs must have the same length")
-        return self
-
-
-class EndpointLogprobs(BaseModel):
-    """The probe texts' logprobs as collected from one endpoint."""
-
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
-
-    probe_version: str
-    """:data:`PROBE_VERSION` for the shipped text set, ``"custom"`` for any other."""
-    top_k: int = Field(ge=1)
-    """The top-k asked for."""
-    model: str
-    """The model name sent to the endpoint."""
-    style: LogprobsStyle
-    """How the logprobs were asked for (``echo`` or ``prompt_logprobs``)."""
-    texts: list[TextLogprobs]
-    """One entry per probe text, in probe order."""
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> EndpointLogprobs:
-        ids = [text.text_id for text in self.texts]
-        if len(set(ids)) != len(ids):
-            raise ValueError("text ids must be unique")
-        return self
-
-
-class TextKl(BaseModel):
-    """The comparison of one probe text."""
-
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
-
-    text_id: str
-    n_positions: int
-    """Positions compared (both sides had a distribution)."""
-    mean_kl: float
-    max_kl: float
-    top1_agreement: float
-    """Share of positions where both sides' most likely token is the same."""
-
-
-class KlResult(BaseModel):
-    """A finished KL probe: candidate vs baseline."""
-
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
-
-    status: Literal["done"] = "done"
-    probe_version: str
-    method: str = KL_METHOD
-    """What the KL numbers are (see the module docstring)."""
-    top_k: int
-    n_positions: int
-    """Positions compared over all texts."""
-    mean_kl: float
-    """Mean over all positions (nats)."""
-    median_kl: float
-    p90_kl: float
-    p99_kl: float
-    """Percentiles over all positions (linear interpolation between closest ranks)."""
-    max_kl: float
-    top1_agreement: float
-    """Share of positions where both sides' most likely token is the same (0..1)."""
-    per_text: list[TextKl]
-    notes: list[str] = Field(default_factory=list)
-    """How the two sides were aligned, when that took more than comparing them as reported."""
-
-
-KlUnavailableCause = Literal["no_logprobs", "endpoint_error", "tokenization", "incomparable"]
-
-
-class KlUnavailable(BaseModel):
-    """The probe could not be run; ``reason`` says why (it never reads as a KL of 0)."""
-
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
-
-    status: Literal["unavailable"] = "unavailable"
-    probe_version: str
-    reason: str
-    """Starts with ``probe unavailable:``; API keys are scrubbed (it quotes endpoint errors)."""
-    cause: KlUnavailableCause
-    """``no_logprobs``: a server offers no prompt logprobs; ``endpoint_error``: a call failed
-    otherwise; ``tokenization``: the two sides tokenize the texts differently;
-    ``incomparable``: different probe versions, top-k or text sets."""
-    retryable: bool = False
-    """Whether running the probe again later might succeed (transient endpoint errors)."""
-
-
-KlOutcome = Annotated[KlResult | KlUnavailable, Field(discriminator="status")]
-"""Either form, as stored (discriminated by ``status``)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,6 +332,7 @@ def compare(baseline: EndpointLogprobs, candidate: EndpointLogprobs) -> KlResult
         )
 
     all_kl: list[float] = []
+    reverse: list[float] = []
     agreements = 0
     per_text: list[TextKl] = []
     for base, cand in zip(base_texts, cand_list, strict=True):
@@ -462,6 +350,7 @@ def compare(baseline: EndpointLogprobs, candidate: EndpointLogprobs) -> KlResult
             if not b_top or not c_top:
                 continue
             kls.append(position_kl(b_top, c_top, baseline.top_k))
+            reverse.append(position_kl(c_top, b_top, baseline.top_k))
             agree += top1(b_top) == top1(c_top)
         if kls:
             per_text.append(
@@ -488,6 +377,12 @@ def compare(baseline: EndpointLogprobs, candidate: EndpointLogprobs) -> KlResult
         p99_kl=_percentile(ordered, 0.99),
         max_kl=ordered[-1],
         top1_agreement=agreements / len(all_kl),
+        mean_reverse_kl=statistics.fmean(reverse),
+        collection=(
+            baseline.style
+            if baseline.style == candidate.style
+            else f"baseline {baseline.style}, candidate {candidate.style}"
+        ),
         per_text=per_text,
         notes=notes,
     )
@@ -516,7 +411,7 @@ async def collect_logprobs(
     style: LogprobsStyle | None = None
     collected: list[TextLogprobs] = []
     for text in chosen:
-        got = await client.prompt_logprobs(model, text.text, top_k, style=style)
+        got = await _text_logprobs(client, model, text.text, top_k, style)
         style = got.style
         collected.append(
             TextLogprobs(text_id=text.id, tokens=got.tokens, top_logprobs=got.top_logprobs)
@@ -526,6 +421,26 @@ async def collect_logprobs(
     return EndpointLogprobs(
         probe_version=version, top_k=top_k, model=model, style=style, texts=collected
     )
+
+
+async def _text_logprobs(
+    client: ChatClient, model: str, text: str, top_k: int, style: LogprobsStyle | None
+) -> PromptLogprobs:
+    """One text's prompt logprobs: in one request (``echo``, vLLM's ``prompt_logprobs``) where
+    the server offers them, else by teacher forcing; ``style`` pins the way found before."""
+    if style == "teacher_forcing":
+        return await forced_logprobs(client, model, text, top_k)
+    try:
+        return await client.prompt_logprobs(model, text, top_k, style=style)
+    except LogprobsUnavailable as first:
+        if style is not None:
+            raise
+        try:
+            return await forced_logprobs(client, model, text, top_k)
+        except LogprobsUnavailable as second:
+            raise LogprobsUnavailable(
+                f"{first.detail}; teacher forcing: {second.detail}", endpoint=first.endpoint
+            ) from None
 
 
 async def _collect_side(

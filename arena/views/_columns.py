@@ -63,6 +63,10 @@ def _kl_cell(row: LeaderboardRow) -> str:
     if kl.status != "done" or kl.mean_kl is None:
         return f"probe {kl.status}" + (f": {kl.reason}" if kl.reason else "")
     text = f"{kl.mean_kl:.4f} / {100 * (kl.top1_agreement or 0):.1f} %"
+    if kl.mean_reverse_kl is not None and kl.p99_kl is not None:
+        text += f" (reverse {kl.mean_reverse_kl:.4f}, p99 {kl.p99_kl:.3f})"
+    if kl.collection:
+        text += f" [{kl.collection}]"
     return text + (" COLLAPSED" if kl.collapsed else "")
 
 
@@ -234,7 +238,8 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column(
         "KL / top-1",
         _kl_cell,
-        description="KL probe vs the baseline: mean approx. KL (nats/token) and top-1 agreement.",
+        description="KL probe vs the baseline: mean approx. KL (nats/token) and top-1 agreement; "
+        "the reverse KL and the 99th percentile (the tail); how the logprobs were obtained.",
     ),
     Column(
         "McNemar p (b/c, n)",

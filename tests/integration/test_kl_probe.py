@@ -17,13 +17,12 @@ from pathlib import Path
 from arena.client import ChatClient
 from arena.probes._kl import (
     DEFAULT_TOP_K,
-    PROBE_VERSION,
-    KlResult,
     collect_logprobs,
     detect_alignment,
     load_probe_texts,
     run_kl_probe,
 )
+from arena.probes._kl_models import PROBE_VERSION, KlResult
 from tests.integration.conftest import ARTIFACTS, Served
 
 

@@ -25,15 +25,7 @@ from arena.client._errors import MalformedResponse
 from arena.client._logprobs import PromptLogprobs
 from arena.probes._kl import (
     DEFAULT_TOP_K,
-    KL_METHOD,
-    PROBE_VERSION,
     TAIL_FLOOR,
-    EndpointLogprobs,
-    KlOutcome,
-    KlResult,
-    KlUnavailable,
-    ProbeText,
-    TextLogprobs,
     collect_logprobs,
     compare,
     detect_alignment,
@@ -41,6 +33,16 @@ from arena.probes._kl import (
     position_kl,
     run_kl_probe,
     top1,
+)
+from arena.probes._kl_models import (
+    KL_METHOD,
+    PROBE_VERSION,
+    EndpointLogprobs,
+    KlOutcome,
+    KlResult,
+    KlUnavailable,
+    ProbeText,
+    TextLogprobs,
 )
 
 MOCK_BASE = "http://127.0.0.1:9/v1"
@@ -433,6 +435,8 @@ class MockLM:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         assert request.url.host == "127.0.0.1"
+        if request.url.path == "/tokenize":  # servers with echo have no llama-server tokenizer
+            return httpx.Response(404, json={"detail": "Not Found"})
         assert request.url.path == "/v1/completions"
         body = json.loads(request.content)
         self.requests.append(body)
@@ -617,7 +621,8 @@ async def test_server_without_logprobs_is_unavailable(answer: httpx.Response) ->
     assert caught.value.kind == "no_logprobs"
     assert "echo:" in str(caught.value) and "prompt_logprobs:" in str(caught.value)
     assert caught.value.__context__ is None and caught.value.__cause__ is None
-    assert len(calls) == 4  # two styles per call, never retried
+    assert len(calls) == 5  # two styles per call, then /tokenize for teacher forcing; no retry
+    assert calls[-1].url.path == "/tokenize"
     assert isinstance(result, KlUnavailable)
     assert result.cause == "no_logprobs" and not result.retryable
     assert result.reason.startswith("probe unavailable: candidate endpoint http://127.0.0.1:9/v1")
@@ -709,3 +714,86 @@ async def test_bad_top_k_is_a_value_error() -> None:
     async with mock_client(MockLM()) as client:
         with pytest.raises(ValueError, match="top_k"):
             await client.prompt_logprobs("m", PROMPT, 0)
+
+
+class LlamaServerLM(MockLM):
+    """Like llama-server: ``echo`` ignored (logprobs of the generated token only, in the newer
+    ``content`` form), a ``/tokenize`` with pieces, and token-id prompts: the KL probe must
+    teacher-force it."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.pieces: list[str] = []
+        self.paths: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        body = json.loads(request.content)
+        if request.url.path == "/tokenize":
+            self.pieces = (["<s>"] if self.bos else []) + self.tokenize(body["content"])
+            tokens = [{"id": 100 + i, "piece": p} for i, p in enumerate(self.pieces)]
+            return httpx.Response(200, json={"tokens": tokens})
+        assert request.url.path == "/v1/completions"
+        prompt = body["prompt"]
+        if isinstance(prompt, str):  # echo ignored: only the generated token
+            return httpx.Response(200, json=self.generated(" gen", {" gen": LN(0.9)}))
+        i = len(prompt)
+        assert prompt == [100 + j for j in range(i)] and body["max_tokens"] == 1
+        dist = self.distribution(self.pieces, i)
+        return httpx.Response(200, json=self.generated(max(dist, key=dist.__getitem__), dist))
+
+    @staticmethod
+    def generated(token: str, dist: dict[str, float]) -> dict[str, Any]:
+        top = [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in dist.items()]
+        content = [{"token": token, "logprob": dist[token], "top_logprobs": top}]
+        choice = {"text": token, "index": 0, "logprobs": {"content": content}}
+        return {"choices": [choice], "usage": {"prompt_tokens": 9, "completion_tokens": 1}}
+
+
+async def test_teacher_forcing_where_echo_is_ignored_matches_echo() -> None:
+    """llama-server gives logprobs for generated tokens only: one token per prefix gives the same
+    distributions as an echo would, so the same KL; the method is recorded."""
+    texts = [ProbeText(id="a", text=PROMPT), ProbeText(id="b", text="One two three four five.")]
+    async with mock_client(MockLM(drift=0.3)) as c_echo, mock_client(MockLM()) as b_echo:
+        echoed = await run_kl_probe(c_echo, "m", b_echo, "m", texts=texts)
+    forced_c, forced_b = LlamaServerLM(drift=0.3), LlamaServerLM()
+    async with mock_client(forced_c) as cand, mock_client(forced_b) as base:
+        forced = await run_kl_probe(cand, "m", base, "m", texts=texts)
+    async with mock_client(LlamaServerLM(drift=0.3)) as cand, mock_client(MockLM()) as base:
+        mixed = await run_kl_probe(cand, "m", base, "m", texts=texts)
+    assert isinstance(echoed, KlResult) and isinstance(forced, KlResult)
+    assert isinstance(mixed, KlResult)
+    assert forced.collection == "teacher_forcing" and echoed.collection == "echo"
+    assert mixed.collection == "baseline echo, candidate teacher_forcing"
+    for found in (forced, mixed):
+        assert found.n_positions == echoed.n_positions
+        assert found.mean_kl == pytest.approx(echoed.mean_kl, rel=1e-5) and found.mean_kl > 0.01
+        assert found.mean_reverse_kl == pytest.approx(echoed.mean_reverse_kl, rel=1e-5)
+        assert found.p99_kl == pytest.approx(echoed.p99_kl, rel=1e-5)
+    assert forced_c.paths.count("/tokenize") == len(texts)
+    positions = sum(len(words(t.text)) - 1 for t in texts)
+    assert (
+        forced_c.paths.count("/v1/completions") == 2 + positions
+    )  # echo, vLLM style, then one per position
+
+
+async def test_teacher_forcing_without_token_pieces_is_unavailable() -> None:
+    class NoPieces(LlamaServerLM):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/tokenize":
+                return httpx.Response(200, json={"tokens": [1, 2, 3], "count": 3})
+            return super().__call__(request)
+
+    async with mock_client(NoPieces()) as cand, mock_client(MockLM()) as base:
+        found = await run_kl_probe(cand, "m", base, "m", texts=[ProbeText(id="a", text=PROMPT)])
+    assert isinstance(found, KlUnavailable) and found.cause == "no_logprobs"
+    assert "teacher forcing: its /tokenize answer gives no token texts" in found.reason
+
+
+def test_reverse_kl_is_the_other_direction() -> None:
+    base, cand = lp(a=0.9, b=0.1), lp(a=0.5, b=0.5)
+    forward = 0.9 * LN(0.9 / 0.5) + 0.1 * LN(0.1 / 0.5)
+    backward = 0.5 * LN(0.5 / 0.9) + 0.5 * LN(0.5 / 0.1)
+    assert position_kl(base, cand, 2) == pytest.approx(forward, rel=1e-5)  # TAIL_FLOOR
+    assert position_kl(cand, base, 2) == pytest.approx(backward, rel=1e-5)
+    assert backward > forward
