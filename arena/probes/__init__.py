@@ -3,6 +3,7 @@ speed probe."""
 
 from __future__ import annotations
 
+from arena.probes._kl import DEFAULT_TOP_K as KL_TOP_K
 from arena.probes._kl import (
     KlResult,
     KlUnavailable,
@@ -20,6 +21,7 @@ from arena.probes._speed_result import SpeedResult
 
 __all__ = [
     "KL_PROBE_VERSION",
+    "KL_TOP_K",
     "MIN_REPS",
     "SPEED_PROBE_VERSION",
     "KlResult",

@@ -3,10 +3,14 @@
 A fixed set of probe texts (``kl_texts_v1.json``, :data:`PROBE_VERSION`) is sent to both
 endpoints through ``/v1/completions`` with ``echo: true, logprobs: k`` (vLLM's
 ``prompt_logprobs: k`` where that is what the server offers; see
-:meth:`arena.client.ChatClient.prompt_logprobs`). Each endpoint reports, at every position of
-every text, its top-k next-token candidates as ``{token text: logprob}``. At each position the
-baseline's distribution ``P`` and the candidate's ``Q`` are compared: an approximate
-``KL(P || Q)`` in nats, plus whether their most likely tokens agree (top-1 agreement).
+:meth:`arena.client.ChatClient.prompt_logprobs`); a server that gives logprobs for generated
+tokens only (llama.cpp's ``llama-server`` ignores ``echo``) is teacher-forced: one generated token
+after every prefix of the text, sent as token ids (:func:`arena.client.forced_logprobs`). The
+result records which way each side took (``collection``). Each endpoint reports, at every
+position of every text, its top-k next-token candidates as ``{token text: logprob}``. At each
+position the baseline's distribution ``P`` and the candidate's ``Q`` are compared: an
+approximate ``KL(P || Q)`` in nats (and the reverse, ``KL(Q || P)``), plus whether their most
+likely tokens agree (top-1 agreement).
 
 Positions
     Position 0 of each text is excluded (nothing precedes it, so there is no distribution);

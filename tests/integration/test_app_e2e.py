@@ -176,6 +176,10 @@ def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
     with app.api() as api:
         rows = {r["quant"]: r for r in api.get("/api/leaderboard").json()}
     candidate = rows["Q2_K"]
+    for quant, row in rows.items():  # what llama-server's /props says, beside the labels
+        assert row["server_engine"] == "llama.cpp" and row["server_version"]
+        assert row["server_quant"] == quant and not row["quant_mismatch"]
+        assert row["server_context_tokens"] > 0
     with app.api() as api:
         [calibrated] = api.get("/api/calibrations").json()
     assert calibrated["status"] == "done" and calibrated["runs_played"] == 4

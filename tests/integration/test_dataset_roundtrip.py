@@ -41,7 +41,8 @@ async def test_real_matches_round_trip(llama_servers: dict[str, Served], tmp_pat
         service = SubmissionService(store, KeyStore(Fernet.generate_key().decode()),
                                     allow_private=True)  # fmt: skip
         ids = {}
-        for quant, served in llama_servers.items():
+        for quant in ("Q4_1", "Q2_K"):
+            served = llama_servers[quant]
             form = SubmissionForm(
                 display_name=f"Smol {quant}", base_model="SmolLM2-135M-Instruct", quant=quant,
                 bits_per_weight=served.bits_per_weight, hardware="CPU", engine="llama.cpp",
@@ -60,6 +61,9 @@ async def test_real_matches_round_trip(llama_servers: dict[str, Served], tmp_pat
             result = await play_match(spec, store)
             assert result.status == "done"
         await store_speed_probe(store, llama_servers["Q2_K"], ids["Q2_K"])
+        for row in leaderboard_rows(store):  # the real server's own account of itself
+            assert (row.server_engine, row.server_quant) == ("llama.cpp", row.quant)
+            assert row.server_context_tokens == 8192 and not row.quant_mismatch
         folder = tmp_path / "slice"
         stats = export(store, folder)
         assert stats.matches == 2
@@ -72,6 +76,9 @@ async def test_real_matches_round_trip(llama_servers: dict[str, Served], tmp_pat
             cache = str(tmp_path / "cache")
             loaded = load_dataset("parquet", data_files=files, split="train", cache_dir=cache)
             assert loaded.num_rows == stats.rows[model.table] > 0
+            if model.table == "submissions":
+                assert set(loaded["server_engine"]) == {"llama.cpp"}
+                assert sorted(loaded["server_quant"]) == ["Q2_K", "Q4_1"]
         with Store(tmp_path / "restored.sqlite3") as restored:
             restore(restored, folder)
             fields = {"status", "status_reason"}

@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 from arena.client import ChatClient
+from arena.dev._local_models import LlamaServer
 from arena.engine._match import play_match
-from arena.engine._models import AdversarialMode, MatchSettings, MatchSpec
+from arena.engine._models import AdversarialMode, MatchSettings, MatchSpec, Outcome
 from arena.engine._store import Store
 from rooms import ROOM_ORDER
-from tests.integration.conftest import Served
+from tests.integration.conftest import ARTIFACTS, Served
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,8 +38,8 @@ async def test_client_streams_from_llama_cpp(llama_servers: dict[str, Served]) -
 async def test_concurrent_requests_to_one_server_both_finish(
     llama_servers: dict[str, Served],
 ) -> None:
-    """llama-cpp-python cuts a running request short when a new one arrives unless started with
-    --interrupt_requests False (LlamaServer does); the client rejects a cut-short stream."""
+    """llama-server with one slot (LlamaServer's setting) queues a second request while the
+    first runs; both finish whole."""
     served = llama_servers["Q2_K"]
     async with ChatClient(served.server.base_url) as client:
         results = await asyncio.gather(
@@ -107,14 +108,35 @@ def test_cli_plays_a_solo_bluff_match(llama_servers: dict[str, Served], tmp_path
     db = tmp_path / "cli.sqlite3"
     done = subprocess.run(
         [
-            sys.executable, "-m", "arena", "match",
-            "--a", served.server.base_url,  # model id discovered from /v1/models
-            "--a-base", "SmolLM2-135M-Instruct", "--a-quant", "Q2_K",
-            "--seed", "5", "--difficulty", "1", "--max-tokens", "96", "--retries", "0",
-            "--db", str(db), "--json", str(out),
+            sys.executable,
+            "-m",
+            "arena",
+            "match",
+            "--a",
+            served.server.base_url,  # model id discovered from /v1/models
+            "--a-base",
+            "SmolLM2-135M-Instruct",
+            "--a-quant",
+            "Q2_K",
+            "--seed",
+            "5",
+            "--difficulty",
+            "1",
+            "--max-tokens",
+            "96",
+            "--retries",
+            "0",
+            "--db",
+            str(db),
+            "--json",
+            str(out),
         ],
-        capture_output=True, text=True, timeout=900, cwd=ROOT, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "room 6 Warden" in done.stdout
     assert "SmolLM2-135M-Instruct Q2_K: Escaped " in done.stdout
@@ -124,3 +146,47 @@ def test_cli_plays_a_solo_bluff_match(llama_servers: dict[str, Served], tmp_path
     assert len(payload["rooms"]) == 6
     with Store(db) as store:
         assert store.match(payload["match_id"])["status"] == "done"
+
+
+async def test_a_small_context_window_never_forfeits(
+    llama_servers: dict[str, Served], tmp_path: Path
+) -> None:
+    """llama-server -c 2048: the six-room conversation outgrows the window; the engine compacts
+    it (the server's exceed_context_size_error, or the window it reports) and a room that cannot
+    fit at all is a context overflow: never a forfeit."""
+    q2 = llama_servers["Q2_K"]
+    small = LlamaServer(
+        q2.server.model, "smollm2-q2_k-2k", n_ctx=2048, n_threads=1, log_path=tmp_path / "2k.log"
+    )
+    with small, Store(tmp_path / "arena.sqlite3") as store:
+        contestant = q2.contestant(max_tokens=256).model_copy(
+            update={"base_url": small.base_url, "model": small.alias}
+        )
+        spec = MatchSpec(
+            a=contestant,
+            b=None,
+            settings=MatchSettings(
+                seed=3, difficulty=1, retries=0, adversarial=AdversarialMode.BLUFF
+            ),
+        )
+        result = await play_match(spec, store)
+        calls = store.calls(result.match_id)
+    assert result.status == "done"
+    outcomes = [r.outcome for r in result.rooms]
+    assert Outcome.FORFEIT not in outcomes, outcomes
+    errors = {c["error_kind"] for c in calls} - {None}
+    assert errors <= {"context_overflow"}, [c["error"] for c in calls if c["error_kind"]]
+    compacted = [c for c in calls if c["seq"] > 0 and c["context_messages"] == 1]
+    overflowed = [o for o in outcomes if o == Outcome.CONTEXT_OVERFLOW]
+    assert compacted or overflowed  # the window was reached and handled
+    (Path(ARTIFACTS) / "context-2048.json").write_text(
+        json.dumps(
+            {
+                "outcomes": [o.value for o in outcomes],
+                "compacted_calls": len(compacted),
+                "calls": len(calls),
+                "prompt_tokens": [c["prompt_tokens"] for c in calls],
+            },
+            indent=2,
+        )
+    )
