@@ -143,6 +143,8 @@ PRESETS: dict[str, Sampling] = {
     "Qwen3 (no thinking)": Sampling(
         temperature=0.7, top_p=0.8, top_k=20, max_tokens=2048, thinking=False
     ),
+    "DeepSeek-R1 distills (thinking)": Sampling(temperature=0.6, top_p=0.95, max_tokens=8192),
+    "gpt-oss (thinking)": Sampling(temperature=1.0, top_p=1.0, max_tokens=8192),
     "Llama 3.x Instruct": Sampling(temperature=0.6, top_p=0.9, max_tokens=2048),
     "Gemma 3": Sampling(temperature=1.0, top_p=0.95, top_k=64, max_tokens=2048),
     "Greedy (any model)": Sampling(temperature=0.0, max_tokens=1024),

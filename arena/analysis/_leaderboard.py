@@ -109,6 +109,12 @@ class LeaderboardRow(SubmissionLabels):
     """Median time to first token of its answered calls, in seconds."""
     time_to_solution_median_s: float | None
     """Median time to the solving answer over the rooms it escaped, in seconds."""
+    tokens_per_solved_room: float | None = None
+    """Mean completion tokens (thinking included) spent in an escaped room up to its solving
+    answer: what a solve costs, beside tok/s (a model needing 5x the tokens is not faster)."""
+    reasoning_share: float | None = None
+    """Share of its completion tokens spent thinking (calls whose usage counts reasoning);
+    None when no call reported any."""
     calls: int
     """Answered calls (endpoint errors excluded) in finished matches."""
     cap_hit_rate: float | None
@@ -209,8 +215,12 @@ def call_stats(calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
     tokens = sum(c["completion_tokens"] for c in timed)
     decode_s = sum(c["latency_s"] - c["ttft_s"] for c in timed)
     caps = sum(c["finish_reason"] == "length" for c in answered)
+    thinking = [c for c in answered if c["reasoning_tokens"] is not None and c["completion_tokens"]]
+    thought = sum(c["reasoning_tokens"] for c in thinking)
+    written = sum(c["completion_tokens"] for c in thinking)
     return {
         "calls": len(answered),
+        "reasoning_share": min(thought / written, 1.0) if written else None,
         "cap_hits": caps,
         "decode_tps": tokens / decode_s if decode_s > 0 else None,
         "ttft_median_s": _median(c["ttft_s"] for c in answered),
@@ -230,6 +240,13 @@ def room_stats(rooms: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "manipulated_rate": challenged.count("manipulated") / n if n else None,
         "time_to_solution_median_s": _median(
             r["time_to_solution_s"] for r in rooms if r["escaped"]
+        ),
+        "tokens_per_solved_room": _mean(
+            [
+                float(r["tokens_to_solution"])
+                for r in rooms
+                if r["escaped"] and r["tokens_to_solution"] is not None
+            ]
         ),
     }
 

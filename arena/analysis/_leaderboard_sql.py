@@ -35,12 +35,13 @@ _APPEARANCES_SQL = _APPEARANCES + (  # noqa: S608 - constants
 )
 _ROOMS_SQL = _APPEARANCES + (  # noqa: S608 - constants
     "SELECT a.submission_id, a.match_id, a.slot, r.room_index, r.room_id, r.escaped, r.outcome, "
-    "r.points, r.time_to_solution_s FROM appearances a "
+    "r.points, r.time_to_solution_s, r.tokens_to_solution FROM appearances a "
     "JOIN rooms_played r ON r.match_id = a.match_id AND r.slot = a.slot"
 )
 _CALLS_SQL = _APPEARANCES + (  # noqa: S608 - constants
     "SELECT a.submission_id, k.finish_reason, k.ttft_s, k.latency_s, k.completion_tokens, "
-    "k.error_kind FROM appearances a JOIN calls k ON k.match_id = a.match_id AND k.slot = a.slot"
+    "k.reasoning_tokens, k.error_kind FROM appearances a "
+    "JOIN calls k ON k.match_id = a.match_id AND k.slot = a.slot"
 )
 
 

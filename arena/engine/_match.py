@@ -367,7 +367,7 @@ class MatchRunner:
     async def _ask(self, player: Player, record: CallRecord) -> ChatResult:
         """The call; refused as too long for the context window, the conversation is compacted
         once and the call made again (``record`` then says what was really sent)."""
-        params = player.spec.sampling.request_params()
+        params = player.spec.sampling.request_params(player.spec.server.engine)
         try:
             return await player.endpoint.chat(player.spec.model, list(player.messages), params)
         except ContextOverflow:

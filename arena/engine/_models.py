@@ -34,7 +34,11 @@ class Sampling(BaseModel):
     thinking: bool | None = None
     """Reasoning on/off via ``chat_template_kwargs.enable_thinking``; omitted when None."""
 
-    def request_params(self) -> dict[str, Any]:
+    def request_params(self, engine: str | None = None) -> dict[str, Any]:
+        """The request fields these settings send. The thinking switch is spelled per engine:
+        ``chat_template_kwargs.enable_thinking`` (vLLM, SGLang, llama-server with ``--jinja``),
+        for Ollama (``engine`` as its server reports it) ``reasoning_effort: "none"`` to turn
+        thinking off (its OpenAI route ignores template arguments; on is its default)."""
         params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
         if self.top_p is not None:
             params["top_p"] = self.top_p
@@ -42,7 +46,10 @@ class Sampling(BaseModel):
             params["top_k"] = self.top_k
         if self.seed is not None:
             params["seed"] = self.seed
-        if self.thinking is not None:
+        if self.thinking is not None and engine == "Ollama":
+            if not self.thinking:
+                params["reasoning_effort"] = "none"
+        elif self.thinking is not None:
             params["chat_template_kwargs"] = {"enable_thinking": self.thinking}
         return params
 

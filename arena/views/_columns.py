@@ -80,6 +80,15 @@ def _server_cell(row: LeaderboardRow) -> str:
     return f"QUANT MISMATCH: {text}" if row.quant_mismatch else text
 
 
+def _tokens_cell(row: LeaderboardRow) -> str | None:
+    if row.tokens_per_solved_room is None:
+        return None
+    text = f"{row.tokens_per_solved_room:.0f}"
+    if row.reasoning_share is not None:
+        text += f" ({100 * row.reasoning_share:.0f} % thinking)"
+    return text
+
+
 def _speed_cell(row: LeaderboardRow) -> str:
     probe = row.speed
     if probe is None:
@@ -287,6 +296,12 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "decode tok/s",
         lambda r: _rounded(r.decode_tps, 1),
         description="Completion tokens per decode second.",
+    ),
+    Column(
+        "tokens / solved room",
+        lambda r: _tokens_cell(r),
+        description="Completion tokens (thinking included) spent per escaped room up to the "
+        "solving answer, and the share of tokens spent thinking: what a solve costs beside tok/s.",
     ),
     Column(
         "probe tg tok/s ± sd",

@@ -129,11 +129,28 @@ def add_submission(
             "client_hash, probe, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                name, base_model, key, quant, bits, size_gb, hardware, engine,
-                f"http://127.0.0.1:{9000 + count}/v1", "m", json.dumps({"temperature": 0}),
-                "greedy", int(baseline), status, reason, "hash", "client", "{}", stamp, stamp,
+                name,
+                base_model,
+                key,
+                quant,
+                bits,
+                size_gb,
+                hardware,
+                engine,
+                f"http://127.0.0.1:{9000 + count}/v1",
+                "m",
+                json.dumps({"temperature": 0}),
+                "greedy",
+                int(baseline),
+                status,
+                reason,
+                "hash",
+                "client",
+                "{}",
+                stamp,
+                stamp,
             ),
-        )  # fmt: skip
+        )
         return int(cursor.lastrowid or 0)
 
     return store.write(run)
@@ -193,19 +210,44 @@ async def board(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Store
     path = tmp_path_factory.mktemp("board") / "arena.sqlite3"
     with Store(path) as store:
         ids = [
-            add_submission(store, "Smol BF16", "Smol-135M", "BF16", 16.0, baseline=True,
-                           size_gb=0.27, hardware="RTX 4090"),
-            add_submission(store, "Smol <b>Q4</b>", "Smol-135M", "Q4_K_M", 4.8, size_gb=0.1,
-                           hardware="DGX Spark", engine="vLLM"),
-            add_submission(store, "Smol Q2", "Smol 135M", "Q2_K", 2.6, hardware="CPU 8 GB",
-                           status="paused", reason="endpoint http://10.0.0.5:8080/v1 died"),
-            add_submission(store, "Smol Q3 (deleted)", "Smol-135M", "Q3_K_M", 3.9,
-                           status="deleted"),
+            add_submission(
+                store,
+                "Smol BF16",
+                "Smol-135M",
+                "BF16",
+                16.0,
+                baseline=True,
+                size_gb=0.27,
+                hardware="RTX 4090",
+            ),
+            add_submission(
+                store,
+                "Smol <b>Q4</b>",
+                "Smol-135M",
+                "Q4_K_M",
+                4.8,
+                size_gb=0.1,
+                hardware="DGX Spark",
+                engine="vLLM",
+            ),
+            add_submission(
+                store,
+                "Smol Q2",
+                "Smol 135M",
+                "Q2_K",
+                2.6,
+                hardware="CPU 8 GB",
+                status="paused",
+                reason="endpoint http://10.0.0.5:8080/v1 died",
+            ),
+            add_submission(
+                store, "Smol Q3 (deleted)", "Smol-135M", "Q3_K_M", 3.9, status="deleted"
+            ),
             add_submission(store, "Zero BF16", "Zero-1B", "BF16", 16.0, baseline=True),
             add_submission(store, "Zero Q4", "Zero-1B", "Q4_K_M", 4.8),
             add_submission(store, "Other Q8", "Other-7B", "Q8_0", 8.5, size_gb=7.2),
             add_submission(store, "Other Q4", "Other-7B", "Q4_0", 4.5, size_gb=3.9),
-        ]  # fmt: skip
+        ]
         assert ids == list(range(1, 9))
         tokens = {Board.B: 96, Board.C: 64}
         await play(store, 1, Board.B, "HHHHHH", Board.C, "hMSTRH", tokens)
@@ -271,8 +313,14 @@ def test_submissions_without_matches(store: Store) -> None:
 def test_rows_order_and_deleted_hidden(rows: list[LeaderboardRow]) -> None:
     # other-7b < smol-135m < zero-1b; baseline first, then mean score (no score last)
     assert [r.submission_id for r in rows] == [
-        Board.O1, Board.O2, Board.B, Board.C, Board.D, Board.Z0, Board.Z1,
-    ]  # fmt: skip
+        Board.O1,
+        Board.O2,
+        Board.B,
+        Board.C,
+        Board.D,
+        Board.Z0,
+        Board.Z1,
+    ]
     assert Board.G not in {r.submission_id for r in rows}
 
 
@@ -298,6 +346,9 @@ def test_candidate_statistics_are_exact(rows: list[LeaderboardRow]) -> None:
     assert c.ttft_median_s == TTFT_S
     # escaped rooms' times: six at 40 s, three at 80 s, one at 120 s
     assert c.time_to_solution_median_s == pytest.approx(40.0)
+    # and their tokens to the solve (64 per call): six rooms at 64, three at 128, one at 192
+    assert c.tokens_per_solved_room == pytest.approx((6 * 64 + 3 * 128 + 192) / 10)
+    assert c.reasoning_share is None  # no call reported reasoning tokens
     assert (c.quant, c.hardware, c.engine, c.file_size_gb) == ("Q4_K_M", "DGX Spark", "vLLM", 0.1)
     assert c.display_name == "Smol <b>Q4</b>" and c.status == "active"
 
@@ -448,8 +499,14 @@ def calibrated_result() -> CalibrationResult:
     """Nine runs: 3 of 5 solved at the chosen level of every room but Archive (0 of 4)."""
     rates = {room: {str(lvl): [3, 5], str(lvl + 1): [1, 4]} for room, lvl in CALIBRATED.items()}
     rates[SILENT.room_id] = {"0": [0, 4]}
-    return CalibrationResult(profile=CALIBRATED, solve_rates=rates, dead_rooms=[SILENT.room_id],
-                             no_signal=[SILENT], target=0.6, runs=9)  # fmt: skip
+    return CalibrationResult(
+        profile=CALIBRATED,
+        solve_rates=rates,
+        dead_rooms=[SILENT.room_id],
+        no_signal=[SILENT],
+        target=0.6,
+        runs=9,
+    )
 
 
 async def calibration_run(store: Store, calibration: int, submission_id: int, index: int) -> str:
@@ -457,11 +514,21 @@ async def calibration_run(store: Store, calibration: int, submission_id: int, in
     ``purpose = 'calibration'``, linked to a finished queue job naming the calibration. The
     baseline solves every room."""
     seed = 100 + index
-    payload = {"kind": "calibrate", "a": submission_id, "calibration": calibration,
-               "round": index, "seed": seed}  # fmt: skip
+    payload = {
+        "kind": "calibrate",
+        "a": submission_id,
+        "calibration": calibration,
+        "round": index,
+        "seed": seed,
+    }
     job = JobQueue(store).enqueue(f"calibrate:{calibration}:run{index}", payload)
-    settings = MatchSettings(seed=seed, difficulty=LEVEL, retries=1,
-                             adversarial=AdversarialMode.BLUFF, purpose="calibration")  # fmt: skip
+    settings = MatchSettings(
+        seed=seed,
+        difficulty=LEVEL,
+        retries=1,
+        adversarial=AdversarialMode.BLUFF,
+        purpose="calibration",
+    )
     spec = MatchSpec(a=contestant(submission_id), settings=settings, job_id=job)
     result = await play_match(spec, store, endpoints={"a": Fake("HHHHHH", seed, 32)})  # type: ignore[dict-item]
     store.write(lambda db: db.execute("UPDATE job_queue SET status = 'done' WHERE id = ?", (job,)))
@@ -570,15 +637,33 @@ def test_the_equivalent_verdict_has_its_badge(rows: list[LeaderboardRow]) -> Non
 @pytest.mark.parametrize(
     ("label", "family"),
     [
-        ("BF16", "16-bit"), ("FP16", "16-bit"), ("Q8_0", "8-bit"), ("FP8", "8-bit"),
-        ("INT8", "8-bit"), ("Q6_K", "6-bit"), ("Q5_K_M", "5-bit"), ("Q4_K_M", "4-bit"),
-        ("Q4_1", "4-bit"), ("Q4_0", "4-bit"), ("INT4", "4-bit"), ("AWQ", "4-bit"),
-        ("GPTQ", "4-bit"), ("MXFP4", "4-bit"), ("NVFP4", "4-bit"), ("Q3_K_M", "3-bit"),
-        ("Q2_K", "2-bit"), ("other", "other"), ("q4_k_m", "4-bit"), ("Q5_K_S", "5-bit"),
-        ("IQ3_XXS", "3-bit"), ("IQ2_XS", "2-bit"), ("F32", "other"), ("unknown", "other"),
+        ("BF16", "16-bit"),
+        ("FP16", "16-bit"),
+        ("Q8_0", "8-bit"),
+        ("FP8", "8-bit"),
+        ("INT8", "8-bit"),
+        ("Q6_K", "6-bit"),
+        ("Q5_K_M", "5-bit"),
+        ("Q4_K_M", "4-bit"),
+        ("Q4_1", "4-bit"),
+        ("Q4_0", "4-bit"),
+        ("INT4", "4-bit"),
+        ("AWQ", "4-bit"),
+        ("GPTQ", "4-bit"),
+        ("MXFP4", "4-bit"),
+        ("NVFP4", "4-bit"),
+        ("Q3_K_M", "3-bit"),
+        ("Q2_K", "2-bit"),
+        ("other", "other"),
+        ("q4_k_m", "4-bit"),
+        ("Q5_K_S", "5-bit"),
+        ("IQ3_XXS", "3-bit"),
+        ("IQ2_XS", "2-bit"),
+        ("F32", "other"),
+        ("unknown", "other"),
         ("Q4KM", "other"),
     ],
-)  # fmt: skip
+)
 def test_quant_family(label: str, family: str) -> None:
     assert quant_family(label) == family
 
@@ -702,3 +787,21 @@ def test_room_quality(board: Store) -> None:
         [1, 1, 1, 2 / 3, 2 / 3, 1 / 3]
     )
     assert (b["bits_per_weight"].iloc[0], b["file_size_gb"].iloc[0]) == (16.0, 0.27)
+
+
+def test_the_share_of_tokens_spent_thinking() -> None:
+    from arena.analysis._leaderboard import call_stats
+
+    def call(completion: int, reasoning: int | None, error: str | None = None) -> dict[str, Any]:
+        return {
+            "error_kind": error,
+            "completion_tokens": completion,
+            "reasoning_tokens": reasoning,
+            "latency_s": 2.0,
+            "ttft_s": 1.0,
+            "finish_reason": "stop",
+        }
+
+    found = call_stats([call(100, 80), call(50, 10), call(40, None), call(0, None, "deadline")])
+    assert found["reasoning_share"] == pytest.approx(90 / 150)  # calls that counted reasoning
+    assert call_stats([call(40, None)])["reasoning_share"] is None

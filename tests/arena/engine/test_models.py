@@ -434,3 +434,14 @@ def test_match_result_status_is_done_or_failed() -> None:
             MatchResult(status=status, **fields)
     with pytest.raises(ValidationError):
         MatchResult(status="done", **(fields | {"summaries": {"c": summary()}}))
+
+
+def test_the_thinking_switch_is_spelled_per_engine() -> None:
+    off, on = Sampling(thinking=False), Sampling(thinking=True)
+    for engine in (None, "vLLM", "llama.cpp", "SGLang"):
+        assert off.request_params(engine)["chat_template_kwargs"] == {"enable_thinking": False}
+        assert on.request_params(engine)["chat_template_kwargs"] == {"enable_thinking": True}
+    assert off.request_params("Ollama")["reasoning_effort"] == "none"
+    assert "chat_template_kwargs" not in off.request_params("Ollama")
+    assert set(on.request_params("Ollama")) == {"temperature", "max_tokens"}  # thinks by default
+    assert set(Sampling().request_params("Ollama")) == {"temperature", "max_tokens"}
