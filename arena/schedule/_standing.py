@@ -68,8 +68,12 @@ def group_levels(
 def _calibrated(
     store: Store, settings: SchedulerSettings, key: tuple[str, str], baseline: int
 ) -> GroupLevels:
-    rows = store.query("SELECT context_tokens FROM submissions WHERE id = ?", (baseline,))
-    window = rows[0]["context_tokens"] if rows else None
+    rows = store.query(
+        "SELECT COALESCE(context_tokens, server_context_tokens) AS window FROM submissions "
+        "WHERE id = ?",
+        (baseline,),
+    )  # the stated window, else the one the server reported
+    window = rows[0]["window"] if rows else None
     config = calibration_config(settings, window)
     record = calibration_store.get_or_create(store, key[0], key[1], baseline, config)
     if record.status == "done" and record.profile is not None:

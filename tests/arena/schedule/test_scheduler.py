@@ -670,3 +670,19 @@ def test_calibration_jobs_come_one_at_a_time_and_block_the_group() -> None:
     again = plan([*probes, (first[0], "done")])
     assert again[0].payload["kind"] == "calibrate" and again[0].payload["round"] == 1
     assert again[0].key != first[0].key
+
+
+async def test_a_baseline_without_a_stated_window_is_calibrated_within_the_servers(
+    store: Store, keystore: KeyStore
+) -> None:
+    """The window llama-server reports (``/props``) caps the calibration when the form said
+    nothing; a stated window wins."""
+    from arena.schedule._standing import entrants, group_levels
+
+    props = {"default_generation_settings": {"n_ctx": 4096}, "build_info": "b1-x"}
+    with NullServer(NullServerConfig(reply="ready", model="m1", props=props)) as server:
+        base = await register(store, keystore, server.base_url, "m1", baseline=True)
+    settings = SchedulerSettings(**{**FAST, "difficulty": "calibrate"})
+    group_levels(store, settings, entrants(store))
+    [record] = calibration_store.records(store)
+    assert record.baseline_id == base and record.config.context_tokens == 4096
