@@ -83,8 +83,8 @@ def test_nothing_else_reads_the_environment() -> None:
     allowed = {
         "arena/settings.py",
         "arena/cli.py",  # --a-key-env: a variable the user names
-        "arena/local_models.py",  # the environment of a llama.cpp child process
-        "arena/dev/_local_models.py",
+        "arena/cli_probes.py",  # --baseline-key-env...: likewise
+        "arena/dev/_local_models.py",  # the environment of a llama.cpp child process
     }
     readers = []
     for path in [*ROOT.glob("arena/**/*.py"), *ROOT.glob("submissions/*.py"), ROOT / "app.py"]:
