@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -396,12 +397,19 @@ def _download_tab(services: Services) -> None:
         parquet_file = gr.File(label="Parquet", interactive=False)
     gr.Code(load_snippet(repo), language="python", label="Load it with datasets")
 
+    made: list[Path] = []
+    """The folders of earlier clicks: Gradio has copied their files to its cache by the next
+    click (the event runs one at a time), so each click removes them (nothing piles up)."""
+
     def prepare() -> tuple[str, str]:
+        while made:
+            shutil.rmtree(made.pop(), ignore_errors=True)
         workdir = Path(tempfile.mkdtemp(prefix="qer-download-"))
+        made.append(workdir)
         csv_zip, parquet_zip = download_archives(services.store, workdir)
         return str(csv_zip), str(parquet_zip)
 
-    make.click(prepare, outputs=[csv_file, parquet_file])
+    make.click(prepare, outputs=[csv_file, parquet_file], concurrency_limit=1)
 
 
 # -- the server -----------------------------------------------------------------------------------

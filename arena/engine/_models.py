@@ -144,8 +144,9 @@ class MatchSettings(BaseModel):
     @classmethod
     def _fill_profile(cls, data: Any) -> Any:
         """A complete profile from ``difficulty`` (or level 1); ``difficulty`` from a uniform
-        profile. A profile for rooms that are not this build's (an old stored match) is kept as
-        it is, so old settings still load."""
+        profile. A profile naming any room of this build (by id or name) must give every room;
+        one wholly for rooms that are not this build's (an old stored match) is kept as it is,
+        so old settings still load."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
@@ -154,6 +155,13 @@ class MatchSettings(BaseModel):
             data["profile"] = profiles.uniform(1 if level is None else level)
         elif set(given) == set(ROOM_ORDER):
             data["profile"] = profiles.normalize(given)
+            uniform = profiles.uniform_level(data["profile"])
+            if level is not None and level != uniform:
+                raise ValueError(
+                    f"difficulty {level} contradicts the profile ({profiles.text(given)})"
+                )
+        elif profiles.names_this_build(given):  # partial, or rooms named: complete it or say
+            data["profile"] = profiles.normalize(given)  # what is missing (ProfileError)
             uniform = profiles.uniform_level(data["profile"])
             if level is not None and level != uniform:
                 raise ValueError(

@@ -71,6 +71,17 @@ def normalize(raw: Mapping[str, Any], room_ids: Iterable[str] = ROOM_ORDER) -> P
     return {r: found[r] for r in rooms}
 
 
+def names_this_build(raw: Mapping[str, Any], room_ids: Iterable[str] = ROOM_ORDER) -> bool:
+    """Whether any key of ``raw`` is a room of this build, by id or by name."""
+    rooms = list(room_ids)
+    names = {room_name_of(r) for r in rooms}
+    return any(
+        isinstance(key, str)
+        and (key.strip().casefold() in rooms or key.strip().casefold() in names)
+        for key in raw
+    )
+
+
 def load(path: Path, room_ids: Iterable[str] = ROOM_ORDER) -> Profile:
     """A profile from a JSON file: the output of ``python -m arena calibrate`` (its
     ``"profile"``) or a plain ``{room: level}`` object."""

@@ -88,6 +88,9 @@ class Store:
         migrate(self._writer_db)
         self._queue: queue.Queue[tuple[Callable[[sqlite3.Connection], Any], Future[Any]] | None]
         self._queue = queue.Queue()
+        self._closing = False
+        self._gate = threading.Lock()
+        """Orders ``submit`` against ``close``: nothing is queued behind the writer's stop."""
         self._thread = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
         self._thread.start()
         self._local = threading.local()
@@ -114,11 +117,13 @@ class Store:
                 future.set_result(result)
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
-        """Queue a write transaction; the future resolves when it has committed."""
-        if not self._thread.is_alive():
-            raise RuntimeError("store is closed")
+        """Queue a write transaction; the future resolves when it has committed (RuntimeError
+        once the store is closing: a write is never queued where nothing would run it)."""
         future: Future[T] = Future()
-        self._queue.put((fn, future))
+        with self._gate:
+            if self._closing or not self._thread.is_alive():
+                raise RuntimeError("store is closed")
+            self._queue.put((fn, future))
         return future
 
     def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -130,9 +135,13 @@ class Store:
         return await asyncio.wrap_future(self.submit(fn))
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        """Run the writes already queued, then stop the writer; later writes are refused."""
+        with self._gate:
+            stopping = not self._closing and self._thread.is_alive()
+            self._closing = True
+            if stopping:
+                self._queue.put(None)
+        self._thread.join()
         self._writer_db.close()
 
     def __enter__(self) -> Store:

@@ -445,3 +445,18 @@ def test_the_thinking_switch_is_spelled_per_engine() -> None:
     assert "chat_template_kwargs" not in off.request_params("Ollama")
     assert set(on.request_params("Ollama")) == {"temperature", "max_tokens"}  # thinks by default
     assert set(Sampling().request_params("Ollama")) == {"temperature", "max_tokens"}
+
+
+def test_a_partial_profile_is_refused_and_room_names_are_read() -> None:
+    """A profile naming some rooms of this build must name them all (else the match would fail
+    at play time); rooms given by name are read as this build's ids; a profile wholly for
+    another build's rooms (an old stored match) still loads."""
+    with pytest.raises(ValidationError, match="no level for map-v2"):
+        MatchSettings(profile={"cipher-v3": 2})
+    named = MatchSettings(
+        profile=dict.fromkeys(("Cipher", "Map", "Mechanism", "Archive", "Paradox", "Warden"), 3)
+    )
+    assert named.profile == profiles.uniform(3) and named.difficulty == 3
+    assert named.level_of("map-v2") == 3
+    old = MatchSettings(profile={"cipher-v1": 2, "map-v1": 3})
+    assert old.profile == {"cipher-v1": 2, "map-v1": 3} and old.difficulty is None

@@ -468,3 +468,32 @@ def test_clean_text_makes_strings_storable() -> None:
     assert clean_text("plain é") == "plain é"
     assert clean_text(3) == 3
     assert clean_text(None) is None
+
+
+def test_a_write_racing_close_is_either_run_or_refused_never_lost(tmp_path: Path) -> None:
+    """Writers still submitting while the store closes: each write commits, or is refused with
+    RuntimeError; none is queued behind the writer's stop (its future would never resolve)."""
+    store = Store(tmp_path / "race.sqlite3")
+    futures: list[Any] = []
+    refused: list[int] = []
+    started = threading.Barrier(5)
+
+    def writer(n: int) -> None:
+        started.wait()
+        for i in range(300):
+            try:
+                futures.append(store.submit(lambda db, i=i: db.execute("SELECT ?", (i,))))
+            except RuntimeError:
+                refused.append(n)
+                return
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    store.close()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert all(f.done() for f in futures), "a write was queued behind the stop"
+    assert all(f.exception() is None for f in futures)
+    store.close()  # twice is harmless
