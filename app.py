@@ -39,7 +39,7 @@ from arena.views import (
 )
 from submissions.keystore import KeyStore
 from submissions.models import ENGINES, PRESETS, QUANT_LABELS, SubmissionForm, display_text
-from submissions.service import SubmissionRefused, SubmissionService
+from submissions.service import SubmissionRefused, SubmissionService, levels_for
 
 log = logging.getLogger("app")
 
@@ -450,7 +450,10 @@ def make_services(
     mirror = mirror or environment.server.mirror_dir or MIRROR
     store = Store(db)
     service = SubmissionService(
-        store, KeyStore.from_env(), allow_private=environment.intake.allow_private
+        store,
+        KeyStore.from_env(),
+        allow_private=environment.intake.allow_private,
+        levels=levels_for(environment.scheduler.difficulty),
     )
     publisher = None
     publishing = environment.publish
@@ -535,7 +538,7 @@ def _start_demo(services: Services, data_dir: Path) -> Any:
     from arena.dev import start_demo
 
     local = SubmissionService(services.store, services.service.keystore, allow_private=True,
-                              rate_limit=1000)  # fmt: skip
+                              rate_limit=1000, levels=services.service.levels)  # fmt: skip
     demo = asyncio.run(start_demo(services.store, local, data_dir))
     if services.scheduler is not None:  # its own loopback contestants, and only those
         services.scheduler.local.update(demo.submission_ids)

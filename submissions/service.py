@@ -97,6 +97,12 @@ def _group_of(form: SubmissionForm, klass: str) -> tuple[str, str]:
     return base_model_key(form.base_model), klass
 
 
+def levels_for(difficulty: int | str) -> Profile:
+    """The levels a new submission may be asked to play: the scheduler's fixed level for every
+    room, or, when it calibrates, the easiest (calibration never goes past the window)."""
+    return profiles.uniform(difficulty if isinstance(difficulty, int) else 0)
+
+
 class SubmissionService:
     """Intake of endpoint submissions into the arena database."""
 
@@ -154,12 +160,13 @@ class SubmissionService:
     def _refuse_small_window(self, form: SubmissionForm, server: ServerInfo) -> None:
         """Refuse an endpoint whose context window (stated, else reported by the server) cannot
         hold the rooms it would play, saying how many tokens they need."""
-        window = form.context_tokens or server.context_tokens
-        if window is None:
+        known = [w for w in (form.context_tokens, server.context_tokens) if w is not None]
+        if not known:
             return
+        window = min(known)  # a stated window cannot exceed what the server serves
         needed = context_needed(self.levels, form.sampling.max_tokens)
         if window < needed:
-            source = "stated" if form.context_tokens else f"reported by {server.engine}"
+            source = "stated" if window == form.context_tokens else f"reported by {server.engine}"
             raise SubmissionRefused(
                 f"the endpoint's context window ({window} tokens, {source}) is too small for "
                 f"the rooms it would play: they need at least {needed} tokens (the longest room "

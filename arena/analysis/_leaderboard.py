@@ -113,8 +113,8 @@ class LeaderboardRow(SubmissionLabels):
     """Mean completion tokens (thinking included) spent in an escaped room up to its solving
     answer: what a solve costs, beside tok/s (a model needing 5x the tokens is not faster)."""
     reasoning_share: float | None = None
-    """Share of its completion tokens spent thinking (calls whose usage counts reasoning);
-    None when no call reported any."""
+    """Share of its completion tokens spent thinking, over its answered calls (a call without
+    reasoning counts 0); None when no call had any."""
     calls: int
     """Answered calls (endpoint errors excluded) in finished matches."""
     cap_hit_rate: float | None
@@ -215,9 +215,9 @@ def call_stats(calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
     tokens = sum(c["completion_tokens"] for c in timed)
     decode_s = sum(c["latency_s"] - c["ttft_s"] for c in timed)
     caps = sum(c["finish_reason"] == "length" for c in answered)
-    thinking = [c for c in answered if c["reasoning_tokens"] is not None and c["completion_tokens"]]
-    thought = sum(c["reasoning_tokens"] for c in thinking)
-    written = sum(c["completion_tokens"] for c in thinking)
+    reported = any(c["reasoning_tokens"] is not None for c in answered)
+    thought = sum(c["reasoning_tokens"] or 0 for c in answered)  # none: the reply did not think
+    written = sum(c["completion_tokens"] or 0 for c in answered) if reported else 0
     return {
         "calls": len(answered),
         "reasoning_share": min(thought / written, 1.0) if written else None,

@@ -110,6 +110,7 @@ _OVERFLOW_MARKERS = (
     "exceed context window",  # llama-cpp-python ("Requested tokens (n) exceed context window")
     "longer than the model's context length",  # SGLang
     "must be <= ",  # TGI ("`inputs` tokens + `max_new_tokens` must be <= n")
+    "must have less than",  # TGI ("`inputs` must have less than n tokens")
     "context length exceeded",
     "exceeds the context",
 )

@@ -104,6 +104,8 @@ async def _forced(client: ChatClient, model: str, text: str, top_k: int) -> Prom
         raise
     if len(tokens) < 2:
         raise LogprobsUnavailable(f"{len(tokens)} token(s) in the text: nothing to score")
+    if len(tokens) > len(text.encode()) + 8:  # more tokens than bytes: not this text's tokens
+        raise LogprobsUnavailable(f"its /tokenize answered {len(tokens)} tokens for this text")
     ids = [token_id for token_id, _ in tokens]
     tops: list[dict[str, float] | None] = [None]
     for position in range(1, len(ids)):

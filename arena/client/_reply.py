@@ -185,6 +185,7 @@ class _Reply:
     def result(self, *, attempts: int, prompt_chars: int) -> ChatResult:
         """The :class:`ChatResult` of this reply."""
         text, reasoning = _clean_text("".join(self.text)), _clean_text("".join(self.reasoning))
+        written = len(text + reasoning)  # everything generated, inline thinking included
         text, inline = split_inline_reasoning(text)
         latency = (self.finished_at or self.started) - self.started
         ttft = None if self.first_token_at is None else self.first_token_at - self.started
@@ -192,9 +193,7 @@ class _Reply:
             prompt, completion = self.usage.prompt, self.usage.completion
         else:
             prompt = estimate_tokens(prompt_chars)
-            completion = (
-                self.token_chunks if self.streamed else estimate_tokens(len(text + reasoning))
-            )
+            completion = self.token_chunks if self.streamed else estimate_tokens(written)
         decoding = latency - ttft if ttft is not None else 0.0
         thought = "\n\n".join(part for part in (reasoning, inline) if part)
         return ChatResult(

@@ -12,7 +12,10 @@ context window, asked where each engine tells (every probe optional, failures ar
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -20,6 +23,8 @@ from pydantic import BaseModel, ConfigDict
 from arena.client._chat import ChatClient
 from arena.client._errors import EndpointError
 from arena.client._redact import _clean_text
+
+log = logging.getLogger(__name__)
 
 
 class ServerInfo(BaseModel):
@@ -68,18 +73,37 @@ def quant_mismatch(label: str, loaded: str | None) -> bool:
     return normalize_quant(label) != normalize_quant(loaded)
 
 
+MAX_WINDOW = 2**31
+"""Windows above this are not believed (and would not fit an SQLite integer either)."""
+
+
 def _positive_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    """A window as the server put it, when it is a plausible one."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_WINDOW:
+        return value
+    return None
 
 
 def _text(value: Any) -> str | None:
-    return _clean_text(value)[:120] or None if isinstance(value, str) else None
+    """A server-reported label as plain text: no control or format characters (bidi overrides,
+    zero-width joiners), whitespace collapsed, at most 120 characters; None when nothing is left."""
+    if not isinstance(value, str):
+        return None
+    kept = "".join(
+        ch if unicodedata.category(ch) not in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp") else " "
+        for ch in _clean_text(value)
+    )
+    return " ".join(kept.split())[:120] or None
+
+
+IDENTITY_TIMEOUT_S = 10.0
+"""How long one identity route may take (a server without it answers 404 at once)."""
 
 
 async def _get(client: ChatClient, method: str, path: str, **kw: Any) -> dict[str, Any] | None:
     try:
-        return await client.server_json(method, path, **kw)
-    except EndpointError:
+        return await asyncio.wait_for(client.server_json(method, path, **kw), IDENTITY_TIMEOUT_S)
+    except (EndpointError, TimeoutError):
         return None
 
 
@@ -98,7 +122,7 @@ def from_llama_props(props: dict[str, Any]) -> ServerInfo:
 
 
 def from_tgi_info(info: dict[str, Any]) -> ServerInfo:
-    quant = _text(info.get("quantize")) or _text(info.get("model_dtype"))
+    quant = _text(info.get("quantize"))  # model_dtype is the compute dtype, not the weights
     return ServerInfo(
         engine="TGI",
         version=_text(info.get("version")),
@@ -112,13 +136,15 @@ def from_ollama_show(version: dict[str, Any], show: dict[str, Any] | None) -> Se
     level = _text(details.get("quantization_level")) if isinstance(details, dict) else None
     params = (show or {}).get("parameters")
     found = (
-        re.search(r"^num_ctx\s+(\d+)", params, re.MULTILINE) if isinstance(params, str) else None
+        re.search(r"^num_ctx[ \t]+([0-9]{1,10})[ \t]*$", params, re.MULTILINE)
+        if isinstance(params, str)
+        else None
     )
     return ServerInfo(
         engine="Ollama",
         version=_text(version.get("version")),
         loaded_quant=normalize_quant(level) if level else None,
-        context_tokens=int(found.group(1)) if found else None,
+        context_tokens=_positive_int(int(found.group(1))) if found else None,
     )
 
 
@@ -131,7 +157,16 @@ def _model_window(models: dict[str, Any] | None, model: str) -> int | None:
 
 
 async def server_info(client: ChatClient, model: str) -> ServerInfo:
-    """Ask the server who it is (see the module); an unknown server gives an empty ServerInfo."""
+    """Ask the server who it is (see the module); an unknown or odd server gives an empty
+    ServerInfo: this never fails."""
+    try:
+        return await _ask_identity(client, model)
+    except (EndpointError, ValueError, TypeError, AttributeError) as exc:
+        log.warning("server identity of %s unreadable: %s", client.base_url, type(exc).__name__)
+        return ServerInfo()
+
+
+async def _ask_identity(client: ChatClient, model: str) -> ServerInfo:
     props = await _get(client, "GET", "/props")
     if props is not None and ("build_info" in props or "default_generation_settings" in props):
         return from_llama_props(props)

@@ -71,10 +71,10 @@ def estimated_prompt_tokens(
     messages: list[dict[str, Any]], last: ChatResult | None, sent: int
 ) -> int:
     """The next request's prompt size in tokens: the last reply's server-reported prompt and
-    completion, plus an estimate (characters / 4) of the messages added since; without server
-    usage, an estimate of the whole conversation."""
+    its answer as carried (completion minus the reasoning, which is never sent back), plus an
+    estimate (characters / 4) of the messages added since; without server usage, an estimate of
+    the whole conversation."""
     if last is None or last.usage_source != "server":
         return estimate_tokens(prompt_chars(messages))
-    return (
-        last.prompt_tokens + last.completion_tokens + estimate_tokens(prompt_chars(messages[sent:]))
-    )
+    carried = max(last.completion_tokens - (last.reasoning_tokens or 0), 0)
+    return last.prompt_tokens + carried + estimate_tokens(prompt_chars(messages[sent:]))

@@ -139,11 +139,25 @@ class Player:
         self.messages.append({"role": "system", "content": SYSTEM_PROMPT})
 
     def near_window(self) -> bool:
-        """Whether the next request would reach the endpoint's known context window."""
+        """Whether the next request and its answer (``max_tokens``) would not fit the
+        endpoint's known context window (llama-server would cut the answer short)."""
         window = self.spec.context_tokens
         if window is None:
             return False
-        return estimated_prompt_tokens(self.messages, self.last, self.sized) >= window
+        prompt = estimated_prompt_tokens(self.messages, self.last, self.sized)
+        return prompt + self.spec.sampling.max_tokens > window
+
+    def cut_by_window(self, reply: ChatResult) -> bool:
+        """Whether a reply stopped because the context window was full, not at ``max_tokens``
+        (llama-server answers ``finish_reason: length`` then, instead of refusing)."""
+        window = self.spec.context_tokens
+        return (
+            window is not None
+            and reply.usage_source == "server"
+            and reply.finish_reason == "length"
+            and reply.completion_tokens < self.spec.sampling.max_tokens
+            and reply.prompt_tokens + reply.completion_tokens >= window - 8
+        )
 
     def compact(self) -> bool:
         """Drop the earlier rooms (see ``arena.engine._context``); False if nothing to drop."""
@@ -296,8 +310,12 @@ class MatchRunner:
     ) -> list[Turn]:
         turns: list[Turn] = []
         solved = final[player.slot].verdict.solved
+        if any(
+            c.room_index == index and c.error_kind == ContextOverflow.kind for c in player.calls
+        ):
+            return turns  # the room does not fit the window: a retry cannot either
         for attempt in range(1, self.settings.retries + 1):
-            if solved:
+            if solved or (turns and turns[-1].record.error_kind == ContextOverflow.kind):
                 break
             turn = await self._turn(
                 player,
@@ -369,13 +387,21 @@ class MatchRunner:
         once and the call made again (``record`` then says what was really sent)."""
         params = player.spec.sampling.request_params(player.spec.server.engine)
         try:
-            return await player.endpoint.chat(player.spec.model, list(player.messages), params)
+            reply = await player.endpoint.chat(player.spec.model, list(player.messages), params)
         except ContextOverflow:
             if not player.compact():
                 raise
+        else:
+            if not player.cut_by_window(reply):
+                return reply
+            if not player.compact():
+                raise _cut(reply, player.spec.context_tokens)
         record.context_messages = player.logged
         record.request_messages = player.messages[player.logged :]
-        return await player.endpoint.chat(player.spec.model, list(player.messages), params)
+        reply = await player.endpoint.chat(player.spec.model, list(player.messages), params)
+        if player.cut_by_window(reply):
+            raise _cut(reply, player.spec.context_tokens)
+        return reply
 
     async def _validate(
         self, room: Room, puzzle: Puzzle, text: str, record: CallRecord
@@ -435,6 +461,9 @@ class MatchRunner:
             time_to_solution_s=time_to_solution,
             par_seconds=puzzle.par_seconds,
         )
+        if outcome == Outcome.CONTEXT_OVERFLOW:  # no observation of the model: nothing scored
+            escaped, points, breakdown = False, 0, {}
+            time_to_solution = tokens_to_solution = None
         return RoomResult(
             match_id=self.match_id,
             room_index=index,
@@ -450,6 +479,15 @@ class MatchRunner:
             time_to_solution_s=time_to_solution,
             tokens_to_solution=tokens_to_solution,
         )
+
+
+def _cut(reply: ChatResult, window: int | None) -> ContextOverflow:
+    """A reply the full window cut short, as the failure it is (the setup's, not the model's)."""
+    return ContextOverflow(
+        f"the answer was cut at {reply.completion_tokens} tokens when the context window "
+        f"({window} tokens) filled up ({reply.prompt_tokens} prompt tokens)",
+        status=200,
+    )
 
 
 def _fill_usage(record: CallRecord, reply: ChatResult) -> None:

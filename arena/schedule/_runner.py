@@ -86,10 +86,11 @@ LEADER_LEASE = "scheduler"
 
 
 async def identified(client: ChatClient, contestant: ContestantSpec) -> ContestantSpec:
-    """The contestant with what its server says it runs now (its window, when the submission
-    stated none, is the server's)."""
+    """The contestant with what its server says it runs now; its window is the smaller of
+    the one stated at submission and the one the server reports."""
     info = await server_info(client, contestant.model)
-    window = contestant.context_tokens or info.context_tokens
+    known = [w for w in (contestant.context_tokens, info.context_tokens) if w is not None]
+    window = min(known) if known else None  # the smaller of the stated and the served
     return contestant.model_copy(update={"server": info, "context_tokens": window})
 
 
@@ -502,10 +503,11 @@ class Scheduler:
         for slot, summary in result.summaries.items():
             submission_id = int(job.payload[slot])
             overflow = summary.outcomes.get("context_overflow", 0)
-            if summary.rooms and summary.outcomes.get("forfeit", 0) >= summary.rooms:
+            forfeit = summary.outcomes.get("forfeit", 0)
+            if summary.rooms and forfeit >= summary.rooms:
                 reason = f"its endpoint failed every room of match {result.match_id}"
                 self._count_failure(submission_id, reason)
-            elif summary.rooms and overflow >= summary.rooms:
+            elif summary.rooms and overflow and forfeit + overflow >= summary.rooms:
                 reason = (
                     f"no room of match {result.match_id} fit its context window: serve the model "
                     "with a larger one (llama-server -c, vLLM --max-model-len, Ollama num_ctx)"

@@ -69,10 +69,11 @@ def _calibrated(
     store: Store, settings: SchedulerSettings, key: tuple[str, str], baseline: int
 ) -> GroupLevels:
     rows = store.query(
-        "SELECT COALESCE(context_tokens, server_context_tokens) AS window FROM submissions "
+        "SELECT MIN(COALESCE(context_tokens, server_context_tokens), "
+        "COALESCE(server_context_tokens, context_tokens)) AS window FROM submissions "
         "WHERE id = ?",
         (baseline,),
-    )  # the stated window, else the one the server reported
+    )  # the smaller of the stated window and the one the server reported
     window = rows[0]["window"] if rows else None
     config = calibration_config(settings, window)
     record = calibration_store.get_or_create(store, key[0], key[1], baseline, config)

@@ -246,3 +246,18 @@ async def test_the_server_identity_is_stored_and_a_wrong_quant_label_flagged(sto
     assert (stored["server_quant"], stored["server_context_tokens"]) == ("Q2_K", 8192)
     [row] = leaderboard_rows(store)
     assert row.quant_mismatch and row.server_quant == "Q2_K" and row.quant == "Q4_0"
+
+
+async def test_a_stated_window_cannot_exceed_what_the_server_serves(store: Store) -> None:
+    """Stating 32768 on a -c 2048 server: the smaller one counts."""
+    config = NullServerConfig(reply="ready", model="smol-q4", props=llama_props(2048))
+    with NullServer(config) as s, pytest.raises(SubmissionRefused, match=r"2048 tokens, reported"):
+        await service(store).submit(form(s.base_url, context_tokens=32768), "a")
+
+
+def test_intake_checks_the_levels_the_scheduler_plays() -> None:
+    from arena.engine import profiles
+    from submissions.service import levels_for
+
+    assert levels_for("calibrate") == profiles.uniform(0)
+    assert levels_for(3) == profiles.uniform(3)

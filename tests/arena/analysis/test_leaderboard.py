@@ -803,5 +803,5 @@ def test_the_share_of_tokens_spent_thinking() -> None:
         }
 
     found = call_stats([call(100, 80), call(50, 10), call(40, None), call(0, None, "deadline")])
-    assert found["reasoning_share"] == pytest.approx(90 / 150)  # calls that counted reasoning
+    assert found["reasoning_share"] == pytest.approx(90 / 190)  # a call without thinking: 0
     assert call_stats([call(40, None)])["reasoning_share"] is None

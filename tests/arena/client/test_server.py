@@ -75,10 +75,42 @@ async def test_ollama_without_num_ctx_has_no_known_window() -> None:
 
 
 async def test_tgi_info() -> None:
-    info = {"model_id": "x", "version": "3.3.4", "max_total_tokens": 8192, "quantize": "awq"}
+    """TGI's model_dtype is the compute dtype (torch.float16), not the weights' quant: only its
+    ``quantize`` says what was loaded."""
+    info = {
+        "model_id": "x",
+        "version": "3.3.4",
+        "max_total_tokens": 8192,
+        "model_dtype": "torch.float16",
+    }
     found = await ask({("GET", "/info"): info})
-    assert found == ServerInfo(
-        engine="TGI", version="3.3.4", loaded_quant="AWQ", context_tokens=8192
+    assert found == ServerInfo(engine="TGI", version="3.3.4", context_tokens=8192)
+    assert not quant_mismatch("BF16", found.loaded_quant)
+    quantized = await ask({("GET", "/info"): {**info, "quantize": "awq"}})
+    assert quantized.loaded_quant == "AWQ" and not quant_mismatch("AWQ", quantized.loaded_quant)
+
+
+async def test_a_hostile_servers_numbers_and_labels_are_made_harmless() -> None:
+    """Absurd windows are unknown (never an overflow or a refusal at intake), labels lose control
+    and bidi characters, and nothing a server answers makes the probe fail."""
+    huge = {
+        "default_generation_settings": {"n_ctx": 10**30},
+        "build_info": "b1\u202e\u200bx\n",
+        "model_ftype": "Q4_1" + "A" * 500,
+    }
+    found = await ask({("GET", "/props"): huge})
+    assert found.context_tokens is None and found.version == "b1 x"
+    assert found.loaded_quant is not None and len(found.loaded_quant) <= 120
+    for params in ("num_ctx " + "9" * 5000, "num_ctx 0", "num_ctx -5", "num_ctx 4096x"):
+        ollama = await ask(
+            {
+                ("GET", "/api/version"): {"version": "1"},
+                ("POST", "/api/show"): {"parameters": params},
+            }
+        )
+        assert ollama.engine == "Ollama" and ollama.context_tokens is None, params
+    assert await ask({("GET", "/props"): {"build_info": "x", "n_ctx": 0}}) == ServerInfo(
+        engine="llama.cpp", version="x"
     )
 
 

@@ -49,7 +49,31 @@ class Windowed(Scripted):
         return reply.model_copy(update={"text": text, **usage})
 
 
-def solo(window: int | None = None) -> MatchSpec:
+class Truncating(Windowed):
+    """Like llama-server: a prompt that fits but leaves less than ``max_tokens`` for the answer
+    gets the answer cut where the window is full (``finish_reason: length``), no refusal."""
+
+    async def chat(
+        self, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> ChatResult:
+        reply = await super().chat(model, messages, params)
+        room = self.window - reply.prompt_tokens
+        limit = (params or {}).get("max_tokens", 512)
+        if room >= limit or reply.completion_tokens <= room:
+            return reply
+        self.cut += 1
+        return reply.model_copy(
+            update={
+                "text": reply.text[: 4 * room],
+                "finish_reason": "length",
+                "completion_tokens": room,
+            }
+        )
+
+    cut = 0
+
+
+def solo(window: int | None = None, retries: int = 0) -> MatchSpec:
     a = ContestantSpec(
         base_url="http://127.0.0.1:1/v1",
         model="a",
@@ -58,7 +82,7 @@ def solo(window: int | None = None) -> MatchSpec:
         context_tokens=window,
     )
     settings = MatchSettings(
-        seed=SEED, difficulty=LEVEL, retries=0, adversarial=AdversarialMode.BLUFF
+        seed=SEED, difficulty=LEVEL, retries=retries, adversarial=AdversarialMode.BLUFF
     )
     return MatchSpec(a=a, b=None, settings=settings)
 
@@ -159,6 +183,52 @@ async def test_a_room_that_cannot_fit_is_a_context_overflow_not_a_forfeit(tmp_pa
     assert all(r.points == 0 and not r.escaped for r in result.rooms)
     kinds = {row["error_kind"] for row in store.query("SELECT error_kind FROM calls")}
     assert kinds == {"context_overflow"}
+    store.close()
+
+
+async def test_a_known_window_leaves_room_for_the_answer(tmp_path: Path) -> None:
+    """llama-server cuts an answer short when the window fills: with the window known, the
+    conversation is compacted before a prompt leaves less than max_tokens for the answer."""
+    store = Store(tmp_path / "a.db")
+    biggest = max(len(p.prompt) for p in PUZZLES) // 4
+    window = biggest + 1400  # the answer's 512 tokens fit beside the longest room, not more
+    player = Truncating(window, ["right"] * 12, filler=150)
+    result = await play_match(solo(window), store, endpoints={"a": player})
+    assert player.cut == 0 and all(r.escaped for r in result.rooms)
+    store.close()
+
+
+async def test_an_answer_cut_by_the_window_is_an_overflow_not_a_wrong_answer(
+    tmp_path: Path,
+) -> None:
+    """A window too small for even one room's answer: the cut answers are context overflows
+    (not wrong answers, not forfeits), score nothing and get no retry."""
+    store = Store(tmp_path / "a.db")
+    biggest = max(len(p.prompt) for p in PUZZLES) // 4
+    player = Truncating(biggest + 200, ["right"] * 30, filler=150)
+    result = await play_match(solo(biggest + 200, retries=2), store, endpoints={"a": player})
+    overflowed = [r for r in result.rooms if r.outcome == Outcome.CONTEXT_OVERFLOW]
+    assert overflowed and Outcome.FORFEIT not in {r.outcome for r in result.rooms}
+    for room in overflowed:
+        assert (room.points, room.breakdown, room.escaped, room.retries_used) == (0, {}, False, 0)
+    retried = store.query(
+        "SELECT COUNT(*) AS n FROM calls WHERE phase LIKE 'retry-%' AND "
+        "error_kind = 'context_overflow'"
+    )[0]["n"]
+    assert retried == 0
+    store.close()
+
+
+async def test_an_overflowing_room_scores_nothing_even_if_the_first_answer_was_right(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "a.db")
+    smallest = min(len(p.prompt) for p in PUZZLES) // 4
+    player = Windowed(smallest + 120, ["right"] * 30, filler=150)  # the pressure turn overflows
+    result = await play_match(solo(retries=1), store, endpoints={"a": player})
+    for room in result.rooms:
+        if room.outcome == Outcome.CONTEXT_OVERFLOW:
+            assert (room.points, room.escaped, room.retries_used) == (0, False, 0)
     store.close()
 
 
