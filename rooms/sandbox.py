@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +51,10 @@ RUN_UID_BASE = 1_500_000_000
 """Per-run uids are drawn from [base, base + span): far above any real account or subuid range."""
 RUN_UID_SPAN = 500_000_000
 REPORT_CAP_BYTES = 4 * 1024 * 1024
+MAX_PARALLEL = max(2, os.cpu_count() or 2)
+"""Sandbox runs at once in this process, whatever the number of matches: a run waits for a slot
+(its time limits start once it has one), so 200 matches never fork 200 sandboxes at once."""
+_SLOTS = threading.BoundedSemaphore(MAX_PARALLEL)
 PR_SET_DUMPABLE = 4
 IsolationName = Literal["namespaces", "user-namespaces", "rlimits"]
 
@@ -212,7 +217,6 @@ def run_function(
     """
     limits = limits or SandboxLimits()
     level = isolation()
-    started = time.monotonic()
     if not level.allowed:
         return SandboxReport(
             status="sandbox_error",
@@ -221,15 +225,17 @@ def run_function(
             detail="no safe sandbox on this host (no namespaces, not root); set "
             "QER_SANDBOX_ALLOW_UNSAFE=1 to run model code as this user anyway",
         )
-    root = Path(tempfile.mkdtemp(prefix="qer-sandbox-"))  # 0700: nobody else can look in
-    try:
-        raw, detail = _run_in(root, level, source, function, cases, limits)
-        report = _report(raw, detail, level.level)
-    except Exception as exc:  # a bug of ours, or the OS refusing: a failed run, never a crash
-        log.exception("sandbox run failed")
-        report = _report(None, f"{type(exc).__name__}: {exc}", level.level)
-    finally:
-        _remove_tree(root)
+    with _SLOTS:
+        started = time.monotonic()
+        root = Path(tempfile.mkdtemp(prefix="qer-sandbox-"))  # 0700: nobody else can look in
+        try:
+            raw, detail = _run_in(root, level, source, function, cases, limits)
+            report = _report(raw, detail, level.level)
+        except Exception as exc:  # a bug of ours, or the OS refusing: a failed run, never a crash
+            log.exception("sandbox run failed")
+            report = _report(None, f"{type(exc).__name__}: {exc}", level.level)
+        finally:
+            _remove_tree(root)
     report.wall_seconds = round(time.monotonic() - started, 4)
     return report
 

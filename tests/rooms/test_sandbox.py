@@ -496,3 +496,38 @@ def test_an_unsafe_level_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     report = sandbox.run_function("def add(a, b):\n    return a + b\n", "add", [[1, 2]])
     assert report.status == "sandbox_error"
     assert "QER_SANDBOX_ALLOW_UNSAFE" in report.detail
+
+
+def test_runs_beyond_the_pool_wait_for_a_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many validations at once (200 matches) never run more than MAX_PARALLEL sandboxes at a
+    time; every one still gets its report."""
+    from rooms import sandbox
+
+    running, peak, lock = 0, 0, threading.Lock()
+    real = sandbox._run_in
+
+    def counted(*args: object, **kwargs: object) -> object:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(sandbox, "_run_in", counted)
+    reports: list[SandboxReport] = []
+    source = "def add(a, b):\n    return a + b\n"
+    threads = [
+        threading.Thread(target=lambda: reports.append(run_function(source, "add", CASES, LIMITS)))
+        for _ in range(3 * sandbox.MAX_PARALLEL)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(reports) == 3 * sandbox.MAX_PARALLEL
+    assert all(passes(r) for r in reports), {r.status for r in reports}
+    assert 1 <= peak <= sandbox.MAX_PARALLEL
