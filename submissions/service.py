@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from arena.analysis import choose_baselines
 from arena.client import ChatClient, ClientLimits, EndpointError, ServerInfo, server_info
-from arena.engine import Profile, Store, context_needed, now, profiles
+from arena.engine import Profile, Store, context_needed, effective_window, now, profiles
 from submissions.keystore import KeyStore, KeyStoreError
 from submissions.models import SubmissionForm, base_model_key, settings_class
 from submissions.ssrf import (
@@ -158,12 +158,11 @@ class SubmissionService:
         return Receipt(submission_id=submission_id, deletion_token=token, probe=probe)
 
     def _refuse_small_window(self, form: SubmissionForm, server: ServerInfo) -> None:
-        """Refuse an endpoint whose context window (stated, else reported by the server) cannot
+        """Refuse an endpoint whose context window (``effective_window``) cannot
         hold the rooms it would play, saying how many tokens they need."""
-        known = [w for w in (form.context_tokens, server.context_tokens) if w is not None]
-        if not known:
+        window = effective_window(form.context_tokens, server.context_tokens)
+        if window is None:
             return
-        window = min(known)  # a stated window cannot exceed what the server serves
         needed = context_needed(self.levels, form.sampling.max_tokens)
         if window < needed:
             source = "stated" if window == form.context_tokens else f"reported by {server.engine}"

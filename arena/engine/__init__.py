@@ -4,7 +4,7 @@ match itself, the SQLite store and what is never shown."""
 from __future__ import annotations
 
 from arena.engine import _profile as profiles
-from arena.engine._context import TOKEN_MARGIN
+from arena.engine._context import TOKEN_MARGIN, effective_window
 from arena.engine._match import (
     MatchEvent,
     adversarial_prompt,
@@ -58,6 +58,7 @@ __all__ = [
     "adversarial_prompt",
     "clean_text",
     "context_needed",
+    "effective_window",
     "endpoint_hosts",
     "now",
     "play_match",

@@ -33,6 +33,14 @@ PRESSURE_TOKENS: Final = 1024
 (at most 4,000 characters) and the instructions around it."""
 
 
+def effective_window(stated: int | None, served: int | None) -> int | None:
+    """The context window a contestant plays in: the smaller of the one stated at submission and
+    the one its server reports (a statement cannot enlarge what is served); None when neither is
+    known."""
+    known = [window for window in (stated, served) if window is not None]
+    return min(known) if known else None
+
+
 def tokens_needed(levels: Mapping[str, int], max_tokens: int, system_prompt: str) -> int:
     """The smallest context window in which every room of ``levels`` can be played even
     compacted: the system prompt, the longest room prompt (with ``TOKEN_MARGIN``), the first

@@ -46,6 +46,7 @@ from arena.engine import (
     MatchSettings,
     MatchSpec,
     Store,
+    effective_window,
     endpoint_hosts,
     now,
     play_match,
@@ -89,8 +90,7 @@ async def identified(client: ChatClient, contestant: ContestantSpec) -> Contesta
     """The contestant with what its server says it runs now; its window is the smaller of
     the one stated at submission and the one the server reports."""
     info = await server_info(client, contestant.model)
-    known = [w for w in (contestant.context_tokens, info.context_tokens) if w is not None]
-    window = min(known) if known else None  # the smaller of the stated and the served
+    window = effective_window(contestant.context_tokens, info.context_tokens)
     return contestant.model_copy(update={"server": info, "context_tokens": window})
 
 

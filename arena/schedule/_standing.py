@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 
 from arena.analysis import calibration, calibration_store, group_verdicts
-from arena.engine import Store, profiles
+from arena.engine import Store, effective_window, profiles
 from arena.probes import is_collapsed
 from arena.schedule._planner import (
     Entrant,
@@ -69,12 +69,13 @@ def _calibrated(
     store: Store, settings: SchedulerSettings, key: tuple[str, str], baseline: int
 ) -> GroupLevels:
     rows = store.query(
-        "SELECT MIN(COALESCE(context_tokens, server_context_tokens), "
-        "COALESCE(server_context_tokens, context_tokens)) AS window FROM submissions "
-        "WHERE id = ?",
-        (baseline,),
-    )  # the smaller of the stated window and the one the server reported
-    window = rows[0]["window"] if rows else None
+        "SELECT context_tokens, server_context_tokens FROM submissions WHERE id = ?", (baseline,)
+    )
+    window = (
+        effective_window(rows[0]["context_tokens"], rows[0]["server_context_tokens"])
+        if rows
+        else None
+    )
     config = calibration_config(settings, window)
     record = calibration_store.get_or_create(store, key[0], key[1], baseline, config)
     if record.status == "done" and record.profile is not None:

@@ -234,3 +234,11 @@ async def test_an_overflowing_room_scores_nothing_even_if_the_first_answer_was_r
 
 def test_rooms_list_is_what_the_match_plays() -> None:
     assert len(ROOMS) == len(PUZZLES) == 6
+
+
+def test_the_effective_window_is_the_smaller_known_one() -> None:
+    from arena.engine import effective_window
+
+    assert effective_window(32768, 2048) == 2048 == effective_window(2048, 32768)
+    assert effective_window(None, 4096) == 4096 == effective_window(4096, None)
+    assert effective_window(None, None) is None
