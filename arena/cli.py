@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from arena.analysis import (
     save_result,
 )
 from arena.analysis import result as calibration_result
-from arena.cli_probes import add_probe_parser, run_probe
+from arena.cli_probes import add_probe_parser, key_from_env, run_probe
 from arena.client import ChatClient, EndpointError, ServerInfo, normalize_base_url, server_info
 from arena.engine import (
     AdversarialMode,
@@ -283,13 +282,8 @@ def contestant(args: argparse.Namespace, slot: str, sampling: Sampling) -> Conte
     url = getattr(args, f"{slot}_url")
     if not url:
         return None
-    key_env = getattr(args, f"{slot}_key_env")
-    key = None
-    if key_env:
-        value = os.environ.get(key_env)
-        if not value:
-            raise SystemExit(f"error: environment variable {key_env} (API key for {slot}) is empty")
-        key = SecretStr(value)
+    value = key_from_env(getattr(args, f"{slot}_key_env"), f"API key for {slot}")
+    key = SecretStr(value) if value else None
     model, server = discover(url, key, getattr(args, f"{slot}_model"))
     return ContestantSpec(
         base_url=url,

@@ -50,12 +50,14 @@ def add_probe_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     speed.add_argument("--json", type=Path, default=None, help="write the result here")
 
 
-def _key(var: str | None) -> str | None:
+def key_from_env(var: str | None, what: str = "an API key") -> str | None:
+    """The API key held by the environment variable the user named (``--*-key-env``; keys are
+    never passed as arguments); None when no variable was named, an error when it is empty."""
     if not var:
         return None
     value = os.environ.get(var)
     if not value:
-        raise SystemExit(f"error: environment variable {var} (an API key) is empty")
+        raise SystemExit(f"error: environment variable {var} ({what}) is empty")
     return value
 
 
@@ -101,8 +103,8 @@ def speed_lines(result: SpeedResult) -> list[str]:
 
 async def _kl(args: argparse.Namespace) -> KlResult | KlUnavailable:
     async with (
-        ChatClient(args.baseline, api_key=_key(args.baseline_key_env)) as base,
-        ChatClient(args.candidate, api_key=_key(args.candidate_key_env)) as cand,
+        ChatClient(args.baseline, api_key=key_from_env(args.baseline_key_env)) as base,
+        ChatClient(args.candidate, api_key=key_from_env(args.candidate_key_env)) as cand,
     ):
         base_model = await _model(base, args.baseline_model)
         cand_model = await _model(cand, args.candidate_model)
@@ -110,7 +112,7 @@ async def _kl(args: argparse.Namespace) -> KlResult | KlUnavailable:
 
 
 async def _speed(args: argparse.Namespace) -> SpeedResult:
-    async with ChatClient(args.a, api_key=_key(args.a_key_env)) as client:
+    async with ChatClient(args.a, api_key=key_from_env(args.a_key_env)) as client:
         return await run_speed_probe(client, await _model(client, args.a_model), reps=args.reps)
 
 

@@ -82,8 +82,7 @@ def test_nothing_else_reads_the_environment() -> None:
     environment is built for a child, or the user named the variable on the command line)."""
     allowed = {
         "arena/settings.py",
-        "arena/cli.py",  # --a-key-env: a variable the user names
-        "arena/cli_probes.py",  # --baseline-key-env...: likewise
+        "arena/cli_probes.py",  # --a-key-env, --baseline-key-env...: variables the user names
         "arena/dev/_local_models.py",  # the environment of a llama.cpp child process
     }
     readers = []
