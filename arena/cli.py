@@ -33,7 +33,7 @@ from arena.analysis import (
     save_result,
 )
 from arena.analysis import result as calibration_result
-from arena.cli_probes import add_probe_parser, key_from_env, run_probe
+from arena.cli_probes import add_probe_parser, key_from_env, run_probe, served_model
 from arena.client import ChatClient, EndpointError, ServerInfo, normalize_base_url, server_info
 from arena.engine import (
     AdversarialMode,
@@ -308,12 +308,7 @@ def discover(url: str, key: SecretStr | None, model: str | None) -> tuple[str, S
 
     async def ask() -> tuple[str, ServerInfo]:
         async with ChatClient(url, api_key=key.get_secret_value() if key else None) as client:
-            chosen = model
-            if chosen is None:
-                models = await client.list_models()
-                if not models:
-                    raise SystemExit(f"error: {url} lists no models; pass --a-model/--b-model")
-                chosen = models[0]
+            chosen = await served_model(client, model, "pass --a-model/--b-model")
             return chosen, await server_info(client, chosen)
 
     try:

@@ -61,12 +61,13 @@ def key_from_env(var: str | None, what: str = "an API key") -> str | None:
     return value
 
 
-async def _model(client: ChatClient, given: str | None) -> str:
+async def served_model(client: ChatClient, given: str | None, hint: str = "name one") -> str:
+    """The model to ask for: the one given, else the first the endpoint lists."""
     if given:
         return given
     models = await client.list_models()
     if not models:
-        raise SystemExit(f"error: {client.base_url} lists no models; name one")
+        raise SystemExit(f"error: {client.base_url} lists no models; {hint}")
     return models[0]
 
 
@@ -106,14 +107,16 @@ async def _kl(args: argparse.Namespace) -> KlResult | KlUnavailable:
         ChatClient(args.baseline, api_key=key_from_env(args.baseline_key_env)) as base,
         ChatClient(args.candidate, api_key=key_from_env(args.candidate_key_env)) as cand,
     ):
-        base_model = await _model(base, args.baseline_model)
-        cand_model = await _model(cand, args.candidate_model)
+        base_model = await served_model(base, args.baseline_model)
+        cand_model = await served_model(cand, args.candidate_model)
         return await run_kl_probe(cand, cand_model, base, base_model, top_k=args.top_k)
 
 
 async def _speed(args: argparse.Namespace) -> SpeedResult:
     async with ChatClient(args.a, api_key=key_from_env(args.a_key_env)) as client:
-        return await run_speed_probe(client, await _model(client, args.a_model), reps=args.reps)
+        return await run_speed_probe(
+            client, await served_model(client, args.a_model), reps=args.reps
+        )
 
 
 def _write(path: Path | None, payload: dict[str, Any]) -> None:
