@@ -191,13 +191,6 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("hardware", lambda r: r.hardware, user_text=True, description="Hardware."),
     Column("engine", lambda r: r.engine, description="Serving engine."),
     Column(
-        "server says",
-        lambda r: _server_cell(r),
-        user_text=True,
-        description="What the server reports it runs: engine and version, the quant it loaded "
-        "(QUANT MISMATCH when it is not the label) and its context window.",
-    ),
-    Column(
         "baseline",
         lambda r: "yes" if r.is_baseline else "",
         description="The full-precision baseline of its base model.",
@@ -341,6 +334,13 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "truncation canary",
         _canary_cell,
         description="Cap hits vs the baseline's (Fisher exact); flagged when significantly more.",
+    ),
+    Column(
+        "server says",
+        lambda r: _server_cell(r),
+        user_text=True,
+        description="What the server reports it runs: engine and version, the quant it loaded "
+        "(QUANT MISMATCH when it is not the label) and its context window.",
     ),
     Column("calls", lambda r: r.calls, default=False, description="Answered calls."),
     Column("rooms played", lambda r: r.rooms_played, default=False, description="Rooms played."),
