@@ -105,10 +105,18 @@ async def submit_action(services: Services, values: dict[str, Any], client: str)
         services.scheduler.kick()
     probe = receipt.probe
     speed = f"{probe.decode_tps:.1f} tok/s" if probe.decode_tps else "speed n/a"
+    server = probe.server
+    said = [
+        server.engine,
+        server.version,
+        f"loaded {server.loaded_quant}" if server.loaded_quant else None,
+        f"context {server.context_tokens} tokens" if server.context_tokens else None,
+    ]
+    says = ", ".join(display_text(part) for part in said if part) or "nothing about itself"
     return (
         f"### Accepted: submission #{receipt.submission_id}\n"
         f"Health probe: answered in {probe.latency_s:.2f} s ({speed}); the endpoint lists "
-        f"{len(probe.models)} model(s).\n\n"
+        f"{len(probe.models)} model(s). The server says: {says}.\n\n"
         f"**Your deletion token (shown once, keep it):** `{receipt.deletion_token}`\n\n"
         "Use it in *Manage my submission* to pause, resume or delete this entry. The scheduler "
         "pairs it with other quants of the same base model and sampling settings."
@@ -320,7 +328,7 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
             value=None,
             precision=0,
             minimum=0,
-            info="llama-server -c, vLLM --max-model-len; 8192 is assumed when empty",
+            info="llama-server -c, vLLM --max-model-len; empty: the server's, else 8192",
         )
     with gr.Row():
         preset = gr.Dropdown(["(custom)", *PRESETS], value="(custom)", label="Sampling preset")

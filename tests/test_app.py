@@ -148,6 +148,7 @@ async def test_the_form_action_submits_probes_and_escapes(store: Store) -> None:
         text = await submit_action(app, form_values(server.base_url), "10.0.0.1")
         assert text.startswith("### Accepted: submission #1")
         assert "Health probe: answered in" in text and "deletion token" in text.lower()
+        assert "The server says: nothing about itself." in text
         frame, _ = leaderboard_view(leaderboard_rows(store))
         assert list(frame["name"]) == ["Smol <img src=x onerror=alert(1)>"]  # a text cell
         again = await submit_action(app, form_values(server.base_url), "10.0.0.1")
@@ -225,3 +226,15 @@ def test_python_app_py_serves_its_page(tmp_path: Path) -> None:
         proc.wait(timeout=20)
         if proc.stdout:
             proc.stdout.close()
+
+
+async def test_the_receipt_shows_what_the_server_says_escaped(store: Store) -> None:
+    props = {
+        "default_generation_settings": {"n_ctx": 8192},
+        "build_info": "b1 *bold* [x](y)",
+        "model_ftype": "Q4_1",
+    }
+    with NullServer(NullServerConfig(reply="ready", model="smol", props=props)) as server:
+        text = await submit_action(services(store), form_values(server.base_url), "10.0.0.1")
+    assert "The server says: llama\\.cpp, b1 \\*bold\\* \\[x\\]\\(y\\)" in text
+    assert "loaded Q4\\_1, context 8192 tokens." in text
