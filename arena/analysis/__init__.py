@@ -28,11 +28,24 @@ from arena.analysis._calibration import (
     run_of,
 )
 from arena.analysis._calibration_store import CalibrationSummary, save_result, summaries
-from arena.analysis._chart_data import ChartPoint, chart_points, pareto_frontier, room_quality
-from arena.analysis._contagion import ContagionMatrix, contagion, contagion_frame
+from arena.analysis._chart_data import (
+    ChartPoint,
+    chart_points,
+    pareto_frontier,
+    room_quality,
+    room_quality_frame,
+)
+from arena.analysis._contagion import ContagionMatrix, contagion, contagion_frame, contagion_of
 from arena.analysis._filters import QUANT_FAMILIES, filter_rows
-from arena.analysis._leaderboard import LeaderboardRow, leaderboard_rows
-from arena.analysis._ratings import ratings
+from arena.analysis._head_to_head import HeadToHead, read_head_to_head
+from arena.analysis._leaderboard import (
+    LeaderboardGroup,
+    LeaderboardRow,
+    base_model_keys,
+    leaderboard_group,
+    leaderboard_rows,
+)
+from arena.analysis._ratings import ratings, ratings_of
 from arena.analysis._stats import (
     DEFAULT_MARGIN,
     Pair,
@@ -52,6 +65,8 @@ from arena.analysis._verdicts import (
     match_profile,
     noise_floor,
     read_plays,
+    seal,
+    sealed_seeds,
 )
 
 __all__ = [
@@ -70,10 +85,13 @@ __all__ = [
     "DegradationVerdict",
     "DiscordantPair",
     "Group",
+    "HeadToHead",
+    "LeaderboardGroup",
     "LeaderboardRow",
     "Pair",
     "Rating",
     "Run",
+    "base_model_keys",
     "baseline_for",
     "baseline_of",
     "baselines",
@@ -84,6 +102,7 @@ __all__ = [
     "choose_baselines",
     "contagion",
     "contagion_frame",
+    "contagion_of",
     "decide",
     "difference_interval",
     "discordant",
@@ -93,6 +112,7 @@ __all__ = [
     "fixed_n_pairs",
     "group_of",
     "group_verdicts",
+    "leaderboard_group",
     "leaderboard_rows",
     "match_profile",
     "mean_ci",
@@ -102,11 +122,16 @@ __all__ = [
     "pareto_frontier",
     "percentile_interval",
     "ratings",
+    "ratings_of",
+    "read_head_to_head",
     "read_plays",
     "result",
     "room_quality",
+    "room_quality_frame",
     "run_of",
     "save_result",
+    "seal",
+    "sealed_seeds",
     "simulate",
     "summaries",
 ]

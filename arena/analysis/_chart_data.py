@@ -163,11 +163,11 @@ def room_quality_frame(data: BoardData) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(ROOM_QUALITY_COLUMNS))
 
 
-def room_quality(store: Store) -> pd.DataFrame:
+def room_quality(store: Store, base_model_key: str | None = None) -> pd.DataFrame:
     """Per submission (not deleted) and room, over done matches: ``escape_rate`` (share of its
-    plays of that room it escaped) and ``n`` (plays); rows in room play order. Columns:
-    :data:`ROOM_QUALITY_COLUMNS`."""
-    return room_quality_frame(read_board(store, with_calls=False))
+    plays of that room it escaped) and ``n`` (plays); rows in room play order; of every base
+    model or of one (``base_model_key``). Columns: :data:`ROOM_QUALITY_COLUMNS`."""
+    return room_quality_frame(read_board(store, with_calls=False, base_model_key=base_model_key))
 
 
 __all__ = [

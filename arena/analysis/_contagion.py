@@ -168,10 +168,14 @@ def contagion_matrices(
     return matrices
 
 
-def contagion(store: Store) -> list[ContagionMatrix]:
+def contagion(store: Store, base_model_key: str | None = None) -> list[ContagionMatrix]:
     """The contagion matrix of every base model with opponent-mode matches between its live
-    submissions (see the module doc)."""
-    data = read_head_to_head(store)
+    submissions (see the module doc), or of one (``base_model_key``)."""
+    return contagion_of(read_head_to_head(store, base_model_key))
+
+
+def contagion_of(data: HeadToHead) -> list[ContagionMatrix]:
+    """The contagion matrices of already-read head-to-head data."""
     return contagion_matrices(room_outcomes(data), data.players)
 
 

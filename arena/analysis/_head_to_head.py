@@ -48,22 +48,35 @@ class Player(BaseModel):
 
 _PLAYERS_SQL = (
     "SELECT id AS submission_id, display_name, base_model_key, quant, bits_per_weight, "
-    "is_baseline, settings_class FROM submissions WHERE status != 'deleted' ORDER BY id"
+    "is_baseline, settings_class FROM submissions WHERE status != 'deleted'{group} ORDER BY id"
 )
 _MATCHES_SQL = (
     "SELECT m.id AS match_id, m.adversarial, ca.submission_id AS a, cb.submission_id AS b "
     "FROM matches m JOIN contestants ca ON ca.id = m.contestant_a "
     "JOIN contestants cb ON cb.id = m.contestant_b "
     "WHERE m.status = 'done' AND m.purpose = 'measure' AND ca.submission_id IS NOT NULL "
-    "AND cb.submission_id IS NOT NULL "
+    "AND cb.submission_id IS NOT NULL{only} "
     "ORDER BY m.id"
 )
 _ROOMS_SQL = (
     "SELECT r.match_id, r.slot, r.room_index, r.outcome, r.points FROM rooms_played r "
     "JOIN matches m ON m.id = r.match_id "
-    "WHERE m.status = 'done' AND m.purpose = 'measure' AND m.contestant_b IS NOT NULL "
+    "WHERE m.status = 'done' AND m.purpose = 'measure' AND m.contestant_b IS NOT NULL{rooms} "
     "ORDER BY r.match_id, r.room_index"
 )
+_IN_GROUP = "(SELECT id FROM submissions WHERE base_model_key = :key)"
+
+
+def _scoped(sql: str, base_model_key: str | None) -> str:
+    """``sql`` for every base model (None) or for one (``:key``)."""
+    if base_model_key is None:
+        return sql.format(group="", only="", rooms="")
+    return sql.format(
+        group=" AND base_model_key = :key",
+        only=f" AND ca.submission_id IN {_IN_GROUP}",
+        rooms=" AND m.contestant_a IN (SELECT id FROM contestants WHERE submission_id IN "  # noqa: S608
+        f"{_IN_GROUP})",
+    )
 
 
 @dataclass(frozen=True)
@@ -79,25 +92,26 @@ class HeadToHead:
     points."""
 
 
-def read_head_to_head(store: Store) -> HeadToHead:
-    """Submissions, two-sided done matches and their rooms, in one read transaction."""
+def read_head_to_head(store: Store, base_model_key: str | None = None) -> HeadToHead:
+    """Submissions, two-sided done matches and their rooms, in one read transaction, of every
+    base model or of one (``base_model_key``)."""
+
+    def rows(db: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in db.execute(_scoped(sql, base_model_key), {"key": base_model_key})]
+
     with store.reader() as db:
         db.execute("BEGIN")
         try:
             return HeadToHead(
                 players=[
                     Player(**{**row, "is_baseline": bool(row["is_baseline"])})
-                    for row in _rows(db, _PLAYERS_SQL)
+                    for row in rows(db, _PLAYERS_SQL)
                 ],
-                matches=_rows(db, _MATCHES_SQL),
-                rooms=_rows(db, _ROOMS_SQL),
+                matches=rows(db, _MATCHES_SQL),
+                rooms=rows(db, _ROOMS_SQL),
             )
         finally:
             db.execute("ROLLBACK")
-
-
-def _rows(db: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
-    return [dict(row) for row in db.execute(sql)]
 
 
 def same_model_matches(data: HeadToHead) -> Iterable[tuple[dict[str, Any], str]]:

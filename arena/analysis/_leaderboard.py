@@ -40,7 +40,13 @@ from arena.analysis._calibration_store import CalibrationSummary, summaries
 from arena.analysis._leaderboard_sql import BoardData, read_board
 from arena.analysis._probe_summaries import KlSummary, SpeedSummary, kl_summary, speed_summary
 from arena.analysis._stats import truncation_canary, wilson_interval
-from arena.analysis._verdicts import DegradationVerdict, candidate_verdict, noise_floor, read_plays
+from arena.analysis._verdicts import (
+    DegradationVerdict,
+    Plays,
+    candidate_verdict,
+    noise_floor,
+    read_plays,
+)
 from arena.client import quant_mismatch
 from arena.engine import Store, endpoint_hosts, profiles, scrub_endpoints
 from submissions.models import SubmissionLabels
@@ -203,29 +209,25 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(sum(values) / len(values)) if values else None
 
 
-def call_stats(calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Speed and cap statistics of one submission's calls (endpoint errors left out). Decode
-    speed counts only calls with a completion, a latency and a time to first token."""
-    answered = [c for c in calls if c["error_kind"] is None]
-    timed = [
-        c
-        for c in answered
-        if c["completion_tokens"] and c["latency_s"] is not None and c["ttft_s"] is not None
-    ]
-    tokens = sum(c["completion_tokens"] for c in timed)
-    decode_s = sum(c["latency_s"] - c["ttft_s"] for c in timed)
-    caps = sum(c["finish_reason"] == "length" for c in answered)
-    reported = any(c["reasoning_tokens"] is not None for c in answered)
-    thought = sum(c["reasoning_tokens"] or 0 for c in answered)  # none: the reply did not think
-    written = sum(c["completion_tokens"] or 0 for c in answered) if reported else 0
+def call_stats(totals: dict[str, Any] | None) -> dict[str, Any]:
+    """Speed and cap statistics of one submission from its answered calls' totals (endpoint
+    errors left out; see ``_leaderboard_sql``). Decode speed counts only calls with a
+    completion, a latency and a time to first token; a call without reasoning counts 0."""
+    if not totals:
+        totals = {"calls": 0, "timed_tokens": 0.0, "decode_s": 0.0, "cap_hits": 0.0,
+                  "reasoning_reported": 0, "reasoning_tokens": 0.0, "completion_tokens": 0.0,
+                  "ttft_median_s": None}  # fmt: skip
+    n, caps = int(totals["calls"]), int(totals["cap_hits"])
+    written = totals["completion_tokens"] if totals["reasoning_reported"] else 0
+    decode_s = totals["decode_s"]
     return {
-        "calls": len(answered),
-        "reasoning_share": min(thought / written, 1.0) if written else None,
+        "calls": n,
+        "reasoning_share": min(totals["reasoning_tokens"] / written, 1.0) if written else None,
         "cap_hits": caps,
-        "decode_tps": tokens / decode_s if decode_s > 0 else None,
-        "ttft_median_s": _median(c["ttft_s"] for c in answered),
-        "cap_hit_rate": caps / len(answered) if answered else None,
-        "cap_hit_ci": wilson_interval(caps, len(answered)),
+        "decode_tps": totals["timed_tokens"] / decode_s if decode_s > 0 else None,
+        "ttft_median_s": totals["ttft_median_s"],
+        "cap_hit_rate": caps / n if n else None,
+        "cap_hit_ci": wilson_interval(caps, n),
     }
 
 
@@ -262,7 +264,8 @@ class _Index:
     escaped: dict[Appearance, int]
     points: dict[Appearance, int]
     rooms: dict[int, list[dict[str, Any]]]
-    calls: dict[int, list[dict[str, Any]]]
+    calls: dict[int, dict[str, Any]]
+    """submission_id -> its answered calls' totals."""
     probes: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     """(submission_id, kind) -> its latest probe row."""
 
@@ -275,7 +278,7 @@ def _index(data: BoardData) -> _Index:
         escaped=defaultdict(int),
         points=defaultdict(int),
         rooms=defaultdict(list),
-        calls=defaultdict(list),
+        calls={c["submission_id"]: c for c in data.calls},
         probes=_latest_probes(data.probes),
     )
     for a in data.appearances:
@@ -286,8 +289,6 @@ def _index(data: BoardData) -> _Index:
         index.escaped[key] += int(r["escaped"])
         index.points[key] += int(r["points"])
         index.rooms[r["submission_id"]].append(r)
-    for c in data.calls:
-        index.calls[c["submission_id"]].append(c)
     return index
 
 
@@ -361,7 +362,7 @@ def _row(index: _Index, sub: dict[str, Any]) -> LeaderboardRow:
         kl=kl_summary(index.probes.get((sub["id"], "kl")), hosts),
         speed=speed_summary(index.probes.get((sub["id"], "speed")), hosts),
         **room_stats(index.rooms.get(sub["id"], [])),
-        **call_stats(index.calls.get(sub["id"], [])),
+        **call_stats(index.calls.get(sub["id"])),
     )
 
 
@@ -377,17 +378,56 @@ def build_rows(data: BoardData) -> list[LeaderboardRow]:
     return sorted((_row(index, sub) for sub in data.submissions), key=sort_key)
 
 
-def leaderboard_rows(store: Store) -> list[LeaderboardRow]:
+def base_model_keys(store: Store) -> list[str]:
+    """The base-model keys of the submissions not deleted, sorted."""
+    return [
+        row["key"]
+        for row in store.query(
+            "SELECT DISTINCT base_model_key AS key FROM submissions WHERE status != 'deleted' "
+            "ORDER BY base_model_key"
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class LeaderboardGroup:
+    """The leaderboard of one base model and what it was computed from (the board snapshot
+    derives the room-quality table and the verdict reports from the same reads)."""
+
+    rows: list[LeaderboardRow]
+    """Its rows, sorted by :func:`sort_key`."""
+    data: BoardData
+    """The board data read for it."""
+    plays: dict[int, Plays]
+    """First answers of its submissions, per submission (the verdicts' input)."""
+    baselines: dict[tuple[str, str], int]
+    """(base model key, settings class) -> the baseline chosen for that group."""
+
+
+def leaderboard_rows(store: Store, base_model_key: str | None = None) -> list[LeaderboardRow]:
     """One row per submission that is not deleted (those without matches too), sorted by base
     model, then baseline first, then mean score (best first). A candidate with a baseline gets its
     verdict, its paired retention and its truncation canary; a baseline its A/A floor; every row
-    its group's calibration and profile."""
-    data = read_board(store)
+    its group's calibration and profile. Computed one base model at a time (everything in a row
+    depends on its base model's data only); ``base_model_key`` asks for one."""
+    keys = [base_model_key] if base_model_key is not None else base_model_keys(store)
+    return [row for key in keys for row in leaderboard_group(store, key).rows]
+
+
+def leaderboard_group(store: Store, base_model_key: str) -> LeaderboardGroup:
+    """The leaderboard rows of one base model (see :func:`leaderboard_rows`) with their
+    inputs."""
+    data = read_board(store, base_model_key=base_model_key)
     rows = build_rows(data)
     groups = {s["id"]: group_of(s) for s in data.submissions}
     chosen = choose_baselines(data.submissions)
     by_id = {row.submission_id: row for row in rows}
-    calibrations = {(c.baseline_id, c.settings_class): c for c in summaries(store)}  # newest wins
+    calibrations = {  # newest wins
+        (c.baseline_id, c.settings_class): c
+        for c in summaries(store)
+        if c.base_model_key == base_model_key
+    }
+    plays = read_plays(store, list(by_id)) if by_id else {}
     out = []
     for row in rows:
         group = groups[row.submission_id]
@@ -396,12 +436,12 @@ def leaderboard_rows(store: Store) -> list[LeaderboardRow]:
             calibrated = calibrations.get((base.submission_id, group[1]))
             row = row.model_copy(update={"calibration": calibrated})
         if base is not None and base.submission_id == row.submission_id:
-            floor = noise_floor(read_plays(store, (row.submission_id,))[row.submission_id])
+            floor = noise_floor(plays[row.submission_id])
             row = row.model_copy(update={"aa_floor": NoiseFloorView(
                 rate=floor.rate, ci=(floor.low, floor.high) if floor.pairs else None, n=floor.pairs
             )})  # fmt: skip
         elif base is not None:  # a candidate of a group that has a baseline
-            found = candidate_verdict(store, row.submission_id, base.submission_id)
+            found = candidate_verdict(store, row.submission_id, base.submission_id, plays)
             canary = truncation_canary(row.cap_hits, row.calls, base.cap_hits, base.calls)
             row = row.model_copy(
                 update={
@@ -411,7 +451,7 @@ def leaderboard_rows(store: Store) -> list[LeaderboardRow]:
                 }
             )
         out.append(row.model_copy(update={"profile": _profile_of(row)}))
-    return out
+    return LeaderboardGroup(rows=out, data=data, plays=plays, baselines=chosen)
 
 
 def _profile_of(row: LeaderboardRow) -> str | None:
@@ -444,12 +484,15 @@ __all__ = [
     "NOTE_BASELINE_ESCAPED_NOTHING",
     "NOTE_NO_BASELINE",
     "NOTE_NO_PAIRS",
+    "LeaderboardGroup",
     "LeaderboardRow",
     "NoiseFloorView",
     "Retention",
     "TruncationCanary",
+    "base_model_keys",
     "build_rows",
     "call_stats",
+    "leaderboard_group",
     "leaderboard_rows",
     "room_stats",
     "sort_key",

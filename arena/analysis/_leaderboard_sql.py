@@ -11,24 +11,26 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from arena.engine import Store
 
 _APPEARANCES = """
 WITH appearances AS (
     SELECT m.id AS match_id, 'a' AS slot, c.submission_id AS submission_id
     FROM matches m JOIN contestants c ON c.id = m.contestant_a
-    WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IS NOT NULL
+    WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IS NOT NULL{only}
     UNION ALL
     SELECT m.id AS match_id, 'b' AS slot, c.submission_id AS submission_id
     FROM matches m JOIN contestants c ON c.id = m.contestant_b
-    WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IS NOT NULL
+    WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IS NOT NULL{only}
 )
 """
 _SUBMISSIONS_SQL = (
     "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, file_size_gb, "
     "hardware, engine, base_url, is_baseline, settings_class, status, status_reason, "
     "server_engine, server_version, server_quant, server_context_tokens "
-    "FROM submissions WHERE status != 'deleted' ORDER BY id"
+    "FROM submissions WHERE status != 'deleted'{group} ORDER BY id"
 )
 _APPEARANCES_SQL = _APPEARANCES + (  # noqa: S608 - constants
     "SELECT match_id, slot, submission_id FROM appearances"
@@ -38,14 +40,66 @@ _ROOMS_SQL = _APPEARANCES + (  # noqa: S608 - constants
     "r.points, r.time_to_solution_s, r.tokens_to_solution FROM appearances a "
     "JOIN rooms_played r ON r.match_id = a.match_id AND r.slot = a.slot"
 )
-_CALLS_SQL = _APPEARANCES + (  # noqa: S608 - constants
-    "SELECT a.submission_id, k.finish_reason, k.ttft_s, k.latency_s, k.completion_tokens, "
-    "k.reasoning_tokens, k.error_kind FROM appearances a "
-    "JOIN calls k ON k.match_id = a.match_id AND k.slot = a.slot"
+_ANSWERED = _APPEARANCES + (  # noqa: S608 - constants
+    ", answered AS (SELECT a.submission_id, k.completion_tokens, k.latency_s, k.ttft_s, "
+    "k.finish_reason, k.reasoning_tokens FROM appearances a "
+    "JOIN calls k ON k.match_id = a.match_id AND k.slot = a.slot WHERE k.error_kind IS NULL)"
 )
+_TIMED = "(completion_tokens AND latency_s IS NOT NULL AND ttft_s IS NOT NULL)"
+_CALLS_SQL = _ANSWERED + (
+    "SELECT submission_id, COUNT(*) AS calls, "  # noqa: S608 - constants
+    f"TOTAL(CASE WHEN {_TIMED} THEN completion_tokens END) AS timed_tokens, "
+    f"TOTAL(CASE WHEN {_TIMED} THEN latency_s - ttft_s END) AS decode_s, "
+    "TOTAL(finish_reason = 'length') AS cap_hits, "
+    "MAX(reasoning_tokens IS NOT NULL) AS reasoning_reported, "
+    "TOTAL(reasoning_tokens) AS reasoning_tokens, TOTAL(completion_tokens) AS completion_tokens "
+    "FROM answered GROUP BY submission_id"
+)
+_TTFT_SQL = _ANSWERED + (  # noqa: S608 - constants
+    "SELECT submission_id, ttft_s FROM answered WHERE ttft_s IS NOT NULL"
+)
+"""Per submission, its answered calls (endpoint errors left out) in finished matches, summed in
+SQL (the calls are the largest table): how many, the tokens and decode seconds of the timed ones
+(a completion, a latency and a time to first token), cap hits, reasoning and completion tokens;
+``ttft_median_s`` is added from ``_TTFT_SQL``."""
 
 
-_PROBES_SQL = "SELECT id, submission_id, kind, baseline_id, status, result FROM probes ORDER BY id"
+def _with_ttft_medians(
+    db: sqlite3.Connection, totals: list[dict[str, Any]], sql: str, key: str | None
+) -> list[dict[str, Any]]:
+    """``totals`` with each submission's median time to first token (numpy over the raw
+    values: SQLite has no median)."""
+    cursor = db.cursor()
+    cursor.row_factory = None  # plain tuples: hundreds of thousands of them
+    pairs = np.array(cursor.execute(sql, {"key": key}).fetchall(), dtype=float).reshape(-1, 2)
+    if not len(pairs):
+        return [{**t, "ttft_median_s": None} for t in totals]
+    pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
+    ids, starts = np.unique(pairs[:, 0], return_index=True)
+    medians = {
+        int(sid): float(np.median(values))
+        for sid, values in zip(ids, np.split(pairs[:, 1], starts[1:]), strict=True)
+    }
+    return [{**t, "ttft_median_s": medians.get(t["submission_id"])} for t in totals]
+
+
+_PROBES_SQL = (
+    "SELECT id, submission_id, kind, baseline_id, status, result FROM probes "
+    "WHERE 1{only_probe} ORDER BY id"
+)
+_IN_GROUP = " IN (SELECT id FROM submissions WHERE base_model_key = :key)"
+"""A submission id in the group of one base model (``:key``)."""
+
+
+def _scoped(sql: str, base_model_key: str | None) -> str:
+    """``sql`` for every base model (None) or for one (``:key``)."""
+    if base_model_key is None:
+        return sql.format(only="", group="", only_probe="")
+    return sql.format(
+        only=" AND c.submission_id" + _IN_GROUP,
+        group=" AND base_model_key = :key",
+        only_probe=" AND submission_id" + _IN_GROUP,
+    )
 
 
 @dataclass
@@ -60,26 +114,33 @@ class BoardData:
     rooms: list[dict[str, Any]] = field(default_factory=list)
     """rooms_played rows of those appearances, with their submission_id."""
     calls: list[dict[str, Any]] = field(default_factory=list)
-    """calls rows of those appearances, with their submission_id."""
+    """Per submission, its answered calls summed (see ``_CALLS_SQL``)."""
     probes: list[dict[str, Any]] = field(default_factory=list)
     """Probe results, oldest first."""
 
 
-def _query(db: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
-    return [dict(row) for row in db.execute(sql)]
+def read_board(
+    store: Store, *, with_calls: bool = True, base_model_key: str | None = None
+) -> BoardData:
+    """Everything the leaderboard needs, read in one transaction (the calls only if asked), of
+    every base model or of one (``base_model_key``)."""
 
+    def query(db: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in db.execute(_scoped(sql, base_model_key), {"key": base_model_key})]
 
-def read_board(store: Store, *, with_calls: bool = True) -> BoardData:
-    """Everything the leaderboard needs, read in one transaction (the calls only if asked)."""
     with store.reader() as db:
         db.execute("BEGIN")
         try:
             return BoardData(
-                submissions=_query(db, _SUBMISSIONS_SQL),
-                appearances=_query(db, _APPEARANCES_SQL),
-                rooms=_query(db, _ROOMS_SQL),
-                calls=_query(db, _CALLS_SQL) if with_calls else [],
-                probes=_query(db, _PROBES_SQL),
+                submissions=query(db, _SUBMISSIONS_SQL),
+                appearances=query(db, _APPEARANCES_SQL),
+                rooms=query(db, _ROOMS_SQL),
+                calls=_with_ttft_medians(
+                    db, query(db, _CALLS_SQL), _scoped(_TTFT_SQL, base_model_key), base_model_key
+                )
+                if with_calls
+                else [],
+                probes=query(db, _PROBES_SQL),
             )
         finally:
             db.execute("ROLLBACK")

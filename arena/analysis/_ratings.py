@@ -73,11 +73,16 @@ def ratings(
     prior_ties: float = PRIOR_TIES,
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    base_model_key: str | None = None,
 ) -> list[Rating]:
     """Bradley-Terry ratings of every live submission with at least one game, per base model
-    (anchored at its baseline), sorted by base-model key, group, rating (best first) and id."""
+    (anchored at its baseline), sorted by base-model key, group, rating (best first) and id; of
+    every base model or of one (``base_model_key``)."""
     return ratings_of(
-        read_head_to_head(store), prior_ties=prior_ties, resamples=resamples, seed=seed
+        read_head_to_head(store, base_model_key),
+        prior_ties=prior_ties,
+        resamples=resamples,
+        seed=seed,
     )
 
 

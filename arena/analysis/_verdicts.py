@@ -168,9 +168,11 @@ class DegradationVerdict(BaseModel):
 _SIDES_SQL = (
     "SELECT m.id AS match_id, m.seed, m.difficulty, m.profile, m.adversarial, m.retries, "
     "m.scoring_version, m.room_ids, m.settings, m.started_at, c.sampling, c.submission_id, "
+    "json_extract(m.settings, '$.tier') AS tier, "
+    "json_extract(m.settings, '$.seed_policy') AS seed_policy, "
     "CASE WHEN c.id = m.contestant_a THEN 'a' ELSE 'b' END AS slot "
     "FROM matches m JOIN contestants c ON c.id IN (m.contestant_a, m.contestant_b) "
-    "WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IN (?, ?) "
+    "WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IN ({ids}) "
     "ORDER BY m.started_at, m.id, slot"
 )
 
@@ -179,12 +181,12 @@ _ROOMS_SQL = (
     "SELECT r.match_id, r.slot, r.room_index, r.initial_solved FROM rooms_played r "
     "JOIN matches m ON m.id = r.match_id JOIN contestants c "
     "ON c.id = CASE r.slot WHEN 'a' THEN m.contestant_a ELSE m.contestant_b END "
-    "WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IN (?, ?) "
+    "WHERE m.status = 'done' AND m.purpose = 'measure' AND c.submission_id IN ({ids}) "
     "AND r.outcome != 'context_overflow'"
 )
-"""The first-answer verdicts of the two submissions' finished matches only (not the whole table:
-the leaderboard asks once per candidate on every refresh); a room whose request did not fit the
-endpoint's context window is no observation of the model."""
+"""The first-answer verdicts of the given submissions' finished matches only (not the whole
+table); a room whose request did not fit the endpoint's context window is no observation of the
+model."""
 
 Frozen = tuple[tuple[str, str], ...]
 PuzzleKey = tuple[str, int, int]
@@ -222,30 +224,42 @@ def _freeze(print_: dict[str, Any]) -> Frozen:
     return tuple(sorted((k, str(v)) for k, v in print_.items()))
 
 
+def _side_key(side: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a side's fingerprint and puzzle keys depend on (its seed apart): sides sharing it
+    share them, so each distinct one is parsed once."""
+    return tuple(side[k] for k in ("sampling", "profile", "room_ids", "difficulty",
+                                   "adversarial", "retries", "scoring_version", "tier",
+                                   "seed_policy"))  # fmt: skip
+
+
 def read_plays(store: Store, ids: Sequence[int]) -> dict[int, Plays]:
-    """First answers of up to two submissions (one query each for sides and rooms)."""
-    pair = (ids[0], ids[-1])
+    """First answers of the submissions ``ids`` (one query each for sides and rooms)."""
+    wanted = sorted(set(ids))
+    marks = ", ".join("?" * len(wanted))
     solved: dict[tuple[str, str], dict[int, bool]] = {}
-    for row in store.query(_ROOMS_SQL, pair):
+    for row in store.query(_ROOMS_SQL.format(ids=marks), wanted):
         solved.setdefault((row["match_id"], row["slot"]), {})[row["room_index"]] = bool(
             row["initial_solved"]
         )
-    found: dict[int, Plays] = {i: Plays() for i in pair}
-    for side in store.query(_SIDES_SQL, pair):
-        print_ = fingerprint(json.loads(side["sampling"]), side)
-        frozen = _freeze(print_)
+    found: dict[int, Plays] = {i: Plays() for i in wanted}
+    parsed: dict[tuple[Any, ...], tuple[dict[str, Any], Frozen, list[str], dict[str, int]]] = {}
+    for side in store.query(_SIDES_SQL.format(ids=marks), wanted):
+        key = _side_key(side)
+        if key not in parsed:
+            print_ = fingerprint(json.loads(side["sampling"]), side)
+            parsed[key] = (print_, _freeze(print_), json.loads(side["room_ids"]),
+                           match_profile(side))  # fmt: skip
+        print_, frozen, rooms, levels = parsed[key]
         plays = found[side["submission_id"]]
         plays.prints.setdefault(frozen, print_)
         by_puzzle = plays.by_print.setdefault(frozen, {})
-        rooms = json.loads(side["room_ids"])
-        levels = match_profile(side)
         for index, ok in sorted(solved.get((side["match_id"], side["slot"]), {}).items()):
-            key = (rooms[index], side["seed"], levels[rooms[index]])
-            by_puzzle.setdefault(key, []).append(Play(side["match_id"], ok))
+            puzzle = (rooms[index], side["seed"], levels[rooms[index]])
+            by_puzzle.setdefault(puzzle, []).append(Play(side["match_id"], ok))
     return found
 
 
-def pair_groups(plays: dict[int, Plays], candidate: int, baseline: int) -> list[PairGroup]:
+def pair_groups(plays: Mapping[int, Plays], candidate: int, baseline: int) -> list[PairGroup]:
     """Paired outcomes per shared fingerprint, largest group first. A puzzle both played in one
     match together pairs those two answers (same match, same history); otherwise the first play of
     each (a solo run, or matches against other opponents on the shared seed)."""
@@ -423,10 +437,13 @@ def verdict(
     )  # fmt: skip
 
 
-def candidate_verdict(store: Store, candidate: int, baseline: int) -> DegradationVerdict:
+def candidate_verdict(
+    store: Store, candidate: int, baseline: int, plays: Mapping[int, Plays] | None = None
+) -> DegradationVerdict:
     """The verdict of ``candidate`` against ``baseline`` on their largest group of equal
-    fingerprints, with the baseline's A/A floor under that fingerprint."""
-    plays = read_plays(store, (candidate, baseline))
+    fingerprints, with the baseline's A/A floor under that fingerprint (``plays``: already read,
+    with both in it)."""
+    plays = plays if plays is not None else read_plays(store, (candidate, baseline))
     groups = pair_groups(plays, candidate, baseline)
     if not groups:
         mine, theirs = plays[candidate].prints, plays[baseline].prints
@@ -457,19 +474,37 @@ class DiscordantPair(BaseModel):
     """Likewise for the candidate's answer (the same match when they played together)."""
 
 
-def discordant_pairs(store: Store, candidate: int, baseline: int) -> list[DiscordantPair]:
-    """The discordant pairs behind a candidate's verdict (its largest fingerprint group)."""
-    plays = read_plays(store, (candidate, baseline))
-    groups = pair_groups(plays, candidate, baseline)
-    if not groups:
-        return []
-    sealed = {
+def sealed_seeds(store: Store) -> set[int]:
+    """Seeds a queued or running job still has to play (their puzzles stay hidden)."""
+    return {
         row["seed"]
         for row in store.query(
             "SELECT json_extract(payload, '$.seed') AS seed FROM job_queue "
             "WHERE status IN ('queued', 'running')"
         )
     }
+
+
+def seal(pairs: Sequence[DiscordantPair], sealed: set[int]) -> list[DiscordantPair]:
+    """``pairs`` with the seeds in ``sealed`` hidden."""
+    return [p.model_copy(update={"seed": None}) if p.seed in sealed else p for p in pairs]
+
+
+def discordant_pairs(
+    store: Store,
+    candidate: int,
+    baseline: int,
+    plays: Mapping[int, Plays] | None = None,
+    *,
+    sealed: set[int] | None = None,
+) -> list[DiscordantPair]:
+    """The discordant pairs behind a candidate's verdict (its largest fingerprint group), the
+    seeds in ``sealed`` hidden (default: :func:`sealed_seeds` now)."""
+    plays = plays if plays is not None else read_plays(store, (candidate, baseline))
+    groups = pair_groups(plays, candidate, baseline)
+    if not groups:
+        return []
+    sealed = sealed_seeds(store) if sealed is None else sealed
     silent = no_signal_rooms(store, baseline, groups[0].fingerprint.get("profile"))
     return [
         DiscordantPair(

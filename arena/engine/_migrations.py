@@ -333,6 +333,86 @@ def m008_server_identity(db: sqlite3.Connection) -> None:
     )
 
 
+_BUMP = (
+    "INSERT INTO board_versions (base_model_key, version) {rows} "
+    "ON CONFLICT (base_model_key) DO UPDATE SET version = version + 1;"
+)
+"""Raise the board version of the base models in ``rows`` (a VALUES or a SELECT clause)."""
+_MATCH_KEYS = (
+    "SELECT s.base_model_key, 1 FROM contestants c JOIN submissions s ON s.id = c.submission_id "
+    "WHERE c.id IN ({row}.contestant_a, {row}.contestant_b) AND 1"
+)
+_DONE = "(SELECT status FROM matches WHERE id = {row}.match_id) = 'done'"
+
+
+def _trigger(name: str, event: str, table: str, when: str | None, *bumps: str) -> str:
+    condition = f" WHEN {when}" if when else ""
+    body = " ".join(_BUMP.format(rows=rows) for rows in bumps)
+    return f"CREATE TRIGGER board_{name} AFTER {event} ON {table}{condition} BEGIN {body} END;"
+
+
+def _board_triggers() -> list[str]:
+    """Every write that changes what the leaderboard shows raises the version of the base
+    models it touches: submissions, finished matches (and changes to their rooms and calls; a
+    finished match's rows are written with or before its status), contestants' links, probes,
+    calibrations; imported results raise the global key ``''``."""
+    sub = "VALUES ({row}.base_model_key, 1)"
+    probe = "SELECT base_model_key, 1 FROM submissions WHERE id = {row}.submission_id AND 1"
+    played = (
+        "SELECT s.base_model_key, 1 FROM matches m JOIN contestants c "
+        "ON c.id IN (m.contestant_a, m.contestant_b) JOIN submissions s ON s.id = c.submission_id "
+        "WHERE m.id = {row}.match_id AND 1"
+    )
+    done = "NEW.status = 'done' OR OLD.status = 'done'"
+    out = [
+        _trigger("submission_in", "INSERT", "submissions", None, sub.format(row="NEW")),
+        _trigger("submission_up", "UPDATE", "submissions", None, sub.format(row="OLD"),
+                 sub.format(row="NEW")),
+        _trigger("submission_del", "DELETE", "submissions", None, sub.format(row="OLD")),
+        _trigger("match_in", "INSERT", "matches", "NEW.status = 'done'",
+                 _MATCH_KEYS.format(row="NEW")),
+        _trigger("match_up", "UPDATE", "matches", done, _MATCH_KEYS.format(row="NEW")),
+        _trigger("match_del", "DELETE", "matches", "OLD.status = 'done'",
+                 _MATCH_KEYS.format(row="OLD")),
+        _trigger("contestant_up", "UPDATE OF submission_id", "contestants", None,
+                 probe.format(row="OLD"), probe.format(row="NEW")),
+        _trigger("calibration_in", "INSERT", "calibrations", None, sub.format(row="NEW")),
+        _trigger("calibration_up", "UPDATE", "calibrations", None, sub.format(row="NEW")),
+        _trigger("calibration_del", "DELETE", "calibrations", None, sub.format(row="OLD")),
+    ]
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+        low = event.lower()[:2] if event != "DELETE" else "del"
+        out.append(_trigger(f"probe_{low}", event, "probes", None, probe.format(row=row)))
+        for table in ("rooms_played", "calls") if event != "INSERT" else ():
+            out.append(_trigger(f"{table}_{low}", event, table, _DONE.format(row=row),
+                                played.format(row=row)))  # fmt: skip
+        for table in ("imported_results", "reference_entries"):
+            out.append(_trigger(f"{table}_{low}", event, table, None, "VALUES ('', 1)"))
+    return out
+
+
+_BOARD_INDEXES = """
+CREATE INDEX calls_board ON calls(match_id, slot, error_kind, completion_tokens, latency_s,
+    ttft_s, finish_reason, reasoning_tokens);
+CREATE INDEX rooms_played_board ON rooms_played(match_id, slot, room_index, room_id,
+    initial_solved, escaped, outcome, points, time_to_solution_s, tokens_to_solution);
+"""
+"""Covering indexes of the leaderboard's reads: the numbers of a call or a room without the long
+texts stored in the same rows (reading those pages made the calls the slowest read)."""
+
+
+def m009_board_versions(db: sqlite3.Connection) -> None:
+    """A version per base model (``board_versions``), raised by triggers on every write that
+    changes its leaderboard (see ``_board_triggers``): the leaderboard snapshot
+    (``arena.board``) recomputes only the groups whose version moved, whoever wrote. And the
+    covering indexes of its reads (``_BOARD_INDEXES``)."""
+    run_script(
+        db,
+        "CREATE TABLE board_versions (base_model_key TEXT PRIMARY KEY, "
+        "version INTEGER NOT NULL);\n" + "\n".join(_board_triggers()) + _BOARD_INDEXES,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_initial,
     m002_job_queue,
@@ -342,6 +422,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m006_probes,
     m007_profiles,
     m008_server_identity,
+    m009_board_versions,
 )
 """Applied in order; each applied name is recorded in ``schema_migrations``."""
 

@@ -789,19 +789,39 @@ def test_room_quality(board: Store) -> None:
     assert (b["bits_per_weight"].iloc[0], b["file_size_gb"].iloc[0]) == (16.0, 0.27)
 
 
-def test_the_share_of_tokens_spent_thinking() -> None:
-    from arena.analysis._leaderboard import call_stats
+async def test_the_share_of_tokens_spent_thinking_and_the_call_totals(store: Store) -> None:
+    """The calls are summed in SQL: thinking share, decode speed, cap hits and the median time
+    to first token, against values set by hand."""
+    sid = add_submission(store, "Thinker", "Think 1B", "Q8_0", 8.5)
+    match_id = await play(store, 3, sid, "HHHHHH", None, "HHHHHH", {})
+    # (completion, reasoning, error, finish, ttft, latency) of its first five calls; the rest 0.
+    calls = [(100, 80, None, "stop", 1.0, 3.0), (50, 10, None, "length", 2.0, 3.0),
+             (40, None, None, "stop", 4.0, 5.0), (0, None, "deadline", None, None, None),
+             (30, None, None, "stop", None, 2.0)]  # fmt: skip
 
-    def call(completion: int, reasoning: int | None, error: str | None = None) -> dict[str, Any]:
-        return {
-            "error_kind": error,
-            "completion_tokens": completion,
-            "reasoning_tokens": reasoning,
-            "latency_s": 2.0,
-            "ttft_s": 1.0,
-            "finish_reason": "stop",
-        }
+    def run(db: sqlite3.Connection) -> None:
+        ids = [r[0] for r in db.execute(
+            "SELECT id FROM calls WHERE match_id = ? AND slot = 'a' ORDER BY seq", (match_id,)
+        )]  # fmt: skip
+        for call_id in ids:
+            db.execute(
+                "UPDATE calls SET completion_tokens = 0, reasoning_tokens = NULL, ttft_s = NULL, "
+                "latency_s = NULL, finish_reason = 'stop' WHERE id = ?",
+                (call_id,),
+            )
+        for call_id, (tokens, thought, error, finish, ttft, latency) in zip(ids, calls):
+            db.execute(
+                "UPDATE calls SET completion_tokens = ?, reasoning_tokens = ?, error_kind = ?, "
+                "finish_reason = ?, ttft_s = ?, latency_s = ? WHERE id = ?",
+                (tokens, thought, error, finish, ttft, latency, call_id),
+            )
 
-    found = call_stats([call(100, 80), call(50, 10), call(40, None), call(0, None, "deadline")])
-    assert found["reasoning_share"] == pytest.approx(90 / 190)  # a call without thinking: 0
-    assert call_stats([call(40, None)])["reasoning_share"] is None
+    store.write(run)
+    (row,) = leaderboard_rows(store)
+    assert row.calls == 12 - 1  # the endpoint error left out
+    assert row.reasoning_share == pytest.approx(90 / 220)  # a call without thinking: 0
+    assert row.cap_hits == 1 and row.cap_hit_rate == pytest.approx(1 / 11)
+    assert row.decode_tps == pytest.approx((100 + 50 + 40) / (2.0 + 1.0 + 1.0))
+    assert row.ttft_median_s == pytest.approx(2.0)  # of 1, 2 and 4 (None left out)
+    store.write(lambda db: db.execute("UPDATE calls SET reasoning_tokens = NULL"))
+    assert leaderboard_rows(store)[0].reasoning_share is None
