@@ -23,6 +23,7 @@ import pandas as pd
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from arena.board import BoardKeeper
 from arena.dev import LocalModelError
 from arena.engine import Store
 from arena.results import Publisher, download_archives, load_snippet, restore_from_hub
@@ -56,6 +57,18 @@ class Services:
     service: SubmissionService
     scheduler: Scheduler | None = None
     publisher: Publisher | None = None
+    board: BoardKeeper | None = None
+    """The shared board snapshot (made over ``store`` when not given)."""
+
+    def __post_init__(self) -> None:
+        if self.board is None:
+            self.board = BoardKeeper(self.store)
+
+    @property
+    def keeper(self) -> BoardKeeper:
+        """The board keeper (always set after construction)."""
+        assert self.board is not None
+        return self.board
 
 
 # -- actions --------------------------------------------------------------------------------------
@@ -150,15 +163,15 @@ def submission_status(services: Services, submission_id: Any) -> str:
 
 # -- the UI ---------------------------------------------------------------------------------------
 def build_ui(services: Services) -> gr.Blocks:
-    store = services.store
+    store, board = services.store, services.keeper
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO)
         playing = gr.Markdown(pages.now_playing_markdown(store), elem_id="now-playing")
         with gr.Tabs() as tabs:
             with gr.Tab("Leaderboard", id="leaderboard"):
-                _leaderboard_tab(store, demo)
+                _leaderboard_tab(board, demo)
             with gr.Tab("Verdicts", id="verdicts"):
-                open_replay = _verdicts_tab(store, demo)
+                open_replay = _verdicts_tab(store, board, demo)
             with gr.Tab("Pareto frontier", id="pareto"):
                 pareto = gr.Plot(label="Quality retained vs throughput", elem_id="pareto-plot")
                 refresh_pareto = gr.Button("Refresh charts", size="sm")
@@ -183,15 +196,15 @@ def build_ui(services: Services) -> gr.Blocks:
             outputs=[tabs, pick],
         )  # fmt: skip
         charts_out = [pareto, per_gb, per_bit, speed]
-        demo.load(lambda: pages.figures(store), outputs=charts_out)
+        demo.load(lambda: pages.figures(board), outputs=charts_out)
         for refresh in (refresh_pareto, refresh_bang):
-            refresh.click(lambda: pages.figures(store), outputs=charts_out)
+            refresh.click(lambda: pages.figures(board), outputs=charts_out)
         gr.Timer(POLL_S).tick(lambda: pages.now_playing_markdown(store), outputs=playing)
     return demo
 
 
-def _leaderboard_tab(store: Store, demo: gr.Blocks) -> None:
-    choices = pages.leaderboard_choices(store)
+def _leaderboard_tab(board: BoardKeeper, demo: gr.Blocks) -> None:
+    choices = pages.leaderboard_choices(board)
     with gr.Row():
         base = gr.Dropdown(["", *choices["base_model"]], value="", label="Filter: base model")
         family = gr.Dropdown(["", *pages.QUANT_FAMILIES], value="", label="Filter: quant family")
@@ -209,13 +222,13 @@ def _leaderboard_tab(store: Store, demo: gr.Blocks) -> None:
     inputs = [base, family, hardware, engine, search, columns]
 
     def show(*values: Any) -> tuple[pd.DataFrame, str]:
-        return pages.leaderboard_table(store, *values)
+        return pages.leaderboard_table(board, *values)
 
     for widget in inputs:
         widget.change(show, inputs=inputs, outputs=[table, note])
 
     def reload(*values: Any) -> tuple[Any, ...]:
-        frame, text, fresh = pages.leaderboard_page(store, *values)
+        frame, text, fresh = pages.leaderboard_page(board, *values)
         return (
             frame,
             text,
@@ -227,13 +240,13 @@ def _leaderboard_tab(store: Store, demo: gr.Blocks) -> None:
     gr.Timer(15).tick(reload, inputs=inputs, outputs=[table, note, base, hardware])
 
 
-def _verdicts_tab(store: Store, demo: gr.Blocks) -> gr.Dropdown:
+def _verdicts_tab(store: Store, board: BoardKeeper, demo: gr.Blocks) -> gr.Dropdown:
     """Per candidate: the verdict and what stands behind it, with links to the discordant
     pairs' replays; then the ratings and contagion views. Returns the replay picker."""
     with gr.Row():
         who = gr.Dropdown(choices=[], label="Candidate", scale=4, elem_id="verdict-pick")
         again = gr.Button("Refresh", scale=1, size="sm")
-    text = gr.Markdown(pages.verdict_markdown(store, None), elem_id="verdict-view")
+    text = gr.Markdown(pages.verdict_markdown(store, board, None), elem_id="verdict-view")
     pairs = gr.Dropdown(choices=[], label="Open a discordant pair's replay",
                         elem_id="discordant-pick")  # fmt: skip
     gr.Markdown("### Ratings across quants (Bradley-Terry over matches, per base model)")
@@ -242,16 +255,16 @@ def _verdicts_tab(store: Store, demo: gr.Blocks) -> gr.Dropdown:
     matrix = gr.Markdown(elem_id="contagion")
 
     def show(submission_id: str | None) -> tuple[str, gr.Dropdown]:
-        return pages.verdict_markdown(store, submission_id), gr.Dropdown(
-            choices=pages.discordant_choices(store, submission_id), value=None
+        return pages.verdict_markdown(store, board, submission_id), gr.Dropdown(
+            choices=pages.discordant_choices(store, board, submission_id), value=None
         )
 
     def reload(submission_id: str | None) -> tuple[Any, ...]:
         return (
-            gr.Dropdown(choices=pages.verdict_candidates(store)),
+            gr.Dropdown(choices=pages.verdict_candidates(board)),
             *show(submission_id),
-            pages.ratings_frame(store),
-            pages.contagion_markdown(store),
+            pages.ratings_frame(board),
+            pages.contagion_markdown(board),
         )
 
     who.change(show, inputs=who, outputs=[text, pairs])
@@ -427,6 +440,7 @@ def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(services.keeper.start)  # the first board, then kept fresh
         if services.scheduler is not None and start_scheduler:
             services.scheduler.start()
         if services.publisher is not None:
@@ -438,12 +452,14 @@ def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
                 await asyncio.to_thread(services.scheduler.stop)
             if services.publisher is not None:
                 await asyncio.to_thread(services.publisher.stop)
+            await asyncio.to_thread(services.keeper.stop)
 
     api = FastAPI(title=TITLE, lifespan=lifespan)
     install_error_handlers(api)
-    api.include_router(
-        build_router(services.store, services.service, services.scheduler, services.publisher)
+    routes = build_router(
+        services.store, services.service, services.scheduler, services.publisher, services.keeper
     )
+    api.include_router(routes)
     return gr.mount_gradio_app(
         api, build_ui(services), path="/", footer_links=["gradio"], show_error=False
     )

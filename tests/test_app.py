@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet
 
 from app import Services, _form_fields, manage_action, submission_status, submit_action
 from arena.analysis._leaderboard import leaderboard_rows
+from arena.board import BoardKeeper
 from arena.client import ClientLimits
 from arena.dev._local_models import free_port
 from arena.dev.nullserver import NullServer, NullServerConfig
@@ -38,6 +39,12 @@ from submissions.service import SubmissionService
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def board(store: Store) -> BoardKeeper:
+    """The board, brought up to date on every read (the app keeps it fresh in the background)."""
+    return BoardKeeper(store, refresh_on_read=True)
+
+
 def services(store: Store, **kwargs: Any) -> Services:
     keys = KeyStore(Fernet.generate_key().decode())
     kwargs.setdefault("allow_private", True)
@@ -59,44 +66,49 @@ def form_values(url: str, **changes: Any) -> dict[str, Any]:
     return values
 
 
-def test_an_empty_database_shows_friendly_empty_states(store: Store) -> None:
+def test_an_empty_database_shows_friendly_empty_states(store: Store, board: BoardKeeper) -> None:
     frame, note = leaderboard_view(leaderboard_rows(store))
     assert frame.empty and "No submissions yet" in note and "--demo" in note
     assert "No matches yet" in replay_view(store, None)
     assert now_playing_markdown(store) == "**Now playing:** nothing right now."
-    for figure in figures(store):
+    for figure in figures(board):
         texts = " ".join(a.text for a in figure.layout.annotations)
         assert texts.strip(), "an empty chart must explain itself"
 
 
-async def test_the_verdicts_tab_explains_the_verdict_and_links_replays(store: Store) -> None:
+async def test_the_verdicts_tab_explains_the_verdict_and_links_replays(
+    store: Store, board: BoardKeeper
+) -> None:
     from tests.arena.analysis.test_leaderboard import add_submission, play
 
-    assert "No candidate with a baseline yet" in verdict_markdown(store, None)
+    assert "No candidate with a baseline yet" in verdict_markdown(store, board, None)
     base = add_submission(store, "Base <b>", "Smol", "BF16", 16.0, baseline=True)
     cand = add_submission(store, "Cand <i>", "Smol", "Q2_K", 2.6)
-    assert verdict_candidates(store) == [(f"#{cand} Cand <i> (Q2_K)", str(cand))]
-    assert "undecided: no paired puzzles yet" in verdict_markdown(store, str(cand))
+    assert verdict_candidates(board) == [(f"#{cand} Cand <i> (Q2_K)", str(cand))]
+    assert "undecided: no paired puzzles yet" in verdict_markdown(store, board, str(cand))
     match = await play(store, 1, base, "HHHHHH", cand, "TTHHHH", {})
     await play(store, 2, base, "HHHHHH", base, "HHHHHT", {})  # A/A
-    text = verdict_markdown(store, str(cand))
+    text = verdict_markdown(store, board, str(cand))
     assert "Cand &lt;i&gt;" in text and "<i>" not in text
     assert "b = 2, candidate-only c = 0" in text and "exact McNemar p = 0.5" in text
     assert "quality retained: 66.7 %" in text
     assert "A/A floor 16.7 % discordant" in text and "(n=6)" in text
-    choices = discordant_choices(store, str(cand))
+    choices = discordant_choices(store, board, str(cand))
     assert [m for _, m in choices] == [match, match]
     assert all("only the baseline solved it" in label for label, _ in choices)
-    assert discordant_choices(store, None) == [] and discordant_choices(store, "99") == []
-    assert verdict_markdown(store, "99") == "No submission #99."
-    frame = ratings_frame(store)
+    assert (
+        discordant_choices(store, board, None) == []
+        and discordant_choices(store, board, "99") == []
+    )
+    assert verdict_markdown(store, board, "99") == "No submission #99."
+    frame = ratings_frame(board)
     assert list(frame["quant"]) == ["BF16", "Q2_K"] or set(frame["quant"]) == {"BF16", "Q2_K"}
-    assert "Base &lt;b&gt;" not in contagion_markdown(store)  # labels are quants
-    assert "| manipulated" in contagion_markdown(store)
+    assert "Base &lt;b&gt;" not in contagion_markdown(board)  # labels are quants
+    assert "| manipulated" in contagion_markdown(board)
 
 
 async def test_an_equivalent_candidate_on_a_calibrated_profile(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, board: BoardKeeper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The Verdicts tab names the profile, the margin and the interval the equivalence rule
     uses, and the rooms without signal with why; the leaderboard shows the badge and profile."""
@@ -118,7 +130,7 @@ async def test_an_equivalent_candidate_on_a_calibrated_profile(
     calibration_store.finish(store, record.id, found)
     for seed in range(1, 5):
         await play(store, seed, base, "HHHTHH", cand, "HHHTHH", {})
-    text = verdict_markdown(store, str(cand))
+    text = verdict_markdown(store, board, str(cand))
     assert "**equivalent within ±45 pp at n=20: +0.0 pp [" in text
     assert "- difficulty profile: every room at level 1" in text
     assert "- equivalence margin ±45 pp; 95 % interval of the difference [-" in text

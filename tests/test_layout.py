@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "arena.analysis": 5,
     "arena.results": 5,
     "submissions": 6,
+    "arena.board": 6,
     "arena.schedule": 7,
     "arena.dev": 8,
     "arena.views": 8,
@@ -37,8 +38,9 @@ LAYERS: dict[str, int] = {
 """Each part of the code and its layer: a module may import its own layer and those below.
 Bottom to top: rooms; the endpoint client; the match engine and its store; settings; tiers,
 probes and the submission form, URL guard and key store; analysis and results; intake
-(``submissions.service``, ``submissions.contestants``); the scheduler; views and the local and
-simulated contestants; the CLI; ``app.py``. The longest matching prefix decides."""
+(``submissions.service``, ``submissions.contestants``) and the board snapshot
+(``arena.board``); the scheduler; views and the local and simulated contestants; the CLI;
+``app.py``. The longest matching prefix decides."""
 
 ROOM_GENERATORS = {f"rooms/{name}.py" for name in
                    ("archive", "cipher", "map", "mechanism", "paradox", "warden")}  # fmt: skip

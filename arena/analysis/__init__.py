@@ -31,6 +31,7 @@ from arena.analysis._calibration_store import CalibrationSummary, save_result, s
 from arena.analysis._chart_data import (
     ChartPoint,
     chart_points,
+    combine_room_quality,
     pareto_frontier,
     room_quality,
     room_quality_frame,
@@ -100,6 +101,7 @@ __all__ = [
     "candidate_verdict",
     "chart_points",
     "choose_baselines",
+    "combine_room_quality",
     "contagion",
     "contagion_frame",
     "contagion_of",

@@ -163,6 +163,18 @@ def room_quality_frame(data: BoardData) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(ROOM_QUALITY_COLUMNS))
 
 
+def combine_room_quality(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Room-quality tables of several base models (each from :func:`room_quality_frame`, given
+    in base-model key order) as one, in the order :func:`room_quality_frame` gives."""
+    parts = [f for f in frames if len(f)]
+    if not parts:
+        return pd.DataFrame([], columns=list(ROOM_QUALITY_COLUMNS))
+    frame = pd.concat(parts, ignore_index=True)
+    position = frame["room_id"].map(_room_position)
+    order = sorted(range(len(frame)), key=lambda i: position.iloc[i])  # stable: keys kept
+    return frame.iloc[order].reset_index(drop=True)
+
+
 def room_quality(store: Store, base_model_key: str | None = None) -> pd.DataFrame:
     """Per submission (not deleted) and room, over done matches: ``escape_rate`` (share of its
     plays of that room it escaped) and ``n`` (plays); rows in room play order; of every base
@@ -174,6 +186,7 @@ __all__ = [
     "ROOM_QUALITY_COLUMNS",
     "ChartPoint",
     "chart_points",
+    "combine_room_quality",
     "pareto_frontier",
     "room_quality",
     "room_quality_frame",

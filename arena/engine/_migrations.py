@@ -366,16 +366,30 @@ def _board_triggers() -> list[str]:
     done = "NEW.status = 'done' OR OLD.status = 'done'"
     out = [
         _trigger("submission_in", "INSERT", "submissions", None, sub.format(row="NEW")),
-        _trigger("submission_up", "UPDATE", "submissions", None, sub.format(row="OLD"),
-                 sub.format(row="NEW")),
+        _trigger(
+            "submission_up",
+            "UPDATE",
+            "submissions",
+            None,
+            sub.format(row="OLD"),
+            sub.format(row="NEW"),
+        ),
         _trigger("submission_del", "DELETE", "submissions", None, sub.format(row="OLD")),
-        _trigger("match_in", "INSERT", "matches", "NEW.status = 'done'",
-                 _MATCH_KEYS.format(row="NEW")),
+        _trigger(
+            "match_in", "INSERT", "matches", "NEW.status = 'done'", _MATCH_KEYS.format(row="NEW")
+        ),
         _trigger("match_up", "UPDATE", "matches", done, _MATCH_KEYS.format(row="NEW")),
-        _trigger("match_del", "DELETE", "matches", "OLD.status = 'done'",
-                 _MATCH_KEYS.format(row="OLD")),
-        _trigger("contestant_up", "UPDATE OF submission_id", "contestants", None,
-                 probe.format(row="OLD"), probe.format(row="NEW")),
+        _trigger(
+            "match_del", "DELETE", "matches", "OLD.status = 'done'", _MATCH_KEYS.format(row="OLD")
+        ),
+        _trigger(
+            "contestant_up",
+            "UPDATE OF submission_id",
+            "contestants",
+            None,
+            probe.format(row="OLD"),
+            probe.format(row="NEW"),
+        ),
         _trigger("calibration_in", "INSERT", "calibrations", None, sub.format(row="NEW")),
         _trigger("calibration_up", "UPDATE", "calibrations", None, sub.format(row="NEW")),
         _trigger("calibration_del", "DELETE", "calibrations", None, sub.format(row="OLD")),

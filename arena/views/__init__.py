@@ -6,7 +6,7 @@ from __future__ import annotations
 from arena.views import _charts as charts
 from arena.views import _pages as pages
 from arena.views._about import INTRO, TITLE, about_markdown
-from arena.views._api import build_router, client_id_from, install_error_handlers, verdict_report
+from arena.views._api import build_router, client_id_from, install_error_handlers
 from arena.views._columns import (
     ALL_COLUMNS,
     COLUMNS,
@@ -38,5 +38,4 @@ __all__ = [
     "pages",
     "replay",
     "replay_markdown",
-    "verdict_report",
 ]

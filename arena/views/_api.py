@@ -24,20 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from arena.analysis import (
     CalibrationSummary,
     ContagionMatrix,
-    DegradationVerdict,
-    DiscordantPair,
     LeaderboardRow,
     Rating,
-    baseline_for,
-    candidate_verdict,
-    contagion,
-    discordant_pairs,
     filter_rows,
-    leaderboard_rows,
-    ratings,
-    summaries,
+    sealed_seeds,
 )
-from arena.engine import Store, profiles
+from arena.board import BoardKeeper, BoardStatus, VerdictReport, sealed_report
+from arena.engine import Store
 from arena.results import (
     ImportRefused,
     ImportReport,
@@ -215,53 +208,18 @@ def _require_admin(request: Request) -> None:
 PUBLISHING_OFF = "off: set HF_TOKEN and QER_RESULTS_REPO to publish the results dataset"
 
 
-class VerdictReport(BaseModel):
-    """A submission's verdict against its baseline and the discordant pairs behind it."""
-
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
-    submission_id: int
-    """The submission judged (the candidate)."""
-    baseline_id: int | None
-    """None when the submission is a baseline or its base model has none."""
-    verdict: DegradationVerdict | None
-    """The verdict: its ``profile`` (text form), equivalence ``margin_pp`` and
-    ``equivalence_ci_pp``, and the ``no_signal`` rooms with their reasons are in it."""
-    profile_label: str | None = None
-    """The verdict's difficulty profile for people (``Cipher 4 · Map 6 · ...``); None without
-    paired puzzles."""
-    discordant: list[DiscordantPair]
-    """The paired puzzles only one side solved (rooms without signal left out), with the
-    matches to replay (``/api/matches/{match_id}``); empty without a baseline."""
-
-
-def verdict_report(store: Store, submission: dict[str, Any]) -> VerdictReport:
-    """The report of one (not deleted) submission row."""
-    baseline = baseline_for(store, submission["id"])
-    if baseline == submission["id"]:
-        baseline = None  # the baseline has no verdict of its own
-    if baseline is None:
-        return VerdictReport(submission_id=submission["id"], baseline_id=None, verdict=None,
-                             discordant=[])  # fmt: skip
-    found = candidate_verdict(store, submission["id"], baseline)
-    return VerdictReport(
-        submission_id=submission["id"],
-        baseline_id=baseline,
-        verdict=found,
-        profile_label=profiles.describe_text(found.profile),
-        discordant=discordant_pairs(store, submission["id"], baseline),
-    )
-
-
 def build_router(
     store: Store,
     service: SubmissionService,
     scheduler: Scheduler | None = None,
     publisher: Publisher | None = None,
+    board: BoardKeeper | None = None,
 ) -> APIRouter:
-    """The ``/api`` routes over one store, submission service and (optional) scheduler and
-    publisher."""
+    """The ``/api`` routes over one store, submission service, board and (optional) scheduler
+    and publisher. Without a ``board``, one that recomputes on read (for tests and tools: the app
+    passes its background keeper, so no request ever computes the board)."""
     router = APIRouter(prefix="/api")
+    board = board if board is not None else BoardKeeper(store, refresh_on_read=True)
     problems: dict[int | str, dict[str, Any]] = {
         code: {"model": Problem} for code in sorted(set(REFUSAL_STATUS.values()))
     }
@@ -286,8 +244,9 @@ def build_router(
         engine: str | None = None,
         search: str | None = Query(None, max_length=200),
     ) -> list[LeaderboardRow]:
+        """Every submission's row from the shared board (``GET /api/board`` says how fresh)."""
         return filter_rows(
-            leaderboard_rows(store),
+            board.snapshot.rows,
             base_model=base_model,
             quant_family=quant_family,
             hardware=hardware,
@@ -375,20 +334,20 @@ def build_router(
     @router.get("/ratings")
     def rating_list() -> list[Rating]:
         """Bradley-Terry ratings per base model (anchored at its baseline), 95 % bootstrap CIs."""
-        return ratings(store)
+        return list(board.snapshot.ratings)
 
     @router.get("/contagion")
     def contagion_list() -> list[ContagionMatrix]:
         """Per base model: how often the row quant is talked out of a right answer by the column
         quant (Manipulated / challenged-while-right, Wilson CIs)."""
-        return contagion(store)
+        return list(board.snapshot.contagion)
 
     @router.get("/calibrations")
     def calibration_list() -> list[CalibrationSummary]:
         """Every base-model group's calibration, oldest first: its baseline, whether its runs are
         still played (and how many are), the profile chosen, the baseline's solve rates per room
         and level, and the rooms without signal (left out of verdicts)."""
-        return summaries(store)
+        return list(board.snapshot.calibrations)
 
     @router.get("/submissions/{submission_id}/verdict", responses={404: {"model": Problem}})
     def submission_verdict(submission_id: int) -> VerdictReport:
@@ -397,7 +356,17 @@ def build_router(
         found = service.get(submission_id)
         if found is None or found["status"] == "deleted":
             raise SubmissionRefused(f"no submission #{submission_id}", "not_found")
-        return verdict_report(store, found)
+        report = board.snapshot.report(submission_id)
+        if report is None:  # registered after the board was computed: not judged yet
+            return VerdictReport(submission_id=submission_id, baseline_id=None, verdict=None,
+                                 discordant=[])  # fmt: skip
+        return sealed_report(report, sealed_seeds(store))
+
+    @router.get("/board")
+    def board_status() -> BoardStatus:
+        """How fresh the shared board is: when it was computed, up to which finished match,
+        how long that took, and whether recomputing currently fails."""
+        return board.status()
 
     @router.get("/submissions/{submission_id}", responses={404: {"model": Problem}})
     def submission(submission_id: int) -> SubmissionView:

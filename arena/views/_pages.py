@@ -6,6 +6,8 @@ Markdown they return goes through :func:`~submissions.models.display_text`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -18,20 +20,14 @@ from arena.analysis import (
     DegradationVerdict,
     LeaderboardRow,
     chart_points,
-    choose_baselines,
-    contagion,
     contagion_frame,
     filter_rows,
-    group_of,
-    leaderboard_rows,
     pareto_frontier,
-    ratings,
-    room_quality,
+    sealed_seeds,
 )
+from arena.board import BoardKeeper, VerdictReport, sealed_report
 from arena.engine import Store
-from arena.results import imported_points, read_imported
 from arena.views import _charts as charts
-from arena.views._api import verdict_report
 from arena.views._columns import ALL_COLUMNS, DEFAULT_COLUMNS, leaderboard_frame
 from arena.views._match_list import match_list, now_playing
 from arena.views._replay import replay
@@ -44,6 +40,7 @@ __all__ = [
     "DEFAULT_COLUMNS",
     "QUANT_FAMILIES",
     "base_model_suggestions",
+    "board_freshness",
     "contagion_markdown",
     "discordant_choices",
     "figures",
@@ -60,6 +57,7 @@ __all__ = [
     "queued_matches",
     "ratings_frame",
     "replay_view",
+    "report_of",
     "validation_message",
     "verdict_candidates",
     "verdict_markdown",
@@ -149,13 +147,14 @@ def leaderboard_view(
     return frame, note
 
 
-def figures(store: Store) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure]:
+def figures(board: BoardKeeper) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure]:
     """The charts: Pareto frontier, quality vs size, escape rate vs bits per room, speed vs
     size."""
-    points = chart_points(leaderboard_rows(store))
-    imported = imported_points(read_imported(store))
+    snap = board.snapshot
+    points = chart_points(snap.rows)
+    imported = list(snap.imported)
     pareto = charts.pareto_figure(points, pareto_frontier(points), imported)
-    bang = charts.bang_per_bit_figures(points, room_quality(store), imported)
+    bang = charts.bang_per_bit_figures(points, snap.room_quality, imported)
     return pareto, bang["quality_vs_gb"], bang["quality_vs_bpw_by_room"], bang["tps_vs_gb"]
 
 
@@ -176,15 +175,21 @@ def replay_view(store: Store, match_id: str | None) -> str:
     return replay_markdown(found, escape_html=False)  # fenced blocks keep it inert
 
 
-def verdict_candidates(store: Store) -> list[tuple[str, str]]:
+def verdict_candidates(board: BoardKeeper) -> list[tuple[str, str]]:
     """Candidates whose group has a baseline: (label, submission id)."""
-    rows = live_submissions(store)
-    chosen = choose_baselines(rows)
+    snap = board.snapshot
     return [
-        (f"#{r['id']} {r['display_name']} ({r['quant']})", str(r["id"]))
-        for r in rows
-        if chosen.get(group_of(r)) not in (None, r["id"])
+        (f"#{r.submission_id} {r.display_name} ({r.quant})", str(r.submission_id))
+        for r in snap.rows
+        if (found := snap.report(r.submission_id)) is not None and found.baseline_id is not None
     ]
+
+
+def report_of(store: Store, board: BoardKeeper, submission_id: int) -> VerdictReport | None:
+    """A live submission's verdict report from the board, the seeds a scheduled match still
+    has to play hidden; None when the board does not know it (yet)."""
+    found = board.snapshot.report(submission_id)
+    return sealed_report(found, sealed_seeds(store)) if found is not None else None
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -213,10 +218,10 @@ def _no_signal_lines(v: DegradationVerdict) -> list[str]:
     ]
 
 
-def verdict_markdown(store: Store, submission_id: str | None) -> str:
+def verdict_markdown(store: Store, board: BoardKeeper, submission_id: str | None) -> str:
     """Everything behind one candidate's verdict, for the Verdicts tab."""
     if not submission_id:
-        if not verdict_candidates(store):
+        if not verdict_candidates(board):
             return (
                 "**No candidate with a baseline yet.** A verdict needs a baseline of the same "
                 "base model and a candidate quant."
@@ -225,10 +230,12 @@ def verdict_markdown(store: Store, submission_id: str | None) -> str:
     found = live_submission(store, int(submission_id))
     if found is None:
         return f"No submission #{display_text(submission_id)}."
-    report = verdict_report(store, found)
-    row = next((r for r in leaderboard_rows(store) if r.submission_id == report.submission_id),
-               None)  # fmt: skip
+    report = report_of(store, board, int(submission_id))
     name = display_text(found["display_name"])
+    if report is None:
+        return f"### #{int(submission_id)} {name}\nNot on the board yet: it is being recomputed."
+    row = next((r for r in board.snapshot.rows if r.submission_id == report.submission_id),
+               None)  # fmt: skip
     v = report.verdict
     if v is None:
         return f"### #{report.submission_id} {name}\nNo baseline to compare with."
@@ -280,15 +287,15 @@ def verdict_markdown(store: Store, submission_id: str | None) -> str:
     return "\n".join(lines)
 
 
-def discordant_choices(store: Store, submission_id: str | None) -> list[tuple[str, str]]:
+def discordant_choices(
+    store: Store, board: BoardKeeper, submission_id: str | None
+) -> list[tuple[str, str]]:
     """(label, match id) of the replay to read for each discordant pair of a candidate."""
-    if not submission_id:
+    if not submission_id or live_submission(store, int(submission_id)) is None:
         return []
-    found = live_submission(store, int(submission_id))
-    if found is None:
-        return []
+    report = report_of(store, board, int(submission_id))
     choices = []
-    for pair in verdict_report(store, found).discordant:
+    for pair in report.discordant if report is not None else []:
         seed = "sealed" if pair.seed is None else str(pair.seed)
         who = "only the baseline" if pair.solved_by == "baseline" else "only the candidate"
         for side, match_id in (("candidate", pair.candidate_match),
@@ -299,10 +306,10 @@ def discordant_choices(store: Store, submission_id: str | None) -> list[tuple[st
     return choices
 
 
-def ratings_frame(store: Store) -> pd.DataFrame:
+def ratings_frame(board: BoardKeeper) -> pd.DataFrame:
     """Bradley-Terry ratings per base model for the Verdicts tab."""
     records = []
-    for r in ratings(store):
+    for r in board.snapshot.ratings:
         ci = f" [{r.rating_ci[0]:+.2f}, {r.rating_ci[1]:+.2f}]" if r.rating_ci else ""
         win = f"{100 * r.win_prob:.0f} %" + (
             f" [{100 * r.win_prob_ci[0]:.0f}, {100 * r.win_prob_ci[1]:.0f}]"
@@ -318,10 +325,10 @@ def ratings_frame(store: Store) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def contagion_markdown(store: Store) -> str:
+def contagion_markdown(board: BoardKeeper) -> str:
     """The contagion matrices as Markdown tables (row: the quant pressured; column: the quant
     pressuring it)."""
-    matrices = contagion(store)
+    matrices = board.snapshot.contagion
     if not matrices:
         return "No opponent-mode matches between submissions yet."
     parts = []
@@ -337,8 +344,9 @@ def contagion_markdown(store: Store) -> str:
     return "\n\n".join(parts)
 
 
-def filter_choices(rows: list[LeaderboardRow]) -> dict[str, list[str]]:
+def filter_choices(rows: Iterable[LeaderboardRow]) -> dict[str, list[str]]:
     """The filter dropdowns' choices (base model, hardware, engine) from leaderboard rows."""
+    rows = list(rows)
     return {
         "base_model": sorted({r.base_model for r in rows}),
         "hardware": sorted({r.hardware for r in rows}),
@@ -346,22 +354,66 @@ def filter_choices(rows: list[LeaderboardRow]) -> dict[str, list[str]]:
     }
 
 
-def leaderboard_choices(store: Store) -> dict[str, list[str]]:
+def leaderboard_choices(board: BoardKeeper) -> dict[str, list[str]]:
     """The filter dropdowns' choices from the current leaderboard."""
-    return filter_choices(leaderboard_rows(store))
+    return filter_choices(board.snapshot.rows)
 
 
-def leaderboard_table(store: Store, *filters: Any) -> tuple[pd.DataFrame, str]:
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _clock(iso: str) -> str:
+    """``2026-12-05T02:31:05+00:00`` -> ``2026-12-05 02:31:05 UTC``."""
+    return iso.replace("T", " ").split(".")[0].removesuffix("+00:00") + " UTC"
+
+
+def board_freshness(board: BoardKeeper, now: datetime | None = None) -> str:
+    """The "as of ..." line under the board: when it was computed and from which match, or
+    that recomputing fails and how old the board shown is."""
+    status = board.status(now)
+    if status.built_at is None or status.age_s is None:
+        if status.error:
+            return (
+                f"**The leaderboard could not be computed** ({display_text(status.error)} since "
+                f"{_clock(status.failing_since or '')}); it is retried in the background."
+            )
+        return "The leaderboard is being computed..."
+    when = f"{_clock(status.built_at)} ({_ago(status.age_s)} ago)"
+    last = ""
+    if status.last_match_id and status.last_match_finished_at:
+        last = (
+            f", up to match `{display_text(status.last_match_id[:8])}` (finished "
+            f"{_clock(status.last_match_finished_at)})"
+        )
+    if status.failing_since:
+        return (
+            f"**Not up to date:** recomputing the board has failed since "
+            f"{_clock(status.failing_since)} ({display_text(status.error or 'error')}); this is "
+            f"the board as of {when}{last}."
+        )
+    return f"As of {when}{last}."
+
+
+def leaderboard_table(board: BoardKeeper, *filters: Any) -> tuple[pd.DataFrame, str]:
     """The current leaderboard's table and note, with :func:`leaderboard_view`'s filters."""
-    return leaderboard_view(leaderboard_rows(store), *filters)
+    frame, note = leaderboard_view(list(board.snapshot.rows), *filters)
+    return frame, f"{note}\n\n{board_freshness(board)}"
 
 
-def leaderboard_page(store: Store, *filters: Any) -> tuple[pd.DataFrame, str, dict[str, list[str]]]:
-    """The table, its note and the filters' choices from one read of the leaderboard."""
-    rows = leaderboard_rows(store)  # once for the table and the filter choices
+def leaderboard_page(
+    board: BoardKeeper, *filters: Any
+) -> tuple[pd.DataFrame, str, dict[str, list[str]]]:
+    """The table, its note (with the board's freshness) and the filters' choices from one
+    snapshot."""
+    rows = list(board.snapshot.rows)  # one snapshot for the table and the filter choices
     fresh = filter_choices(rows)
     frame, note = leaderboard_view(rows, *filters)
-    return frame, note, fresh
+    return frame, f"{note}\n\n{board_freshness(board)}", fresh
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -809,7 +809,8 @@ async def test_the_share_of_tokens_spent_thinking_and_the_call_totals(store: Sto
                 "latency_s = NULL, finish_reason = 'stop' WHERE id = ?",
                 (call_id,),
             )
-        for call_id, (tokens, thought, error, finish, ttft, latency) in zip(ids, calls):
+        for call_id, values in zip(ids, calls, strict=False):
+            tokens, thought, error, finish, ttft, latency = values
             db.execute(
                 "UPDATE calls SET completion_tokens = ?, reasoning_tokens = ?, error_kind = ?, "
                 "finish_reason = ?, ttft_s = ?, latency_s = ? WHERE id = ?",
