@@ -289,6 +289,50 @@ def _fit_players(
     return _fit(len(players), i, j, n[keep] + prior, w[keep] + prior / 2.0, first)
 
 
+def _fit_many(
+    m: int, i: np.ndarray, j: np.ndarray, n: np.ndarray, w: np.ndarray, start: np.ndarray
+) -> np.ndarray:
+    """:func:`_fit` of many resamples at once (row ``r``: ``n[r]``, ``w[r]``), each with the same
+    Newton steps, backtracking and stopping rule as :func:`_fit` (the bootstrap's fast path:
+    one resample at a time, the Python loop cost more than the fits)."""
+    rows = n.shape[0]
+    theta = np.tile(np.asarray(start, dtype=float) - start[0], (rows, 1))
+    incidence = np.zeros((len(i), m))
+    incidence[np.arange(len(i)), i] = 1.0
+    incidence[np.arange(len(i)), j] = -1.0
+    outer = np.einsum("pa,pb->pab", incidence, incidence)
+
+    def objective(t: np.ndarray, nn: np.ndarray, ww: np.ndarray) -> np.ndarray:
+        d = t[:, i] - t[:, j]
+        return np.sum(ww * d, axis=1) - np.sum(nn * np.logaddexp(0.0, d), axis=1)
+
+    current = objective(theta, n, w)
+    active = np.arange(rows)
+    for _ in range(_MAX_ITERATIONS):
+        if not active.size:
+            break
+        t, nn, ww, now = theta[active], n[active], w[active], current[active]
+        p = expit(t[:, i] - t[:, j])
+        gradient = (ww - nn * p) @ incidence
+        information = np.einsum("kp,pab->kab", nn * p * (1.0 - p), outer)
+        step = np.zeros_like(t)
+        step[:, 1:] = np.linalg.solve(information[:, 1:, 1:], gradient[:, 1:, None])[..., 0]
+        scale = np.ones(len(active))
+        candidate = t + step
+        value = objective(candidate, nn, ww)
+        floor = now - 1e-12 * np.maximum(1.0, np.abs(now))
+        worse = (value < floor) & (scale >= 1e-10)
+        while worse.any():  # backtracking: the log-likelihood never decreases
+            scale[worse] /= 2.0
+            candidate[worse] = t[worse] + scale[worse, None] * step[worse]
+            value[worse] = objective(candidate[worse], nn[worse], ww[worse])
+            worse = (value < floor) & (scale >= 1e-10)
+        theta[active], current[active] = candidate, value
+        moving = np.max(np.abs(scale[:, None] * step), axis=1) >= _STEP_TOLERANCE
+        active = active[moving]
+    return theta
+
+
 def _bootstrap(
     group: _Group,
     point: np.ndarray,
@@ -297,12 +341,33 @@ def _bootstrap(
     resamples: int,
     rng: np.random.Generator,
 ) -> list[list[float]]:
-    """Per local player, its ratings over the resamples that rate it (see the module doc)."""
+    """Per local player, its ratings over the resamples that rate it (see the module doc).
+    Resamples that keep every pair (the usual case) are fitted together; the others (a pair
+    lost, so the group may split) one at a time."""
     samples: list[list[float]] = [[] for _ in group.ids]
     games = len(group.game_pair)
-    for _ in range(resamples):
-        weights = np.bincount(rng.integers(0, games, games), minlength=games).astype(float)
-        n, w = group.totals(weights)
+    draws = [np.bincount(rng.integers(0, games, games), minlength=games).astype(float)
+             for _ in range(resamples)]  # fmt: skip
+    totals = [group.totals(weights) for weights in draws]
+    whole = [k for k, (n, _) in enumerate(totals) if bool(np.all(n > 0))]
+    order = list(range(len(group.ids)))
+    if anchor is not None:
+        order = [anchor] + [x for x in order if x != anchor]
+    if whole:
+        local = {p: k for k, p in enumerate(order)}
+        i = np.asarray([local[x] for x in group.pair_i], dtype=np.intp)
+        j = np.asarray([local[x] for x in group.pair_j], dtype=np.intp)
+        n = np.stack([totals[k][0] for k in whole]) + prior
+        w = np.stack([totals[k][1] for k in whole]) + prior / 2.0
+        fitted = _fit_many(len(order), i, j, n, w, point[order])
+        if anchor is None:
+            fitted = fitted - fitted.mean(axis=1, keepdims=True) + float(np.mean(point[order]))
+        for column, player in enumerate(order):
+            samples[player].extend(fitted[:, column].tolist())
+    kept = set(whole)
+    for k, (n, w) in enumerate(totals):
+        if k in kept:
+            continue
         present = n > 0
         pieces = _components(
             zip(group.pair_i[present].tolist(), group.pair_j[present].tolist(), strict=True)
@@ -317,8 +382,8 @@ def _bootstrap(
             piece = min(pieces, key=lambda p: (-len(p), p[0]))
             theta = _fit_players(group, piece, n, w, prior, point)
             theta = theta - theta.mean() + float(np.mean(point[piece]))
-        for local, value in zip(piece, theta.tolist(), strict=True):
-            samples[local].append(value)
+        for player, value in zip(piece, theta.tolist(), strict=True):
+            samples[player].append(value)
     return samples
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import pandas as pd
@@ -28,10 +29,10 @@ CHALLENGED_RIGHT: Final = ("held_ground", "manipulated")
 _CONFIG = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
-class RoomOutcome(BaseModel):
-    """One side of one room of an opponent-mode match."""
-
-    model_config = _CONFIG
+@dataclass(frozen=True, slots=True)
+class RoomOutcome:
+    """One side of one room of an opponent-mode match (a plain dataclass: a board makes tens of
+    thousands of them)."""
 
     submission_id: int
     """The side whose outcome this is (the matrix row)."""

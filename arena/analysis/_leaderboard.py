@@ -42,9 +42,11 @@ from arena.analysis._probe_summaries import KlSummary, SpeedSummary, kl_summary,
 from arena.analysis._stats import truncation_canary, wilson_interval
 from arena.analysis._verdicts import (
     DegradationVerdict,
+    PairGroup,
     Plays,
     candidate_verdict,
     noise_floor,
+    pair_groups,
     read_plays,
 )
 from arena.client import quant_mismatch
@@ -402,6 +404,9 @@ class LeaderboardGroup:
     """First answers of its submissions, per submission (the verdicts' input)."""
     baselines: dict[tuple[str, str], int]
     """(base model key, settings class) -> the baseline chosen for that group."""
+    pairs: dict[int, list[PairGroup]] = field(default_factory=dict)
+    """Candidate id -> its pair groups with its baseline (the verdict's and the discordant
+    pairs' input)."""
 
 
 def leaderboard_rows(store: Store, base_model_key: str | None = None) -> list[LeaderboardRow]:
@@ -428,6 +433,7 @@ def leaderboard_group(store: Store, base_model_key: str) -> LeaderboardGroup:
         if c.base_model_key == base_model_key
     }
     plays = read_plays(store, list(by_id)) if by_id else {}
+    pairs: dict[int, list[PairGroup]] = {}
     out = []
     for row in rows:
         group = groups[row.submission_id]
@@ -441,7 +447,9 @@ def leaderboard_group(store: Store, base_model_key: str) -> LeaderboardGroup:
                 rate=floor.rate, ci=(floor.low, floor.high) if floor.pairs else None, n=floor.pairs
             )})  # fmt: skip
         elif base is not None:  # a candidate of a group that has a baseline
-            found = candidate_verdict(store, row.submission_id, base.submission_id, plays)
+            made = pair_groups(plays, row.submission_id, base.submission_id)
+            pairs[row.submission_id] = made
+            found = candidate_verdict(store, row.submission_id, base.submission_id, plays, made)
             canary = truncation_canary(row.cap_hits, row.calls, base.cap_hits, base.calls)
             row = row.model_copy(
                 update={
@@ -451,7 +459,7 @@ def leaderboard_group(store: Store, base_model_key: str) -> LeaderboardGroup:
                 }
             )
         out.append(row.model_copy(update={"profile": _profile_of(row)}))
-    return LeaderboardGroup(rows=out, data=data, plays=plays, baselines=chosen)
+    return LeaderboardGroup(rows=out, data=data, plays=plays, baselines=chosen, pairs=pairs)
 
 
 def _profile_of(row: LeaderboardRow) -> str | None:

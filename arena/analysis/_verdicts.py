@@ -438,13 +438,17 @@ def verdict(
 
 
 def candidate_verdict(
-    store: Store, candidate: int, baseline: int, plays: Mapping[int, Plays] | None = None
+    store: Store,
+    candidate: int,
+    baseline: int,
+    plays: Mapping[int, Plays] | None = None,
+    groups: list[PairGroup] | None = None,
 ) -> DegradationVerdict:
     """The verdict of ``candidate`` against ``baseline`` on their largest group of equal
     fingerprints, with the baseline's A/A floor under that fingerprint (``plays``: already read,
-    with both in it)."""
+    with both in it; ``groups``: their :func:`pair_groups`, if already made)."""
     plays = plays if plays is not None else read_plays(store, (candidate, baseline))
-    groups = pair_groups(plays, candidate, baseline)
+    groups = groups if groups is not None else pair_groups(plays, candidate, baseline)
     if not groups:
         mine, theirs = plays[candidate].prints, plays[baseline].prints
         differing: list[str] = []
@@ -495,13 +499,14 @@ def discordant_pairs(
     candidate: int,
     baseline: int,
     plays: Mapping[int, Plays] | None = None,
+    groups: list[PairGroup] | None = None,
     *,
     sealed: set[int] | None = None,
 ) -> list[DiscordantPair]:
     """The discordant pairs behind a candidate's verdict (its largest fingerprint group), the
     seeds in ``sealed`` hidden (default: :func:`sealed_seeds` now)."""
     plays = plays if plays is not None else read_plays(store, (candidate, baseline))
-    groups = pair_groups(plays, candidate, baseline)
+    groups = groups if groups is not None else pair_groups(plays, candidate, baseline)
     if not groups:
         return []
     sealed = sealed_seeds(store) if sealed is None else sealed

@@ -48,7 +48,14 @@ def group_reports(store: Store, group: LeaderboardGroup) -> dict[int, VerdictRep
                 submission_id=row.submission_id, baseline_id=None, verdict=None, discordant=[]
             )
             continue
-        pairs = discordant_pairs(store, row.submission_id, baseline, group.plays, sealed=set())
+        pairs = discordant_pairs(
+            store,
+            row.submission_id,
+            baseline,
+            group.plays,
+            group.pairs.get(row.submission_id),
+            sealed=set(),
+        )
         reports[row.submission_id] = VerdictReport(
             submission_id=row.submission_id,
             baseline_id=baseline,

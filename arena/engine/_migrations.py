@@ -410,9 +410,11 @@ CREATE INDEX calls_board ON calls(match_id, slot, error_kind, completion_tokens,
     ttft_s, finish_reason, reasoning_tokens);
 CREATE INDEX rooms_played_board ON rooms_played(match_id, slot, room_index, room_id,
     initial_solved, escaped, outcome, points, time_to_solution_s, tokens_to_solution);
+CREATE INDEX matches_started ON matches(started_at);
 """
-"""Covering indexes of the leaderboard's reads: the numbers of a call or a room without the long
-texts stored in the same rows (reading those pages made the calls the slowest read)."""
+"""Indexes of the public reads: covering indexes for the board (the numbers of a call or a room
+without the long texts stored in the same rows: reading those pages made the calls the slowest
+read), and the match list's newest-first order (a page of 50 without sorting every match)."""
 
 
 def m009_board_versions(db: sqlite3.Connection) -> None:
