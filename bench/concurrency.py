@@ -125,7 +125,9 @@ async def main() -> None:
     parser.add_argument("--tps", type=float, default=40.0, help="simulated decode speed")
     parser.add_argument("--tokens", type=int, default=60, help="tokens per reply")
     args = parser.parse_args()
-    servers = [ServerProcess(REPLY, args.tokens, args.tps) for _ in range(2)]
+    thinking = ("Let me think about it step by step. " * (args.tokens // 30 + 1))[: args.tokens]
+    reply = thinking + "\n" + REPLY  # at least one character per token
+    servers = [ServerProcess(reply, args.tokens, args.tps) for _ in range(2)]
     urls = (servers[0].base_url, servers[1].base_url)
     try:
         with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "arena.sqlite3") as store:
