@@ -114,6 +114,7 @@ async def submit_action(services: Services, values: dict[str, Any], client: str)
         receipt = await services.service.submit(form, client)
     except SubmissionRefused as exc:
         return f"**Not accepted:** {display_text(exc.reason)}"
+    services.keeper.kick()
     if services.scheduler is not None:
         services.scheduler.kick()
     probe = receipt.probe
@@ -146,6 +147,7 @@ def manage_action(services: Services, submission_id: Any, token: str, action: st
         services.service.set_status(number, (token or "").strip(), target)  # type: ignore[arg-type]
     except SubmissionRefused as exc:
         return f"**Not done:** {display_text(exc.reason)}"
+    services.keeper.kick()
     return f"Submission #{number} is now **{target}**."
 
 

@@ -4,7 +4,7 @@ request."""
 
 from __future__ import annotations
 
-from arena.board._keeper import POLL_S, BoardKeeper, BoardStatus, Failure
+from arena.board._keeper import POLL_S, BoardKeeper, BoardStatus, Failure, rest_after
 from arena.board._reports import VerdictReport, group_reports, sealed_report
 from arena.board._snapshot import (
     EMPTY,
@@ -36,5 +36,6 @@ __all__ = [
     "is_current",
     "last_match",
     "read_versions",
+    "rest_after",
     "sealed_report",
 ]

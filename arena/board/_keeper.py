@@ -3,8 +3,11 @@ every request reads the current one.
 
 A visitor never triggers the heavy computation. The thread looks at ``board_versions`` (one
 small read) every ``poll_s`` seconds, or at once when kicked; everything written meanwhile, a
-burst of finished matches included, is taken in by one recomputation. A recomputation that fails
-keeps the last good snapshot in service; :meth:`BoardKeeper.status` says since when, and why.
+burst of finished matches included, is taken in by one recomputation. After a recomputation that
+took T seconds it rests at least T (:func:`rest_after`): the keeper never takes more than half a
+core from the matches, however fast they finish (the board lags more instead). A recomputation
+that fails keeps the last good snapshot in service; :meth:`BoardKeeper.status` says since when,
+and why.
 """
 
 from __future__ import annotations
@@ -56,6 +59,12 @@ class BoardStatus(BaseModel):
     """Set while recomputations fail: since when (the board shown is the last good one)."""
     error: str | None
     """The kind of error they fail with (details are in the server's log)."""
+
+
+def rest_after(poll_s: float, computed_s: float | None) -> float:
+    """Seconds to wait before the next look: the poll interval, and after a recomputation at
+    least as long as it took (a duty cycle of at most one half)."""
+    return max(poll_s, computed_s or 0.0)
 
 
 class BoardKeeper:
@@ -143,15 +152,20 @@ class BoardKeeper:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
+        rest = self.poll_s
         while not self._stop.is_set():
+            if rest > self.poll_s:
+                self._stop.wait(rest - self.poll_s)  # the rest a recomputation earned
             self._wake.wait(self.poll_s)
             self._wake.clear()
             if self._stop.is_set():
                 return
             try:
-                self.refresh()
+                fresh = self.refresh()
             except Exception:  # the thread must survive anything
                 log.exception("board keeper")
+                fresh = False
+            rest = rest_after(self.poll_s, self._snapshot.seconds if fresh else None)
 
 
-__all__ = ["POLL_S", "BoardKeeper", "BoardStatus", "Failure"]
+__all__ = ["POLL_S", "BoardKeeper", "BoardStatus", "Failure", "rest_after"]

@@ -281,6 +281,7 @@ def build_router(
     )
     async def submit(form: SubmissionForm, request: Request) -> SubmissionCreated:
         receipt = await service.submit(form, client_id(request))
+        board.kick()  # on the board within a poll, not after the next one
         if scheduler is not None:
             scheduler.kick()
         return SubmissionCreated(**receipt.model_dump())
@@ -378,6 +379,7 @@ def build_router(
     @router.post("/submissions/{submission_id}/status", responses=problems)  # type: ignore[arg-type]
     def change_status(submission_id: int, change: StatusChange) -> SubmissionView:
         service.set_status(submission_id, change.token, change.status)
+        board.kick()
         found = service.get(submission_id)
         assert found is not None
         return SubmissionView.model_validate(found)

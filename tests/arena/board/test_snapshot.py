@@ -21,7 +21,7 @@ from arena.analysis import (
     sealed_seeds,
     summaries,
 )
-from arena.board import BoardKeeper, Snapshot, build_snapshot
+from arena.board import BoardKeeper, Snapshot, build_snapshot, rest_after
 from arena.board import _snapshot as snapshot_module
 from arena.engine import Store
 from arena.views import pages
@@ -180,6 +180,12 @@ def test_a_failing_recomputation_keeps_the_last_good_board_and_says_how_old(
     assert keeper.refresh() and keeper.snapshot.rows[0].matches == 2
     assert keeper.status().failing_since is None
     assert pages.board_freshness(keeper).startswith("As of ")
+
+
+def test_the_keeper_rests_as_long_as_it_computed() -> None:
+    assert rest_after(1.0, None) == 1.0  # nothing computed: the next look after a poll
+    assert rest_after(1.0, 0.2) == 1.0
+    assert rest_after(1.0, 4.5) == 4.5  # at most half the time spent computing
 
 
 def test_before_the_first_board_the_pages_say_so(store: Store) -> None:
