@@ -55,13 +55,14 @@ _CALLS_SQL = _ANSWERED + (
     "TOTAL(reasoning_tokens) AS reasoning_tokens, TOTAL(completion_tokens) AS completion_tokens "
     "FROM answered GROUP BY submission_id"
 )
-_TTFT_SQL = _ANSWERED + (  # noqa: S608 - constants
-    "SELECT submission_id, ttft_s FROM answered WHERE ttft_s IS NOT NULL"
-)
 """Per submission, its answered calls (endpoint errors left out) in finished matches, summed in
 SQL (the calls are the largest table): how many, the tokens and decode seconds of the timed ones
 (a completion, a latency and a time to first token), cap hits, reasoning and completion tokens;
 ``ttft_median_s`` is added from ``_TTFT_SQL``."""
+_TTFT_SQL = _ANSWERED + (  # noqa: S608 - constants
+    "SELECT submission_id, ttft_s FROM answered WHERE ttft_s IS NOT NULL"
+)
+"""Every answered call's time to first token, for the medians."""
 
 
 def _with_ttft_medians(

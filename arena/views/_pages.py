@@ -25,7 +25,7 @@ from arena.analysis import (
     pareto_frontier,
     sealed_seeds,
 )
-from arena.board import BoardKeeper, VerdictReport, sealed_report
+from arena.board import BoardKeeper, Snapshot, VerdictReport, sealed_report
 from arena.engine import Store
 from arena.views import _charts as charts
 from arena.views._columns import ALL_COLUMNS, DEFAULT_COLUMNS, leaderboard_frame
@@ -185,10 +185,10 @@ def verdict_candidates(board: BoardKeeper) -> list[tuple[str, str]]:
     ]
 
 
-def report_of(store: Store, board: BoardKeeper, submission_id: int) -> VerdictReport | None:
-    """A live submission's verdict report from the board, the seeds a scheduled match still
-    has to play hidden; None when the board does not know it (yet)."""
-    found = board.snapshot.report(submission_id)
+def report_of(store: Store, snap: Snapshot, submission_id: int) -> VerdictReport | None:
+    """A live submission's verdict report from a board snapshot, the seeds a scheduled match
+    still has to play hidden; None when the board does not know it (yet)."""
+    found = snap.report(submission_id)
     return sealed_report(found, sealed_seeds(store)) if found is not None else None
 
 
@@ -230,12 +230,12 @@ def verdict_markdown(store: Store, board: BoardKeeper, submission_id: str | None
     found = live_submission(store, int(submission_id))
     if found is None:
         return f"No submission #{display_text(submission_id)}."
-    report = report_of(store, board, int(submission_id))
+    snap = board.snapshot  # one board for the whole text
+    report = report_of(store, snap, int(submission_id))
     name = display_text(found["display_name"])
     if report is None:
         return f"### #{int(submission_id)} {name}\nNot on the board yet: it is being recomputed."
-    row = next((r for r in board.snapshot.rows if r.submission_id == report.submission_id),
-               None)  # fmt: skip
+    row = next((r for r in snap.rows if r.submission_id == report.submission_id), None)
     v = report.verdict
     if v is None:
         return f"### #{report.submission_id} {name}\nNo baseline to compare with."
@@ -293,7 +293,7 @@ def discordant_choices(
     """(label, match id) of the replay to read for each discordant pair of a candidate."""
     if not submission_id or live_submission(store, int(submission_id)) is None:
         return []
-    report = report_of(store, board, int(submission_id))
+    report = report_of(store, board.snapshot, int(submission_id))
     choices = []
     for pair in report.discordant if report is not None else []:
         seed = "sealed" if pair.seed is None else str(pair.seed)
@@ -401,8 +401,8 @@ def board_freshness(board: BoardKeeper, now: datetime | None = None) -> str:
 
 def leaderboard_table(board: BoardKeeper, *filters: Any) -> tuple[pd.DataFrame, str]:
     """The current leaderboard's table and note, with :func:`leaderboard_view`'s filters."""
-    frame, note = leaderboard_view(list(board.snapshot.rows), *filters)
-    return frame, f"{note}\n\n{board_freshness(board)}"
+    frame, note, _ = leaderboard_page(board, *filters)
+    return frame, note
 
 
 def leaderboard_page(
@@ -410,10 +410,12 @@ def leaderboard_page(
 ) -> tuple[pd.DataFrame, str, dict[str, list[str]]]:
     """The table, its note (with the board's freshness) and the filters' choices from one
     snapshot."""
-    rows = list(board.snapshot.rows)  # one snapshot for the table and the filter choices
-    fresh = filter_choices(rows)
+    snap = board.snapshot  # one snapshot for the table and the filter choices
+    rows = list(snap.rows)
     frame, note = leaderboard_view(rows, *filters)
-    return frame, f"{note}\n\n{board_freshness(board)}", fresh
+    if snap.built_at is None:  # nothing computed yet: not "no submissions"
+        note = ""
+    return frame, f"{note}\n\n{board_freshness(board)}".strip(), filter_choices(rows)
 
 
 def validation_message(exc: ValidationError) -> str:

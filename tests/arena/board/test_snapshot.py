@@ -192,6 +192,8 @@ def test_before_the_first_board_the_pages_say_so(store: Store) -> None:
     keeper = BoardKeeper(store)
     assert keeper.snapshot.built_at is None
     assert pages.board_freshness(keeper) == "The leaderboard is being computed..."
+    frame, note = pages.leaderboard_table(keeper)
+    assert frame.empty and note == "The leaderboard is being computed..."  # not "no submissions"
 
 
 def test_the_keeper_thread_follows_the_store(store: Store) -> None:
@@ -224,13 +226,13 @@ async def test_verdict_reports_hide_the_seeds_still_to_play(store: Store) -> Non
     for seed in range(4):
         finished_match(store, base, cand, seed, random.Random(seed))
     keeper = BoardKeeper(store, refresh_on_read=True)
-    report = pages.report_of(store, keeper, cand)
+    report = pages.report_of(store, keeper.snapshot, cand)
     assert report is not None and report.discordant
     seed = report.discordant[0].seed
     assert seed is not None
     JobQueue(store).enqueue("again", {"kind": "match", "seed": seed})
     assert seed in sealed_seeds(store)
-    hidden = pages.report_of(store, keeper, cand)
+    hidden = pages.report_of(store, keeper.snapshot, cand)
     assert hidden is not None
     first = report.discordant[0]
     same = [
