@@ -346,9 +346,10 @@ def _bootstrap(
     lost, so the group may split) one at a time."""
     samples: list[list[float]] = [[] for _ in group.ids]
     games = len(group.game_pair)
-    draws = [np.bincount(rng.integers(0, games, games), minlength=games).astype(float)
-             for _ in range(resamples)]  # fmt: skip
-    totals = [group.totals(weights) for weights in draws]
+    totals = [  # per resample (n, w) per pair: a few numbers each, not the game weights
+        group.totals(np.bincount(rng.integers(0, games, games), minlength=games).astype(float))
+        for _ in range(resamples)
+    ]
     whole = [k for k, (n, _) in enumerate(totals) if bool(np.all(n > 0))]
     order = list(range(len(group.ids)))
     if anchor is not None:

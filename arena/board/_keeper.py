@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -58,12 +59,17 @@ class BoardStatus(BaseModel):
     failing_since: str | None
     """Set while recomputations fail: since when (the board shown is the last good one)."""
     error: str | None
-    """The kind of error they fail with (details are in the server's log)."""
+    """The kind of error they fail with, and the base model if it is one (details are in the
+    server's log)."""
+    stale_since: str | None = None
+    """While recomputing fails: when the oldest part still shown was computed."""
+    stale_age_s: float | None = None
+    """Seconds since then."""
 
 
 def rest_after(poll_s: float, computed_s: float | None) -> float:
-    """Seconds to wait before the next look: the poll interval, and after a recomputation at
-    least as long as it took (a duty cycle of at most one half)."""
+    """Seconds to wait before the next look: the poll interval, and after a recomputation
+    (successful or not) at least as long as it took (a duty cycle of at most one half)."""
     return max(poll_s, computed_s or 0.0)
 
 
@@ -86,6 +92,8 @@ class BoardKeeper:
         self._thread: threading.Thread | None = None
         self.recomputations = 0
         """Snapshots computed so far (a burst of writes between two looks costs one)."""
+        self._attempt_s: float | None = None
+        """How long the last recomputation attempt took (None: there was nothing to do)."""
 
     @property
     def snapshot(self) -> Snapshot:
@@ -97,28 +105,44 @@ class BoardKeeper:
 
     def refresh(self) -> bool:
         """Recompute the snapshot if the store changed since it was built; True when a new one
-        is in service. A failure keeps the old one and is recorded (and logged)."""
+        is in service. Failures are recorded (and logged): a base model that fails keeps its
+        last good part while the others go on; a failure of the whole computation keeps the
+        last good snapshot."""
         with self._computing:  # one computation at a time
             previous = self._snapshot
+            started = time.perf_counter()
             try:
                 if is_current(self.store, previous):
+                    self._attempt_s = None
                     return False
                 fresh = build_snapshot(self.store, previous if previous.built_at else None)
             except Exception as exc:  # any failure keeps the last good board
                 log.exception("board recomputation failed; the last good board stays in service")
-                since = self._failure.since if self._failure else datetime.now(UTC)
-                self._failure = Failure(since=since, error=type(exc).__name__)
+                self._fail(type(exc).__name__)
+                self._attempt_s = time.perf_counter() - started
                 return False
+            self._attempt_s = time.perf_counter() - started
             self._snapshot = fresh
-            self._failure = None
             self.recomputations += 1
+            if fresh.failed:
+                key, error = next(iter(fresh.failed.items()))
+                self._fail(f"{error} in the board of {key}")
+            else:
+                self._failure = None
             log.debug("board recomputed in %.2f s (%s)", fresh.seconds, fresh.recomputed)
             return True
 
-    def status(self, now: datetime | None = None) -> BoardStatus:
-        """How fresh the board is, for the API and the "as of" line."""
-        snap, failure = self._snapshot, self._failure
+    def _fail(self, error: str) -> None:
+        since = self._failure.since if self._failure else datetime.now(UTC)
+        self._failure = Failure(since=since, error=error)
+
+    def status(self, now: datetime | None = None, snapshot: Snapshot | None = None) -> BoardStatus:
+        """How fresh the board is, for the API and the "as of" line (of ``snapshot`` when a page
+        already holds one, else of the current board)."""
+        snap, failure = snapshot or self._snapshot, self._failure
         now = now or datetime.now(UTC)
+        stale = [snap.groups[k].built_at for k in snap.failed if k in snap.groups]
+        oldest = min(stale) if stale else (snap.built_at if failure else None)
         return BoardStatus(
             built_at=snap.built_at.isoformat(timespec="seconds") if snap.built_at else None,
             age_s=(now - snap.built_at).total_seconds() if snap.built_at else None,
@@ -129,6 +153,8 @@ class BoardKeeper:
             recomputations=self.recomputations,
             failing_since=failure.since.isoformat(timespec="seconds") if failure else None,
             error=failure.error if failure else None,
+            stale_since=oldest.isoformat(timespec="seconds") if oldest else None,
+            stale_age_s=(now - oldest).total_seconds() if oldest else None,
         )
 
     # -- the background thread ----------------------------------------------------------------
@@ -161,11 +187,10 @@ class BoardKeeper:
             if self._stop.is_set():
                 return
             try:
-                fresh = self.refresh()
+                self.refresh()
             except Exception:  # the thread must survive anything
                 log.exception("board keeper")
-                fresh = False
-            rest = rest_after(self.poll_s, self._snapshot.seconds if fresh else None)
+            rest = rest_after(self.poll_s, self._attempt_s)
 
 
 __all__ = ["POLL_S", "BoardKeeper", "BoardStatus", "Failure", "rest_after"]

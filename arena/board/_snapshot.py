@@ -10,6 +10,7 @@ imported results). :func:`build_snapshot` recomputes only the base models whose 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ from arena.results import ImportedPoint, imported_points, read_imported
 
 GLOBAL_KEY = ""
 """The version key of what belongs to no base model (imported results)."""
+NOT_COMPUTED = -1
+"""The version recorded for a base model whose recomputation failed and that has no earlier
+board: never equal to a real one, so the next look tries again."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class GroupBoard:
     """Its per-room escape rates."""
     seconds: float
     """How long computing it took."""
+    built_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When it was computed."""
 
 
 def compute_group(store: Store, key: str) -> GroupBoard:
@@ -104,6 +112,9 @@ class Snapshot:
     """How long this computation took."""
     recomputed: tuple[str, ...] = ()
     """The base models recomputed for it (the others were reused)."""
+    failed: Mapping[str, str] = field(default_factory=dict)
+    """Base models whose recomputation failed (key -> the error's kind): their last good part
+    is kept (none if they never had one) and their version left behind, so they are retried."""
     rows: tuple[LeaderboardRow, ...] = field(init=False)
     """Every row, sorted (base model, baseline first, score)."""
     ratings: tuple[Rating, ...] = field(init=False)
@@ -166,27 +177,39 @@ def last_match(store: Store) -> LastMatch | None:
 
 def build_snapshot(store: Store, previous: Snapshot | None = None) -> Snapshot:
     """The board now: the base models whose version moved since ``previous`` (all of them
-    without one) recomputed, the others reused from it."""
+    without one) recomputed, the others reused from it. A base model whose recomputation fails
+    keeps its last good part (see :attr:`Snapshot.failed`); the others are not held back."""
     started = time.perf_counter()
     versions = read_versions(store)  # before anything is read: a later write moves it
+    newest = last_match(store)  # likewise: the board includes at least the matches up to it
     reused = previous.groups if previous is not None else {}
     seen = previous.versions if previous is not None else {}
-    groups, recomputed = {}, []
+    groups: dict[str, GroupBoard] = {}
+    recomputed: list[str] = []
+    failed: dict[str, str] = {}
     for key in base_model_keys(store):
         if key in reused and versions.get(key, 0) == seen.get(key, 0):
             groups[key] = reused[key]
-        else:
+            continue
+        try:
             groups[key] = compute_group(store, key)
             recomputed.append(key)
+        except Exception as exc:  # one base model's failure holds back no other
+            log.exception("the board of base model %r could not be recomputed", key)
+            failed[key] = type(exc).__name__
+            versions[key] = seen.get(key, NOT_COMPUTED) if key in reused else NOT_COMPUTED
+            if key in reused:
+                groups[key] = reused[key]
     return Snapshot(
         versions=versions,
         groups=groups,
         calibrations=tuple(summaries(store)),
         imported=tuple(imported_points(read_imported(store))),
         built_at=datetime.now(UTC),
-        last_match=last_match(store),
+        last_match=newest,
         seconds=time.perf_counter() - started,
         recomputed=tuple(recomputed),
+        failed=failed,
     )
 
 
@@ -198,6 +221,7 @@ def is_current(store: Store, snapshot: Snapshot) -> bool:
 __all__ = [
     "EMPTY",
     "GLOBAL_KEY",
+    "NOT_COMPUTED",
     "GroupBoard",
     "LastMatch",
     "Snapshot",

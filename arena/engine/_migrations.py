@@ -351,6 +351,21 @@ def _trigger(name: str, event: str, table: str, when: str | None, *bumps: str) -
     return f"CREATE TRIGGER board_{name} AFTER {event} ON {table}{condition} BEGIN {body} END;"
 
 
+BOARD_SUBMISSION_COLUMNS = (
+    "id", "display_name", "base_model", "base_model_key", "quant", "bits_per_weight",
+    "file_size_gb", "hardware", "engine", "base_url", "settings_class", "is_baseline", "status",
+    "status_reason", "server_engine", "server_version", "server_quant", "server_context_tokens",
+)  # fmt: skip
+"""The submissions columns a board shows or depends on: only updates of these raise its
+version (not ``consecutive_failures``, written after every failed match of a flaky endpoint).
+``tests/arena/board/test_versions.py`` makes every new column take a side."""
+BOARD_IGNORED_SUBMISSION_COLUMNS = (
+    "model", "api_key_encrypted", "sampling", "deletion_token_hash", "client_hash", "probe",
+    "created_at", "updated_at", "consecutive_failures", "source", "context_tokens",
+)  # fmt: skip
+"""The submissions columns no board reads."""
+
+
 def _board_triggers() -> list[str]:
     """Every write that changes what the leaderboard shows raises the version of the base
     models it touches: submissions, finished matches (and changes to their rooms and calls; a
@@ -368,7 +383,7 @@ def _board_triggers() -> list[str]:
         _trigger("submission_in", "INSERT", "submissions", None, sub.format(row="NEW")),
         _trigger(
             "submission_up",
-            "UPDATE",
+            "UPDATE OF " + ", ".join(BOARD_SUBMISSION_COLUMNS),
             "submissions",
             None,
             sub.format(row="OLD"),

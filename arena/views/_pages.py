@@ -372,10 +372,12 @@ def _clock(iso: str) -> str:
     return iso.replace("T", " ").split(".")[0].removesuffix("+00:00") + " UTC"
 
 
-def board_freshness(board: BoardKeeper, now: datetime | None = None) -> str:
-    """The "as of ..." line under the board: when it was computed and from which match, or
-    that recomputing fails and how old the board shown is."""
-    status = board.status(now)
+def board_freshness(
+    board: BoardKeeper, now: datetime | None = None, snapshot: Snapshot | None = None
+) -> str:
+    """The "as of ..." line under the board (of ``snapshot`` when the page holds one): when it
+    was computed and from which match, or that recomputing fails and how old what is shown is."""
+    status = board.status(now, snapshot)
     if status.built_at is None or status.age_s is None:
         if status.error:
             return (
@@ -390,11 +392,11 @@ def board_freshness(board: BoardKeeper, now: datetime | None = None) -> str:
             f", up to match `{display_text(status.last_match_id[:8])}` (finished "
             f"{_clock(status.last_match_finished_at)})"
         )
-    if status.failing_since:
+    if status.failing_since and status.stale_since and status.stale_age_s is not None:
         return (
             f"**Not up to date:** recomputing the board has failed since "
-            f"{_clock(status.failing_since)} ({display_text(status.error or 'error')}); this is "
-            f"the board as of {when}{last}."
+            f"{_clock(status.failing_since)} ({display_text(status.error or 'error')}); what is "
+            f"shown is as of {_clock(status.stale_since)} ({_ago(status.stale_age_s)} ago)."
         )
     return f"As of {when}{last}."
 
@@ -415,7 +417,8 @@ def leaderboard_page(
     frame, note = leaderboard_view(rows, *filters)
     if snap.built_at is None:  # nothing computed yet: not "no submissions"
         note = ""
-    return frame, f"{note}\n\n{board_freshness(board)}".strip(), filter_choices(rows)
+    line = board_freshness(board, snapshot=snap)
+    return frame, f"{note}\n\n{line}".strip(), filter_choices(rows)
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -152,34 +152,69 @@ def test_a_failing_recomputation_keeps_the_last_good_board_and_says_how_old(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = World(store, random.Random(3))
+    for kind, pick in [("submit", 0), ("submit", 3), ("submit", 1), ("submit", 4), ("match", 0)]:
+        world.step(kind, pick)  # Alpha (one match) and Beta
+    keeper = BoardKeeper(store)
+    assert keeper.refresh()
+    good = keeper.snapshot
+    real = snapshot_module.compute_group
+
+    def broken(store: Store, key: str) -> object:
+        if key == "alpha":
+            raise RuntimeError("disk on fire")
+        return real(store, key)
+
+    monkeypatch.setattr(snapshot_module, "compute_group", broken)
+    world.step("match", 0)  # Alpha changes: its recomputation fails
+    world.step("match", 1)  # Beta changes: it still gets its new board
+    assert keeper.refresh()
+    alpha = [r for r in keeper.snapshot.rows if r.base_model_key == "alpha"]
+    beta = [r for r in keeper.snapshot.rows if r.base_model_key == "beta"]
+    assert [r.model_dump() for r in alpha] == [
+        r.model_dump() for r in good.rows if r.base_model_key == "alpha"
+    ]  # the last good part of Alpha is still served
+    assert alpha[0].matches == 1 and beta[0].matches == 1
+    assert keeper.snapshot.failed == {"alpha": "RuntimeError"}
+    assert not snapshot_module.is_current(store, keeper.snapshot)  # Alpha is retried
+    assert keeper.refresh()  # and fails again
+    status = keeper.status()
+    assert status.error == "RuntimeError in the board of alpha" and status.failing_since
+    assert status.stale_since == good.groups["alpha"].built_at.isoformat(timespec="seconds")
+    later = good.groups["alpha"].built_at + timedelta(minutes=7)
+    line = pages.board_freshness(keeper, now=later)
+    assert line.startswith("**Not up to date:** recomputing the board has failed since")
+    assert "(RuntimeError in the board of alpha)" in line and "(7 min ago)" in line
+    assert "disk on fire" not in line
+    _, note = pages.leaderboard_table(keeper)
+    assert "Not up to date" in note
+
+    monkeypatch.undo()  # repaired: the next refresh catches up and the warning goes
+    assert keeper.refresh()
+    assert next(r.matches for r in keeper.snapshot.rows if r.base_model_key == "alpha") == 2
+    assert keeper.status().failing_since is None and not keeper.snapshot.failed
+    assert pages.board_freshness(keeper).startswith("As of ")
+    assert keeper.snapshot.content() == build_snapshot(store).content()
+
+
+def test_a_failure_of_the_whole_computation_keeps_the_last_good_snapshot(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(store, random.Random(8))
     for kind, pick in [("submit", 0), ("submit", 3), ("match", 0)]:
         world.step(kind, pick)
     keeper = BoardKeeper(store)
     assert keeper.refresh()
     good = keeper.snapshot
 
-    def broken(store: Store, key: str) -> object:
-        raise RuntimeError("disk on fire")
+    def broken(store: Store) -> object:
+        raise OSError("database is locked")
 
-    monkeypatch.setattr(snapshot_module, "compute_group", broken)
+    monkeypatch.setattr(snapshot_module, "summaries", broken)
     world.step("match", 0)
-    assert not keeper.refresh() and not keeper.refresh()
-    assert keeper.snapshot is good  # still served
-    assert keeper.snapshot.rows[0].matches == 1
-    status = keeper.status()
-    assert status.error == "RuntimeError" and status.failing_since is not None
-    assert status.built_at == good.built_at.isoformat(timespec="seconds")  # type: ignore[union-attr]
-    later = good.built_at + timedelta(minutes=7)  # type: ignore[operator]
-    line = pages.board_freshness(keeper, now=later)
-    assert line.startswith("**Not up to date:** recomputing the board has failed since")
-    assert "(RuntimeError)" in line and "(7 min ago)" in line and "disk on fire" not in line
-    _, note = pages.leaderboard_table(keeper)
-    assert "Not up to date" in note
-
-    monkeypatch.undo()  # repaired: the next refresh catches up and the warning goes
-    assert keeper.refresh() and keeper.snapshot.rows[0].matches == 2
-    assert keeper.status().failing_since is None
-    assert pages.board_freshness(keeper).startswith("As of ")
+    assert not keeper.refresh()
+    assert keeper.snapshot is good and keeper.status().error == "OSError"
+    later = good.built_at + timedelta(minutes=3)  # type: ignore[operator]
+    assert "(3 min ago)" in pages.board_freshness(keeper, now=later)
 
 
 def test_the_keeper_rests_as_long_as_it_computed() -> None:

@@ -11,6 +11,7 @@ from arena.analysis import calibration_store
 from arena.analysis._calibration import CalibrationConfig
 from arena.board import GLOBAL_KEY, read_versions
 from arena.engine import Store
+from arena.engine._migrations import BOARD_IGNORED_SUBMISSION_COLUMNS, BOARD_SUBMISSION_COLUMNS
 from tests.arena.analysis.test_leaderboard import add_submission
 from tests.arena.board._writes import (
     add_probe,
@@ -20,6 +21,19 @@ from tests.arena.board._writes import (
     set_submission_status,
     start_match,
 )
+
+
+def test_every_submissions_column_is_shown_on_the_board_or_declared_ignored(store: Store) -> None:
+    columns = {r["name"] for r in store.query("SELECT name FROM pragma_table_info('submissions')")}
+    shown, ignored = set(BOARD_SUBMISSION_COLUMNS), set(BOARD_IGNORED_SUBMISSION_COLUMNS)
+    assert not shown & ignored
+    assert columns == shown | ignored, "a new submissions column: does a board show it?"
+
+
+def test_a_flaky_endpoints_failure_count_moves_no_board(store: Store) -> None:
+    sid = add_submission(store, "B", "Alpha", "BF16", 16, baseline=True)
+    bump = "UPDATE submissions SET consecutive_failures = consecutive_failures + 1 WHERE id = ?"
+    assert moved(store, lambda: store.write(lambda db: db.execute(bump, (sid,)))) == set()
 
 
 def moved(store: Store, write: Callable[[], object]) -> set[str]:
