@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
 from arena.engine import Sampling
 
@@ -38,6 +38,30 @@ def plain_text(value: str) -> str:
 def display_text(value: str) -> str:
     """A stored plain text, escaped for HTML and Markdown so it renders as itself."""
     return _MARKDOWN.sub(r"\\\1", html.escape(value, quote=True))
+
+
+MAX_API_KEY = 4096
+"""The longest API key accepted (real keys are tens to a few hundred characters)."""
+
+
+def api_key_text(value: object) -> object:
+    """An API key as an HTTP header can carry it (``Authorization: Bearer <key>``): printable
+    ASCII without spaces, at most :data:`MAX_API_KEY` characters; empty means none. The
+    messages never repeat the key."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    if len(value) > MAX_API_KEY:
+        raise ValueError(f"is {len(value)} characters long; at most {MAX_API_KEY} are accepted")
+    if any(not 33 <= ord(ch) <= 126 for ch in value):
+        raise ValueError(
+            "may only contain printable ASCII characters without spaces or line breaks (it is "
+            "sent in an HTTP header)"
+        )
+    return value
 
 
 def base_model_key(name: str) -> str:
@@ -71,8 +95,9 @@ class SubmissionForm(BaseModel):
     """OpenAI-compatible base URL (checked by the SSRF guard at submission)."""
     model: Annotated[PlainText, Field(min_length=1, max_length=200)]
     """Served model id."""
-    api_key: SecretStr | None = Field(None, repr=False)
-    """Optional bearer token: encrypted at rest, never shown back."""
+    api_key: Annotated[SecretStr | None, BeforeValidator(api_key_text)] = Field(None, repr=False)
+    """Optional bearer token (printable ASCII, no spaces, at most 4096 characters): encrypted at
+    rest, never shown back."""
     sampling: Sampling = Sampling()
     """Sampling settings (presets exist for well-known families)."""
     is_baseline: bool = False

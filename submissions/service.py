@@ -23,7 +23,15 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from arena.analysis import choose_baselines
 from arena.client import ChatClient, ClientLimits, EndpointError, ServerInfo, server_info
-from arena.engine import Profile, Store, context_needed, effective_window, now, profiles
+from arena.engine import (
+    Profile,
+    Store,
+    context_needed,
+    effective_window,
+    is_row_id,
+    now,
+    profiles,
+)
 from submissions.keystore import KeyStore, KeyStoreError
 from submissions.models import SubmissionForm, base_model_key, settings_class
 from submissions.ssrf import (
@@ -321,8 +329,12 @@ class SubmissionService:
     # -- owners -------------------------------------------------------------------------------
     def set_status(self, submission_id: int, token: str, status: Status, reason: str = "") -> None:
         """Pause, resume or delete a submission with its deletion token."""
-        rows = self.store.query(
-            "SELECT deletion_token_hash, status FROM submissions WHERE id = ?", (submission_id,)
+        rows = (
+            self.store.query(
+                "SELECT deletion_token_hash, status FROM submissions WHERE id = ?", (submission_id,)
+            )
+            if is_row_id(submission_id)
+            else []
         )
         if not rows or not hmac.compare_digest(rows[0]["deletion_token_hash"], _token_hash(token)):
             raise SubmissionRefused("unknown submission or wrong token", "forbidden")
@@ -341,7 +353,10 @@ class SubmissionService:
         self.store.write(run)
 
     def get(self, submission_id: int) -> dict[str, object] | None:
-        """A submission without its secrets (no key, no token hash, no client hash)."""
+        """A submission without its secrets (no key, no token hash, no client hash); None when
+        there is none (an id SQLite cannot even hold included)."""
+        if not is_row_id(submission_id):
+            return None
         rows = self.store.query(
             "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, "
             "file_size_gb, hardware, engine, model, sampling, is_baseline, status, status_reason, "

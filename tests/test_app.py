@@ -101,6 +101,9 @@ async def test_the_verdicts_tab_explains_the_verdict_and_links_replays(
         and discordant_choices(store, board, "99") == []
     )
     assert verdict_markdown(store, board, "99") == "No submission #99."
+    huge = str(2**63)  # more than SQLite holds: not found, not a crash
+    assert verdict_markdown(store, board, huge) == f"No submission #{huge}."
+    assert discordant_choices(store, board, huge) == []
     frame = ratings_frame(board)
     assert list(frame["quant"]) == ["BF16", "Q2_K"] or set(frame["quant"]) == {"BF16", "Q2_K"}
     assert "Base &lt;b&gt;" not in contagion_markdown(board)  # labels are quants
@@ -197,6 +200,8 @@ def test_owner_actions_need_the_token(store: Store) -> None:
     app = services(store)
     assert manage_action(app, None, "t", "pause") == "**Not done:** enter the submission number."
     assert "unknown submission or wrong token" in manage_action(app, 3, "t", "pause")
+    assert "unknown submission or wrong token" in manage_action(app, str(2**63), "t", "pause")
+    assert submission_status(app, str(2**64)) == "No such submission."
 
 
 def test_python_app_py_serves_its_page(tmp_path: Path) -> None:

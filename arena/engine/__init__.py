@@ -34,7 +34,7 @@ from arena.engine._privacy import (
 )
 from arena.engine._profile import Profile, ProfileError
 from arena.engine._scoring import SCORE_TABLE, SCORING_VERSION
-from arena.engine._store import Store, clean_text
+from arena.engine._store import Store, clean_text, is_row_id
 
 __all__ = [
     "SCORE_TABLE",
@@ -60,6 +60,7 @@ __all__ = [
     "context_needed",
     "effective_window",
     "endpoint_hosts",
+    "is_row_id",
     "now",
     "play_match",
     "profiles",

@@ -78,6 +78,16 @@ def _insert_row(db: sqlite3.Connection, table: str, row: dict[str, Any]) -> None
     db.execute(sql, values)
 
 
+ROW_ID_RANGE = range(-(2**63), 2**63)
+"""The integers SQLite can hold (a larger one in a query raises OverflowError, not "not
+found")."""
+
+
+def is_row_id(value: int) -> bool:
+    """Whether ``value`` can be a row id (or an offset) at all."""
+    return value in ROW_ID_RANGE
+
+
 class Store:
     """The arena's database. Writes go through one thread; reads use their own connections."""
 

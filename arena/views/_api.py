@@ -139,14 +139,24 @@ class StatusChange(BaseModel):
     dropped, and a deleted submission cannot be changed again)."""
 
 
+def _forwarded_entries(headers: Mapping[str, str]) -> list[str]:
+    """Every ``X-Forwarded-For`` entry in order, across all header lines (a client can send its
+    own lines before the proxy's: ``Mapping.get`` would return only the first one)."""
+    getlist = getattr(headers, "getlist", None)
+    lines = list(getlist("x-forwarded-for")) if callable(getlist) else []
+    if not lines and headers.get("x-forwarded-for"):
+        lines = [headers["x-forwarded-for"]]
+    return [entry.strip() for line in lines for entry in line.split(",") if entry.strip()]
+
+
 def client_id_from(headers: Mapping[str, str], peer: str | None) -> str:
     """Who is submitting, for the rate limit. Behind a trusted proxy (a Hugging Face Space, or
-    ``QER_TRUST_PROXY=1``) the last ``X-Forwarded-For`` entry, the one the proxy itself appended
-    (earlier entries are whatever the client sent); else the socket peer."""
-    trusted = current().server.trust_proxy
-    forwarded = headers.get("x-forwarded-for", "")
-    if trusted and forwarded.strip():
-        return forwarded.split(",")[-1].strip()
+    ``QER_TRUST_PROXY=1``) the rightmost ``X-Forwarded-For`` entry over all header lines, the one
+    the proxy itself appended (earlier entries and lines are whatever the client sent); else the
+    socket peer."""
+    entries = _forwarded_entries(headers)
+    if current().server.trust_proxy and entries:
+        return entries[-1]
     return peer or "unknown"
 
 

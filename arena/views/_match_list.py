@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from arena.engine import AdversarialMode, Slot, Store
+from arena.engine import AdversarialMode, Slot, Store, is_row_id
 from arena.views._match_rows import (
     SEALED,
     fetch_rows,
@@ -190,6 +190,9 @@ def match_list(
         raise ValueError(f"limit and offset must be >= 0, got {limit} and {offset}")
     if status is not None and status not in MATCH_STATUSES:
         raise ValueError(f"unknown match status {status!r} (known: {', '.join(MATCH_STATUSES)})")
+    if not is_row_id(offset) or (submission_id is not None and not is_row_id(submission_id)):
+        return []  # past any row there can be: nothing (SQLite cannot even take the number)
+    limit = min(limit, 2**63 - 1)
     sql = (
         MATCH_COLUMNS + "WHERE (? IS NULL OR m.status = ?) "
         "AND (? IS NULL OR a.submission_id = ? OR b.submission_id = ?) "

@@ -26,7 +26,7 @@ from arena.analysis import (
     sealed_seeds,
 )
 from arena.board import BoardKeeper, Snapshot, VerdictReport, sealed_report
-from arena.engine import Store
+from arena.engine import Store, is_row_id
 from arena.views import _charts as charts
 from arena.views._columns import ALL_COLUMNS, DEFAULT_COLUMNS, leaderboard_frame
 from arena.views._match_list import match_list, now_playing
@@ -87,6 +87,8 @@ def live_submissions(store: Store) -> list[dict[str, Any]]:
 
 def live_submission(store: Store, submission_id: int) -> dict[str, Any] | None:
     """One submission's row, or None when there is none or it was deleted."""
+    if not is_row_id(submission_id):
+        return None
     found = store.query("SELECT * FROM submissions WHERE id = ?", (submission_id,))
     if not found or found[0]["status"] == "deleted":
         return None

@@ -127,3 +127,26 @@ def test_the_public_shape_documents_every_field_and_holds_no_secret() -> None:
     assert not public & {"base_url", "api_key", "api_key_encrypted", "deletion_token_hash",
                          "client_hash", "sampling"}  # fmt: skip
     assert set(SubmissionLabels.model_fields) < public
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["sk abc", "sk-ключ", "sk-a\r\nX-Evil: 1", "sk-a\x00b", "sk-a\tb", "x" * 10_001],
+    ids=["space", "non-ascii", "crlf", "nul", "tab", "too-long"],
+)
+def test_an_api_key_no_http_header_can_carry_is_refused_with_the_reason(key: str) -> None:
+    """A key the client could not send (a ValueError deep in httpx, a 500 before) is a field
+    error saying why, never repeating the key."""
+    with pytest.raises(ValidationError) as caught:
+        form(api_key=key)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("api_key",)
+    message = error["msg"]
+    assert ("at most 4096" in message) if len(key) > 4096 else ("printable ASCII" in message)
+    assert key not in message and "ключ" not in message  # shown without the input
+
+
+def test_an_empty_api_key_means_none_and_a_real_one_is_kept() -> None:
+    assert form(api_key="").api_key is None
+    kept = form(api_key="sk-proj-AbC_123.xyz~")
+    assert kept.api_key is not None and kept.api_key.get_secret_value() == "sk-proj-AbC_123.xyz~"

@@ -343,3 +343,49 @@ async def test_the_verdict_report_names_the_profile_margin_and_silent_rooms(
     assert verdict["margin_pp"] == 5.0 and verdict["kind"] == "undecided"
     low, high = verdict["equivalence_ci_pp"]
     assert low < verdict["difference_pp"] < high
+
+
+def test_the_rate_limit_key_is_the_proxys_entry_across_every_header_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client may send its own X-Forwarded-For lines before the proxy's: the rightmost entry
+    over all lines is the one the proxy appended."""
+    from starlette.datastructures import Headers
+
+    from arena.views._api import client_id_from
+
+    lines = Headers(raw=[(b"x-forwarded-for", b"1.1.1.1"),
+                         (b"x-forwarded-for", b"6.6.6.6, 9.9.9.9")])  # fmt: skip
+    monkeypatch.setenv("QER_TRUST_PROXY", "1")
+    assert client_id_from(lines, "10.0.0.1") == "9.9.9.9"
+    assert client_id_from({"x-forwarded-for": "2.2.2.2, 3.3.3.3"}, "10.0.0.1") == "3.3.3.3"
+    assert client_id_from(Headers(raw=[(b"x-forwarded-for", b" , ")]), "10.0.0.1") == "10.0.0.1"
+    monkeypatch.setenv("QER_TRUST_PROXY", "0")
+    assert client_id_from(lines, "10.0.0.1") == "10.0.0.1"  # no proxy trusted: the peer
+
+
+def test_ids_sqlite_cannot_hold_are_not_found_not_a_crash(store: Store) -> None:
+    """Ids and offsets of 2^63 and more (SQLite's OverflowError) answer 404 or an empty page."""
+    client = make_client(store)
+    huge = 2**63
+    for path in (f"/api/submissions/{huge}", f"/api/submissions/{huge}/verdict",
+                 f"/api/submissions/{-huge - 1}"):  # fmt: skip
+        response = client.get(path)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["kind"] == "not_found"
+    changed = client.post(
+        f"/api/submissions/{huge}/status", json={"token": "t", "status": "paused"}
+    )
+    assert changed.status_code == 403 and changed.json()["kind"] == "forbidden"
+    for query in (f"offset={huge}", f"submission_id={huge}", f"submission_id={-huge - 1}"):
+        response = client.get(f"/api/matches?{query}")
+        assert response.status_code == 200 and response.json() == [], query
+
+
+@pytest.mark.parametrize("key", ["sk abc", "sk-é", "sk-a\r\nb", "sk-a\x00b", "k" * 10_000])
+def test_an_unsendable_api_key_is_a_422_naming_the_field(
+    store: Store, server: NullServer, key: str
+) -> None:
+    response = make_client(store).post("/api/submissions", json=body(server.base_url, api_key=key))
+    assert response.status_code == 422, response.text
+    assert "api_key" in response.text and key not in response.text
