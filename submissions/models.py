@@ -9,7 +9,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
-from arena.engine import Sampling
+from arena.engine import Sampling, not_a_flag
 
 Quant = Literal[
     "BF16", "FP16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_1", "Q4_0", "Q3_K_M", "Q2_K",
@@ -83,9 +83,9 @@ class SubmissionForm(BaseModel):
     """The model before quantization, e.g. ``Qwen3-4B`` (compared case- and spacing-blind)."""
     quant: Quant
     """Quant label."""
-    bits_per_weight: float = Field(gt=0, le=32)
-    """Average bits per weight."""
-    file_size_gb: float | None = Field(None, gt=0, le=4096)
+    bits_per_weight: float = Field(gt=0, le=32, strict=True)
+    """Average bits per weight (a number: ``true`` or ``"4.5"`` is refused)."""
+    file_size_gb: float | None = Field(None, gt=0, le=4096, strict=True)
     """Model file size in GB, when known."""
     hardware: Annotated[PlainText, Field(min_length=1, max_length=80)]
     """Free text, e.g. "RTX 4090", "DGX Spark", "CPU 8 GB"."""
@@ -102,7 +102,9 @@ class SubmissionForm(BaseModel):
     """Sampling settings (presets exist for well-known families)."""
     is_baseline: bool = False
     """This is the full-precision baseline for its base model."""
-    context_tokens: int | None = Field(None, ge=512, le=10_000_000)
+    context_tokens: Annotated[int | None, BeforeValidator(not_a_flag)] = Field(
+        None, ge=512, le=10_000_000
+    )
     """The context window the server runs with, in tokens (llama-server ``-c``, vLLM
     ``--max-model-len``, Ollama ``num_ctx``); calibration never picks a level whose prompt would
     not fit it. Unknown: 8192 is assumed."""

@@ -24,6 +24,7 @@ from arena.engine._models import (
     RoomResult,
     Sampling,
     Slot,
+    not_a_flag,
 )
 from arena.engine._privacy import (
     SEALED_SQL,
@@ -61,6 +62,7 @@ __all__ = [
     "effective_window",
     "endpoint_hosts",
     "is_row_id",
+    "not_a_flag",
     "now",
     "play_match",
     "profiles",

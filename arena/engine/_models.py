@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from arena.client import ServerInfo, normalize_base_url
 from arena.engine import _profile as profiles
@@ -16,20 +24,29 @@ from rooms.base import MAX_DIFFICULTY, MIN_DIFFICULTY
 Slot = Literal["a", "b"]
 
 
+def not_a_flag(value: object) -> object:
+    """Refuse ``true``/``false`` where a number is meant (pydantic would take them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
 class Sampling(BaseModel):
     """Sampling settings sent with every request of a contestant."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    """Sampling temperature (0 = greedy where the server honours it)."""
-    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    temperature: float = Field(0.0, ge=0.0, le=2.0, strict=True)
+    """Sampling temperature (0 = greedy where the server honours it); a number, not a flag or
+    a string."""
+    top_p: float | None = Field(None, gt=0.0, le=1.0, strict=True)
     """Nucleus sampling; omitted from requests when None."""
-    top_k: int | None = Field(None, ge=1)
-    """Top-k (a vLLM / llama.cpp extension); omitted when None."""
-    max_tokens: int = Field(512, ge=1, le=262_144)
+    top_k: int | None = Field(None, ge=1, le=1_000_000, strict=True)
+    """Top-k (a vLLM / llama.cpp extension; beyond a million it is every token of any
+    vocabulary); omitted when None."""
+    max_tokens: Annotated[int, BeforeValidator(not_a_flag)] = Field(512, ge=1, le=262_144)
     """Cap on generated tokens per call; hitting it shows as finish_reason ``length``."""
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-(2**63), lt=2**63, strict=True)
     """Sampling seed sent to the server; omitted when None."""
     thinking: bool | None = None
     """Reasoning on/off via ``chat_template_kwargs.enable_thinking``; omitted when None."""

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arena.analysis import (
+    QUANT_FAMILIES,
     CalibrationSummary,
     ContagionMatrix,
     LeaderboardRow,
@@ -45,7 +46,7 @@ from arena.views._match_list import MatchListItem, match_list
 from arena.views._replay import replay
 from arena.views._replay_models import Replay
 from rooms.sandbox import isolation
-from submissions.models import SubmissionForm, SubmissionPublic
+from submissions.models import ENGINES, SubmissionForm, SubmissionPublic
 from submissions.service import ProbeResult, SubmissionRefused, SubmissionService
 
 REFUSAL_STATUS = {
@@ -210,9 +211,14 @@ def _require_admin(request: Request) -> None:
         raise SubmissionRefused(
             "imports are disabled: no QER_ADMIN_TOKEN is configured", "forbidden"
         )
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise SubmissionRefused("admin token missing or wrong", "unauthorized")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
+        raise SubmissionRefused(
+            "admin token missing or wrong (send Authorization: Bearer <QER_ADMIN_TOKEN>)",
+            "unauthorized",
+        )
 
 
 PUBLISHING_OFF = "off: set HF_TOKEN and QER_RESULTS_REPO to publish the results dataset"
@@ -254,7 +260,12 @@ def build_router(
         engine: str | None = None,
         search: str | None = Query(None, max_length=200),
     ) -> list[LeaderboardRow]:
-        """Every submission's row from the shared board (``GET /api/board`` says how fresh)."""
+        """Every submission's row from the shared board (``GET /api/board`` says how fresh).
+        ``quant_family`` and ``engine`` take one of their known values (400 otherwise)."""
+        for name, value, known in (("quant_family", quant_family, QUANT_FAMILIES),
+                                   ("engine", engine, ENGINES)):  # fmt: skip
+            if value is not None and value not in known:
+                raise _bad(f"unknown {name} {value[:40]!r} (known: {', '.join(known)})")
         return filter_rows(
             board.snapshot.rows,
             base_model=base_model,

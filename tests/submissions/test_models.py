@@ -150,3 +150,22 @@ def test_an_empty_api_key_means_none_and_a_real_one_is_kept() -> None:
     assert form(api_key="").api_key is None
     kept = form(api_key="sk-proj-AbC_123.xyz~")
     assert kept.api_key is not None and kept.api_key.get_secret_value() == "sk-proj-AbC_123.xyz~"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("bits_per_weight", True), ("bits_per_weight", "4.5"), ("file_size_gb", False),
+     ("context_tokens", True)],
+)  # fmt: skip
+def test_numbers_are_numbers_not_flags_or_strings(field: str, value: object) -> None:
+    assert bad_fields(**{field: value}) == {field}
+
+
+@pytest.mark.parametrize(
+    "sampling",
+    [{"temperature": True}, {"top_p": "0.9"}, {"top_k": 10**30}, {"top_k": True},
+     {"max_tokens": True}, {"seed": 2**64}],
+)  # fmt: skip
+def test_loose_sampling_values_are_refused(sampling: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        form(sampling={"temperature": 0.0, "max_tokens": 64, **sampling})

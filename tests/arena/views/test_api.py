@@ -203,6 +203,10 @@ def test_imports_need_the_admin_token(store: Store, monkeypatch: pytest.MonkeyPa
     wrong = client.post("/api/imports/llama-bench", params=params, content=data,
                         headers={"Authorization": "Bearer nope"})  # fmt: skip
     assert wrong.status_code == 401
+    for raw in ("admin-secret", "Basic admin-secret", "Bearer"):  # the scheme is required
+        bare = client.post("/api/imports/llama-bench", params=params, content=data,
+                           headers={"Authorization": raw})  # fmt: skip
+        assert bare.status_code == 401 and bare.json()["kind"] == "unauthorized", raw
     auth = {"Authorization": "Bearer admin-secret"}
     created = client.post("/api/imports/llama-bench", params=params, content=data, headers=auth)
     assert created.status_code == 201, created.text
@@ -389,3 +393,12 @@ def test_an_unsendable_api_key_is_a_422_naming_the_field(
     response = make_client(store).post("/api/submissions", json=body(server.base_url, api_key=key))
     assert response.status_code == 422, response.text
     assert "api_key" in response.text and key not in response.text
+
+
+def test_unknown_filter_values_are_refused_not_an_empty_list(store: Store) -> None:
+    client = make_client(store)
+    for query in ("quant_family=8bit-ish", "engine=notanengine"):
+        response = client.get(f"/api/leaderboard?{query}")
+        assert response.status_code == 400 and response.json()["kind"] == "bad_request", query
+        assert "known:" in response.json()["detail"]
+    assert client.get("/api/leaderboard?quant_family=4-bit&engine=vLLM").status_code == 200
