@@ -423,10 +423,22 @@ async def _resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
         try:
             addresses.append(ipaddress.ip_address(answer))
         except ValueError:
-            raise URLRefused(f"{host} resolved to {answer!r}, which is not an address") from None
+            raise URLRefused(f"{host} resolved to something that is not an address") from None
     if not addresses:
         raise URLRefused(f"{host} does not resolve to any address")
     return list(dict.fromkeys(addresses))
+
+
+_DOTTED_QUAD = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b(?!/)")
+"""An IPv4 address in a reason (not a range such as ``10.0.0.0/8``)."""
+
+
+def _unnamed(reason: str, ip: IPAddress) -> str:
+    """``reason`` without the address a name resolved to (nor an IPv4 address embedded in it):
+    a refusal must not tell the submitter what this server's resolver sees for internal
+    names."""
+    text = "it" + reason.removeprefix(str(ip)) if reason.startswith(str(ip)) else reason
+    return _DOTTED_QUAD.sub("an IPv4 address", text)
 
 
 def _connect_address(ip: IPAddress) -> str:
@@ -470,9 +482,10 @@ async def check_url(
         addresses = await _resolve(host, port, resolver)
     for ip in addresses:
         reason = _address_reason(ip, allow_private)
+        if reason is not None and literal is not None:
+            raise URLRefused(reason)
         if reason is not None:
-            prefix = "" if literal is not None else f"{host} resolves to a forbidden address: "
-            raise URLRefused(prefix + reason)
+            raise URLRefused(f"{host} resolves to a forbidden address: {_unnamed(reason, ip)}")
     return SafeTarget(
         url=_root_url(scheme, host, port, parts.path),
         scheme=scheme,
