@@ -992,6 +992,15 @@ def result_matches(result: CaseResult, expected: Any) -> bool:
     return result.ok and result.value == expected
 
 
+def raised_note(error: str) -> str:
+    """Why a shown case failed, for the judgement: the exception it raised (an import the
+    sandbox does not offer said as such)."""
+    text = " ".join(error.split())[:200]
+    if "ModuleNotFoundError" in text or "ImportError" in text:
+        return f"it could not import a module: {text} (the sandbox does not offer it)"
+    return f"a shown test raised {text}"
+
+
 def outcomes(source: str, function: str, cases: Cases) -> list[Any]:
     """Expected entries of trusted source on the cases (see ``expected_entry``)."""
     return [expected_entry(o) for o in call_trusted(source, function, cases)]
@@ -1206,6 +1215,10 @@ class Mechanism(Room):
             reason = f"passes the shown tests but fails hidden ones ({passed}/{len(expected)})"
         else:
             reason = f"fails tests ({passed}/{len(expected)} pass)"
+        raised = [r.error for r, ok in zip(results[:n_visible], matches, strict=False)
+                  if not ok and not r.ok and r.error]  # fmt: skip
+        if raised:  # a shown case's error (a hidden one's could tell its input)
+            reason += f"; {raised_note(raised[0])}"
         return Judgement(solved=solved, parsed=code, reason=reason, details=details)
 
     def reference_reply(self, puzzle: Puzzle) -> str:

@@ -695,3 +695,15 @@ def test_real_sandbox_rejects_a_cheat_that_exits_early() -> None:
     cheat = f"import sys\ndef {fn}(*args):\n    sys.exit(0)\nsys.exit(0)\n"
     verdict = REAL.validate(puzzle, fenced(cheat))
     assert not verdict.solved
+
+
+def test_a_fix_that_imports_what_the_sandbox_lacks_is_told_why() -> None:
+    """``import threading`` in a fix: the judgement names the missing module, not only
+    "fails tests (0/9 pass)"."""
+    room = REAL
+    puzzle = room.generate(3, 2)
+    fixed = room.reference_reply(puzzle)
+    judged = room.validate(puzzle, fixed.replace("```python\n", "```python\nimport threading\n"))
+    assert not judged.solved
+    assert "could not import a module" in judged.reason and "'threading'" in judged.reason
+    assert "(the sandbox does not offer it)" in judged.reason
