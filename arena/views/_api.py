@@ -71,7 +71,23 @@ class Problem(BaseModel):
     detail: str
     """The reason, for people."""
     kind: str
-    """Which check refused it (``rate_limited``, ``duplicate``, ``url_refused``...)."""
+    """Which check refused it (``rate_limited``, ``duplicate``, ``url_refused``,
+    ``invalid_field``...)."""
+    fields: list[FieldProblem] = []
+    """For ``invalid_field``: each bad field and what is wrong with it."""
+
+
+class FieldProblem(BaseModel):
+    """One bad field of a request (never its value: it could be an API key)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    loc: list[str | int]
+    """Where it is: ``["body", "sampling", "top_k"]``, ``["query", "limit"]``..."""
+    msg: str
+    """What is wrong, for people."""
+    type: str
+    """The validation rule it broke (pydantic's error type)."""
 
 
 class Health(BaseModel):
@@ -166,11 +182,16 @@ def client_id(request: Request) -> str:
 
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
-    """422 with each bad field's location and message, never the submitted values (FastAPI's
-    default echoes ``input``, which can be the whole body, API key included)."""
+    """422 in the one refusal shape, ``{detail, kind, fields}``: each bad field's location and
+    message, never the submitted values (FastAPI's default echoes ``input``, which can be the
+    whole body, API key included)."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
-    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    fields = [FieldProblem(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in errors]
+    named = "; ".join(f"{'.'.join(str(p) for p in f.loc[1:]) or f.loc[0]}: {f.msg}"
+                      for f in fields)  # fmt: skip
+    problem = Problem(detail=f"invalid request: {named or 'malformed'}", kind="invalid_field",
+                      fields=fields)  # fmt: skip
+    return JSONResponse(problem.model_dump(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 def install_error_handlers(app: FastAPI) -> None:

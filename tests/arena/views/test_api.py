@@ -136,7 +136,9 @@ def test_bad_fields_get_a_422_naming_the_field(
 ) -> None:
     response = make_client(store).post("/api/submissions", json=body(server.base_url, **changes))
     assert response.status_code == 422
-    assert any(field in [str(p) for p in error["loc"]] for error in response.json()["detail"])
+    problem = response.json()
+    assert problem["kind"] == "invalid_field" and field in problem["detail"]
+    assert any(field in [str(p) for p in error["loc"]] for error in problem["fields"])
     assert CANARY_KEY not in response.text
     assert store.query("SELECT COUNT(*) AS n FROM submissions")[0]["n"] == 0
 
