@@ -47,6 +47,9 @@ log = logging.getLogger("app")
 MIRROR = Path("leaderboard_data")
 """The local mirror of the published dataset (``QER_MIRROR_DIR`` moves it)."""
 POLL_S = 2.0
+SHUTDOWN_GRACE_S = 3
+"""Seconds open connections (a browser tab's event stream) get on SIGTERM before they are
+closed: an open tab must not keep the app from stopping."""
 
 
 @dataclass
@@ -553,7 +556,8 @@ def main() -> None:
     import uvicorn
 
     try:
-        uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning",
+                    timeout_graceful_shutdown=SHUTDOWN_GRACE_S)  # fmt: skip
     finally:
         if demo is not None:
             demo.stop()

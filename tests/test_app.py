@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -255,3 +256,51 @@ async def test_the_receipt_shows_what_the_server_says_escaped(store: Store) -> N
         text = await submit_action(services(store), form_values(server.base_url), "10.0.0.1")
     assert "The server says: llama\\.cpp, b1 \\*bold\\* \\[x\\]\\(y\\)" in text
     assert "loaded Q4\\_1, context 8192 tokens." in text
+
+
+def test_an_open_tab_does_not_keep_the_app_from_stopping(tmp_path: Path) -> None:
+    """A browser tab holds an event stream open; on SIGTERM the app still exits (it gives open
+    connections ``SHUTDOWN_GRACE_S``, then closes them). Before, it waited for the tab forever."""
+    import signal
+    import threading
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--data-dir", str(tmp_path / "data"),
+         "--no-scheduler"],
+        cwd=ROOT, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=5, trust_env=False).is_success:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        opened = threading.Event()
+
+        def tab() -> None:  # what an open page keeps: its heartbeat stream
+            with (
+                contextlib.suppress(httpx.HTTPError),
+                httpx.stream(
+                    "GET",
+                    f"{base}/gradio_api/heartbeat/tab-1",
+                    timeout=httpx.Timeout(10, read=120),
+                    trust_env=False,
+                ) as stream,
+            ):
+                opened.set()
+                for _ in stream.iter_bytes():
+                    pass
+
+        threading.Thread(target=tab, daemon=True).start()
+        assert opened.wait(30), "the heartbeat stream did not open"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)  # generous: it exits after the grace period (a few seconds)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
