@@ -32,6 +32,7 @@ from arena.settings import SchedulerSettings, current
 from arena.views import (
     INTRO,
     TITLE,
+    RequestLimits,
     about_markdown,
     build_router,
     client_id_from,
@@ -460,6 +461,7 @@ def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
             await asyncio.to_thread(services.keeper.stop)
 
     api = FastAPI(title=TITLE, lifespan=lifespan)
+    api.add_middleware(RequestLimits)  # body caps, no anonymous uploads: for Gradio's routes too
     install_error_handlers(api)
     routes = build_router(
         services.store, services.service, services.scheduler, services.publisher, services.keeper

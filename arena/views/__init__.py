@@ -15,6 +15,7 @@ from arena.views._columns import (
     format_ci,
     leaderboard_frame,
 )
+from arena.views._limits import RequestLimits
 from arena.views._match_list import match_list, now_playing
 from arena.views._replay import replay
 from arena.views._replay_markdown import replay_markdown
@@ -26,6 +27,7 @@ __all__ = [
     "INTRO",
     "TITLE",
     "Column",
+    "RequestLimits",
     "about_markdown",
     "build_router",
     "charts",

@@ -42,6 +42,7 @@ from arena.results import (
 )
 from arena.schedule import JobQueue, Scheduler
 from arena.settings import current
+from arena.views._limits import IMPORT_BODY_BYTES
 from arena.views._match_list import MatchListItem, match_list
 from arena.views._replay import replay
 from arena.views._replay_models import Replay
@@ -217,7 +218,7 @@ def _counts(store: Store, table: str) -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
+MAX_IMPORT_BYTES = IMPORT_BODY_BYTES
 
 
 def _bad(reason: str) -> SubmissionRefused:
