@@ -53,6 +53,29 @@ SHUTDOWN_GRACE_S = 3
 closed: an open tab must not keep the app from stopping."""
 
 
+class Downloads:
+    """The Download tab's archives. Gradio copies a returned file to its own cache, so the
+    folder made for one click is removed at the next click (the event runs one at a time) and
+    the last one when the app stops: at most one is ever on disk."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.made: list[Path] = []
+
+    def prepare(self) -> tuple[str, str]:
+        """Fresh CSV and parquet archives of the public slice (paths for Gradio)."""
+        self.cleanup()
+        workdir = Path(tempfile.mkdtemp(prefix="qer-download-"))
+        self.made.append(workdir)
+        csv_zip, parquet_zip = download_archives(self.store, workdir)
+        return str(csv_zip), str(parquet_zip)
+
+    def cleanup(self) -> None:
+        """Remove every folder made so far."""
+        while self.made:
+            shutil.rmtree(self.made.pop(), ignore_errors=True)
+
+
 @dataclass
 class Services:
     """What the UI and the API work on."""
@@ -64,9 +87,14 @@ class Services:
     board: BoardKeeper | None = None
     """The shared board snapshot (made over ``store`` when not given)."""
 
+    downloads: Downloads | None = None
+    """The Download tab's archives (made over ``store`` when not given)."""
+
     def __post_init__(self) -> None:
         if self.board is None:
             self.board = BoardKeeper(self.store)
+        if self.downloads is None:
+            self.downloads = Downloads(self.store)
 
     @property
     def keeper(self) -> BoardKeeper:
@@ -170,7 +198,8 @@ def submission_status(services: Services, submission_id: Any) -> str:
 # -- the UI ---------------------------------------------------------------------------------------
 def build_ui(services: Services) -> gr.Blocks:
     store, board = services.store, services.keeper
-    with gr.Blocks(title=TITLE) as demo:
+    # Gradio's copies of returned files (the downloads) are deleted after an hour, hourly.
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         playing = gr.Markdown(pages.now_playing_markdown(store), elem_id="now-playing")
         with gr.Tabs() as tabs:
@@ -424,19 +453,8 @@ def _download_tab(services: Services) -> None:
         parquet_file = gr.File(label="Parquet", interactive=False)
     gr.Code(load_snippet(repo), language="python", label="Load it with datasets")
 
-    made: list[Path] = []
-    """The folders of earlier clicks: Gradio has copied their files to its cache by the next
-    click (the event runs one at a time), so each click removes them (nothing piles up)."""
-
-    def prepare() -> tuple[str, str]:
-        while made:
-            shutil.rmtree(made.pop(), ignore_errors=True)
-        workdir = Path(tempfile.mkdtemp(prefix="qer-download-"))
-        made.append(workdir)
-        csv_zip, parquet_zip = download_archives(services.store, workdir)
-        return str(csv_zip), str(parquet_zip)
-
-    make.click(prepare, outputs=[csv_file, parquet_file], concurrency_limit=1)
+    assert services.downloads is not None
+    make.click(services.downloads.prepare, outputs=[csv_file, parquet_file], concurrency_limit=1)
 
 
 # -- the server -----------------------------------------------------------------------------------
@@ -459,6 +477,8 @@ def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
             if services.publisher is not None:
                 await asyncio.to_thread(services.publisher.stop)
             await asyncio.to_thread(services.keeper.stop)
+            if services.downloads is not None:
+                services.downloads.cleanup()
 
     api = FastAPI(title=TITLE, lifespan=lifespan)
     api.add_middleware(RequestLimits)  # body caps, no anonymous uploads: for Gradio's routes too

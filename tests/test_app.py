@@ -304,3 +304,15 @@ def test_an_open_tab_does_not_keep_the_app_from_stopping(tmp_path: Path) -> None
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_download_folders_never_pile_up(store: Store) -> None:
+    """Each preparation removes the previous one's folder; the last goes when the app stops."""
+    app = services(store)
+    assert app.downloads is not None
+    first = Path(app.downloads.prepare()[0]).parent
+    assert first.exists()
+    second = Path(app.downloads.prepare()[1]).parent
+    assert second.exists() and not first.exists() and app.downloads.made == [second]
+    app.downloads.cleanup()
+    assert not second.exists() and app.downloads.made == []
