@@ -21,6 +21,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from arena.board import BoardKeeper
@@ -36,6 +37,7 @@ from arena.views import (
     about_markdown,
     build_router,
     client_id_from,
+    docs_html,
     install_error_handlers,
     pages,
 )
@@ -480,8 +482,13 @@ def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
             if services.downloads is not None:
                 services.downloads.cleanup()
 
-    api = FastAPI(title=TITLE, lifespan=lifespan)
+    api = FastAPI(title=TITLE, lifespan=lifespan, docs_url=None, redoc_url=None)
     api.add_middleware(RequestLimits)  # body caps, no anonymous uploads: for Gradio's routes too
+
+    @api.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:  # Swagger UI needs a CDN: this page needs nothing
+        return HTMLResponse(docs_html(api.openapi()))
+
     install_error_handlers(api)
     routes = build_router(
         services.store, services.service, services.scheduler, services.publisher, services.keeper

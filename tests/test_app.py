@@ -236,6 +236,9 @@ def test_python_app_py_serves_its_page(tmp_path: Path) -> None:
             assert health.json()["status"] == "ok" and health.json()["scheduler_leader"] is True
             docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5, trust_env=False)
             assert "/api/submissions" in docs.json()["paths"]
+            page = httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5, trust_env=False)
+            assert page.status_code == 200 and "POST /api/submissions" in page.text
+            assert "<script" not in page.text.lower()  # works offline: nothing from a CDN
             assert (tmp_path / "data" / "arena.sqlite3").exists()
             return
         raise AssertionError("python app.py did not serve within 90 s")

@@ -15,6 +15,7 @@ from arena.views._columns import (
     format_ci,
     leaderboard_frame,
 )
+from arena.views._docs import docs_html
 from arena.views._limits import RequestLimits
 from arena.views._match_list import match_list, now_playing
 from arena.views._replay import replay
@@ -32,6 +33,7 @@ __all__ = [
     "build_router",
     "charts",
     "client_id_from",
+    "docs_html",
     "format_ci",
     "install_error_handlers",
     "leaderboard_frame",
