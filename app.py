@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,12 +25,13 @@ from pydantic import ValidationError
 from arena.board import BoardKeeper
 from arena.dev import LocalModelError
 from arena.engine import Store
-from arena.results import Publisher, download_archives, load_snippet, restore_from_hub
+from arena.results import Publisher, load_snippet, restore_from_hub
 from arena.schedule import Scheduler
 from arena.settings import SchedulerSettings, current
 from arena.views import (
     INTRO,
     TITLE,
+    Downloads,
     RequestLimits,
     about_markdown,
     build_router,
@@ -53,29 +52,6 @@ POLL_S = 2.0
 SHUTDOWN_GRACE_S = 3
 """Seconds open connections (a browser tab's event stream) get on SIGTERM before they are
 closed: an open tab must not keep the app from stopping."""
-
-
-class Downloads:
-    """The Download tab's archives. Gradio copies a returned file to its own cache, so the
-    folder made for one click is removed at the next click (the event runs one at a time) and
-    the last one when the app stops: at most one is ever on disk."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.made: list[Path] = []
-
-    def prepare(self) -> tuple[str, str]:
-        """Fresh CSV and parquet archives of the public slice (paths for Gradio)."""
-        self.cleanup()
-        workdir = Path(tempfile.mkdtemp(prefix="qer-download-"))
-        self.made.append(workdir)
-        csv_zip, parquet_zip = download_archives(self.store, workdir)
-        return str(csv_zip), str(parquet_zip)
-
-    def cleanup(self) -> None:
-        """Remove every folder made so far."""
-        while self.made:
-            shutil.rmtree(self.made.pop(), ignore_errors=True)
 
 
 @dataclass

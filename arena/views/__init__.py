@@ -16,6 +16,7 @@ from arena.views._columns import (
     leaderboard_frame,
 )
 from arena.views._docs import docs_html
+from arena.views._downloads import Downloads
 from arena.views._limits import RequestLimits
 from arena.views._match_list import match_list, now_playing
 from arena.views._replay import replay
@@ -28,6 +29,7 @@ __all__ = [
     "INTRO",
     "TITLE",
     "Column",
+    "Downloads",
     "RequestLimits",
     "about_markdown",
     "build_router",
