@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arena.analysis import (
     QUANT_FAMILIES,
@@ -196,9 +198,26 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Validation errors without the submitted values (see :func:`_invalid`)."""
+    """Validation errors without the submitted values (see :func:`_invalid`), refusals, and
+    FastAPI's own HTTP errors under ``/api/`` (a body that is not JSON, an unknown route), all in
+    the one ``{detail, kind}`` shape."""
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(SubmissionRefused, _refused)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+_KIND_OF_STATUS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                   405: "method_not_allowed", 413: "too_large"}  # fmt: skip
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's HTTP errors under ``/api/`` as a :class:`Problem`; elsewhere (the mounted UI)
+    FastAPI's default answer."""
+    if not isinstance(exc, StarletteHTTPException) or not request.url.path.startswith("/api/"):
+        return await http_exception_handler(request, exc)  # type: ignore[arg-type]
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    problem = Problem(detail=detail, kind=_KIND_OF_STATUS.get(exc.status_code, "error"))
+    return JSONResponse(problem.model_dump(), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _refused(_: Request, exc: Exception) -> JSONResponse:

@@ -404,3 +404,15 @@ def test_unknown_filter_values_are_refused_not_an_empty_list(store: Store) -> No
         assert response.status_code == 400 and response.json()["kind"] == "bad_request", query
         assert "known:" in response.json()["detail"]
     assert client.get("/api/leaderboard?quant_family=4-bit&engine=vLLM").status_code == 200
+
+
+def test_fastapis_own_errors_use_the_refusal_shape_under_api(store: Store) -> None:
+    client = make_client(store)
+    broken = client.post("/api/submissions", content=b"\x80{",
+                         headers={"content-type": "application/json"})  # fmt: skip
+    assert broken.status_code in (400, 422)
+    assert {"detail", "kind"} <= set(broken.json())
+    missing = client.get("/api/no-such-route")
+    assert missing.status_code == 404 and missing.json()["kind"] == "not_found"
+    wrong = client.delete("/api/leaderboard")
+    assert wrong.status_code == 405 and wrong.json()["kind"] == "method_not_allowed"
