@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from arena.analysis._scope import GROUP_IDS, scoped_rows
 from arena.engine import Store
 
 _CONFIG = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
@@ -64,19 +65,13 @@ _ROOMS_SQL = (
     "WHERE m.status = 'done' AND m.purpose = 'measure' AND m.contestant_b IS NOT NULL{rooms} "
     "ORDER BY r.match_id, r.room_index"
 )
-_IN_GROUP = "(SELECT id FROM submissions WHERE base_model_key = :key)"
-
-
-def _scoped(sql: str, base_model_key: str | None) -> str:
-    """``sql`` for every base model (None) or for one (``:key``)."""
-    if base_model_key is None:
-        return sql.format(group="", only="", rooms="")
-    return sql.format(
-        group=" AND base_model_key = :key",
-        only=f" AND ca.submission_id IN {_IN_GROUP}",
-        rooms=" AND m.contestant_a IN (SELECT id FROM contestants WHERE submission_id IN "  # noqa: S608
-        f"{_IN_GROUP})",
-    )
+_CLAUSES = {
+    "group": " AND base_model_key = :key",
+    "only": f" AND ca.submission_id IN {GROUP_IDS}",
+    "rooms": " AND m.contestant_a IN (SELECT id FROM contestants WHERE submission_id IN "  # noqa: S608
+    f"{GROUP_IDS})",
+}
+"""The placeholders of the queries above when they read one base model."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +92,7 @@ def read_head_to_head(store: Store, base_model_key: str | None = None) -> HeadTo
     base model or of one (``base_model_key``)."""
 
     def rows(db: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
-        return [dict(r) for r in db.execute(_scoped(sql, base_model_key), {"key": base_model_key})]
+        return scoped_rows(db, sql, base_model_key, _CLAUSES)
 
     with store.reader() as db:
         db.execute("BEGIN")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from arena.analysis._scope import GROUP_IDS, scope_sql, scoped_rows
 from arena.engine import Store
 
 _APPEARANCES = """
@@ -88,19 +89,12 @@ _PROBES_SQL = (
     "SELECT id, submission_id, kind, baseline_id, status, result FROM probes "
     "WHERE 1{only_probe} ORDER BY id"
 )
-_IN_GROUP = " IN (SELECT id FROM submissions WHERE base_model_key = :key)"
-"""A submission id in the group of one base model (``:key``)."""
-
-
-def _scoped(sql: str, base_model_key: str | None) -> str:
-    """``sql`` for every base model (None) or for one (``:key``)."""
-    if base_model_key is None:
-        return sql.format(only="", group="", only_probe="")
-    return sql.format(
-        only=" AND c.submission_id" + _IN_GROUP,
-        group=" AND base_model_key = :key",
-        only_probe=" AND submission_id" + _IN_GROUP,
-    )
+_CLAUSES = {
+    "only": f" AND c.submission_id IN {GROUP_IDS}",
+    "group": " AND base_model_key = :key",
+    "only_probe": f" AND submission_id IN {GROUP_IDS}",
+}
+"""The placeholders of the queries above when they read one base model."""
 
 
 @dataclass
@@ -127,7 +121,7 @@ def read_board(
     every base model or of one (``base_model_key``)."""
 
     def query(db: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
-        return [dict(r) for r in db.execute(_scoped(sql, base_model_key), {"key": base_model_key})]
+        return scoped_rows(db, sql, base_model_key, _CLAUSES)
 
     with store.reader() as db:
         db.execute("BEGIN")
@@ -137,7 +131,10 @@ def read_board(
                 appearances=query(db, _APPEARANCES_SQL),
                 rooms=query(db, _ROOMS_SQL),
                 calls=_with_ttft_medians(
-                    db, query(db, _CALLS_SQL), _scoped(_TTFT_SQL, base_model_key), base_model_key
+                    db,
+                    query(db, _CALLS_SQL),
+                    scope_sql(_TTFT_SQL, base_model_key, _CLAUSES),
+                    base_model_key,
                 )
                 if with_calls
                 else [],

@@ -437,6 +437,20 @@ def verdict(
     )  # fmt: skip
 
 
+def _pairing(
+    store: Store,
+    candidate: int,
+    baseline: int,
+    plays: Mapping[int, Plays] | None,
+    groups: list[PairGroup] | None,
+) -> tuple[Mapping[int, Plays], list[PairGroup]]:
+    """The plays and pair groups of a candidate and its baseline: those given, the rest read
+    and made here."""
+    plays = plays if plays is not None else read_plays(store, (candidate, baseline))
+    groups = groups if groups is not None else pair_groups(plays, candidate, baseline)
+    return plays, groups
+
+
 def candidate_verdict(
     store: Store,
     candidate: int,
@@ -447,8 +461,7 @@ def candidate_verdict(
     """The verdict of ``candidate`` against ``baseline`` on their largest group of equal
     fingerprints, with the baseline's A/A floor under that fingerprint (``plays``: already read,
     with both in it; ``groups``: their :func:`pair_groups`, if already made)."""
-    plays = plays if plays is not None else read_plays(store, (candidate, baseline))
-    groups = groups if groups is not None else pair_groups(plays, candidate, baseline)
+    plays, groups = _pairing(store, candidate, baseline, plays, groups)
     if not groups:
         mine, theirs = plays[candidate].prints, plays[baseline].prints
         differing: list[str] = []
@@ -505,8 +518,7 @@ def discordant_pairs(
 ) -> list[DiscordantPair]:
     """The discordant pairs behind a candidate's verdict (its largest fingerprint group), the
     seeds in ``sealed`` hidden (default: :func:`sealed_seeds` now)."""
-    plays = plays if plays is not None else read_plays(store, (candidate, baseline))
-    groups = groups if groups is not None else pair_groups(plays, candidate, baseline)
+    plays, groups = _pairing(store, candidate, baseline, plays, groups)
     if not groups:
         return []
     sealed = sealed_seeds(store) if sealed is None else sealed
