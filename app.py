@@ -12,7 +12,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,157 +19,46 @@ import gradio as gr
 import pandas as pd
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
 
 from arena.board import BoardKeeper
 from arena.dev import LocalModelError
 from arena.engine import Store
-from arena.results import Publisher, load_snippet, restore_from_hub
-from arena.schedule import Scheduler
-from arena.settings import SchedulerSettings, current
+from arena.results import load_snippet
+from arena.settings import current
 from arena.views import (
     INTRO,
+    OPERATOR_INTRO,
     TITLE,
-    Downloads,
+    ProblemShape,
     RequestLimits,
+    Services,
     about_markdown,
     build_router,
     client_id_from,
     docs_html,
     install_error_handlers,
+    make_services,
+    manage_action,
+    operator_action,
+    operator_claims,
     pages,
+    submission_status,
+    submit_action,
 )
-from submissions.keystore import KeyStore
-from submissions.models import ENGINES, PRESETS, QUANT_LABELS, SubmissionForm, display_text
-from submissions.service import SubmissionRefused, SubmissionService, levels_for
+from submissions.models import ENGINES, PRESETS, QUANT_LABELS
+from submissions.service import SubmissionService
 
 log = logging.getLogger("app")
 
-MIRROR = Path("leaderboard_data")
-"""The local mirror of the published dataset (``QER_MIRROR_DIR`` moves it)."""
 POLL_S = 2.0
+PROBES_AT_ONCE = 32
+"""Submissions probed at once (async I/O; the rate limit and the SSRF guard bound them): a slow
+endpoint's probe does not hold up other submitters. Cheap reads take the queue's default."""
+READS_AT_ONCE = 8
+"""Other events run at once (reads of the shared board snapshot and the store)."""
 SHUTDOWN_GRACE_S = 3
 """Seconds open connections (a browser tab's event stream) get on SIGTERM before they are
 closed: an open tab must not keep the app from stopping."""
-
-
-@dataclass
-class Services:
-    """What the UI and the API work on."""
-
-    store: Store
-    service: SubmissionService
-    scheduler: Scheduler | None = None
-    publisher: Publisher | None = None
-    board: BoardKeeper | None = None
-    """The shared board snapshot (made over ``store`` when not given)."""
-
-    downloads: Downloads | None = None
-    """The Download tab's archives (made over ``store`` when not given)."""
-
-    def __post_init__(self) -> None:
-        if self.board is None:
-            self.board = BoardKeeper(self.store)
-        if self.downloads is None:
-            self.downloads = Downloads(self.store)
-
-    @property
-    def keeper(self) -> BoardKeeper:
-        """The board keeper (always set after construction)."""
-        assert self.board is not None
-        return self.board
-
-
-# -- actions --------------------------------------------------------------------------------------
-def _form_fields(values: dict[str, Any]) -> dict[str, Any]:
-    """The form's widgets to the submission model's fields (empty optional fields omitted)."""
-    sampling: dict[str, Any] = {
-        "temperature": values["temperature"],
-        "max_tokens": values["max_tokens"],  # None: the model says which field is missing
-    }
-    if values["top_p"] not in (None, "", 0):  # an empty number box arrives as 0
-        sampling["top_p"] = values["top_p"]
-    if values["top_k"] not in (None, "", 0):
-        sampling["top_k"] = int(values["top_k"])
-    if values["thinking"] != "server default":
-        sampling["thinking"] = values["thinking"] == "on"
-    fields: dict[str, Any] = {
-        "display_name": values["display_name"] or "",
-        "base_model": values["base_model"] or "",
-        "quant": values["quant"],
-        "bits_per_weight": values["bits_per_weight"],
-        "hardware": values["hardware"] or "",
-        "engine": values["engine"],
-        "base_url": (values["base_url"] or "").strip(),
-        "model": values["model"] or "",
-        "sampling": sampling,
-        "is_baseline": bool(values["is_baseline"]),
-    }
-    if values["file_size_gb"] not in (None, "", 0):
-        fields["file_size_gb"] = values["file_size_gb"]
-    if values.get("context_tokens") not in (None, "", 0):
-        fields["context_tokens"] = values["context_tokens"]
-    if values["api_key"]:
-        fields["api_key"] = values["api_key"]
-    return fields
-
-
-async def submit_action(services: Services, values: dict[str, Any], client: str) -> str:
-    try:
-        form = SubmissionForm(**_form_fields(values))
-    except ValidationError as exc:
-        return pages.validation_message(exc)
-    try:
-        receipt = await services.service.submit(form, client)
-    except SubmissionRefused as exc:
-        return f"**Not accepted:** {display_text(exc.reason)}"
-    services.keeper.kick()
-    if services.scheduler is not None:
-        services.scheduler.kick()
-    probe = receipt.probe
-    speed = f"{probe.decode_tps:.1f} tok/s" if probe.decode_tps else "speed n/a"
-    server = probe.server
-    said = [
-        server.engine,
-        server.version,
-        f"loaded {server.loaded_quant}" if server.loaded_quant else None,
-        f"context {server.context_tokens} tokens" if server.context_tokens else None,
-    ]
-    says = ", ".join(display_text(part) for part in said if part) or "nothing about itself"
-    return (
-        f"### Accepted: submission #{receipt.submission_id}\n"
-        f"Health probe: answered in {probe.latency_s:.2f} s ({speed}); the endpoint lists "
-        f"{len(probe.models)} model(s). The server says: {says}.\n\n"
-        f"**Your deletion token (shown once, keep it):** `{receipt.deletion_token}`\n\n"
-        "Use it in *Manage my submission* to pause, resume or delete this entry. The scheduler "
-        "pairs it with other quants of the same base model and sampling settings."
-    )
-
-
-def manage_action(services: Services, submission_id: Any, token: str, action: str) -> str:
-    try:
-        number = int(submission_id)
-    except (TypeError, ValueError):
-        return "**Not done:** enter the submission number."
-    target = {"pause": "paused", "resume": "active", "delete": "deleted"}[action]
-    try:
-        services.service.set_status(number, (token or "").strip(), target)  # type: ignore[arg-type]
-    except SubmissionRefused as exc:
-        return f"**Not done:** {display_text(exc.reason)}"
-    services.keeper.kick()
-    return f"Submission #{number} is now **{target}**."
-
-
-def submission_status(services: Services, submission_id: Any) -> str:
-    try:
-        found = services.service.get(int(submission_id))
-    except (TypeError, ValueError):
-        found = None
-    if found is None or found["status"] == "deleted":
-        return "No such submission."
-    reason = found.get("status_reason")
-    extra = f" ({display_text(reason)})" if reason else ""
-    return f"#{found['id']} {display_text(found['display_name'])}: **{found['status']}**{extra}"
 
 
 # -- the UI ---------------------------------------------------------------------------------------
@@ -178,6 +66,8 @@ def build_ui(services: Services) -> gr.Blocks:
     store, board = services.store, services.keeper
     # Gradio's copies of returned files (the downloads) are deleted after an hour, hourly.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
+        if current().server.hf_login:  # a Space with hf_oauth: submitters log in
+            gr.LoginButton(elem_id="login")
         gr.Markdown(INTRO)
         playing = gr.Markdown(pages.now_playing_markdown(store), elem_id="now-playing")
         with gr.Tabs() as tabs:
@@ -199,6 +89,8 @@ def build_ui(services: Services) -> gr.Blocks:
                 _submit_tab(services, demo)
             with gr.Tab("Download", id="download"):
                 _download_tab(services)
+            with gr.Tab("Operator", id="operator", elem_id="operator-tab"):
+                _operator_tab(services)
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_markdown())
         open_replay.change(
@@ -213,7 +105,7 @@ def build_ui(services: Services) -> gr.Blocks:
         for refresh in (refresh_pareto, refresh_bang):
             refresh.click(lambda: pages.figures(board), outputs=charts_out)
         gr.Timer(POLL_S).tick(lambda: pages.now_playing_markdown(store), outputs=playing)
-    return demo
+    return demo.queue(default_concurrency_limit=READS_AT_ONCE)
 
 
 def _leaderboard_tab(board: BoardKeeper, demo: gr.Blocks) -> None:
@@ -388,28 +280,68 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
     }  # fmt: skip
     by_component = {component: name for name, component in widgets.items()}
 
-    async def submit(data: dict[Any, Any], request: gr.Request) -> tuple[str, str]:
+    async def submit(
+        data: dict[Any, Any], request: gr.Request, profile: gr.OAuthProfile | None
+    ) -> tuple[str, str]:
         peer = request.client.host if request and request.client else None
         client = client_id_from(request.headers if request else {}, peer)
         values = {by_component[component]: value for component, value in data.items()}
-        text = await submit_action(services, values, client)
+        text = await submit_action(services, values, client, _user(profile))
         return text, ""  # the key field is cleared whatever happened
 
-    send.click(submit, inputs=set(widgets.values()), outputs=[result, api_key])
+    send.click(submit, inputs=set(widgets.values()), outputs=[result, api_key],
+               concurrency_limit=PROBES_AT_ONCE, concurrency_id="probe")  # fmt: skip
 
     with gr.Accordion("Manage my submission", open=False):
         with gr.Row():
             manage_id = gr.Number(label="Submission #", precision=0)
-            token = gr.Textbox(label="Deletion token", type="password")
+            token = gr.Textbox(
+                label="Deletion token",
+                type="password",
+                info="not needed for your own submissions while logged in with Hugging Face",
+            )
             action = gr.Radio(["pause", "resume", "delete"], value="pause", label="Action")
         with gr.Row():
             apply = gr.Button("Apply")
             check = gr.Button("Show status")
-        manage_out = gr.Markdown()
-        apply.click(lambda i, t, a: manage_action(services, i, t, a),
-                    inputs=[manage_id, token, action], outputs=manage_out)  # fmt: skip
+        manage_out = gr.Markdown(elem_id="submit-tab-manage-result")
+
+        def manage(number: Any, secret: str, what: str, profile: gr.OAuthProfile | None) -> str:
+            return manage_action(services, number, secret, what, _user(profile))
+
+        apply.click(manage, inputs=[manage_id, token, action], outputs=manage_out)
         check.click(lambda i: submission_status(services, i), inputs=manage_id, outputs=manage_out)
     demo.load(lambda: gr.Dropdown(choices=pages.base_model_suggestions(store)), outputs=base_model)
+
+
+def _user(profile: gr.OAuthProfile | None) -> str | None:
+    """The logged-in Hugging Face username (None: not logged in, or no login on this server)."""
+    return profile.username if profile is not None else None
+
+
+def _operator_tab(services: Services) -> None:
+    gr.Markdown(OPERATOR_INTRO)
+    with gr.Row():
+        token = gr.Textbox(label="QER_ADMIN_TOKEN (not needed when logged in as an operator)",
+                           type="password", scale=3)  # fmt: skip
+        show = gr.Button("Show baseline claims", scale=1)
+    table = gr.Dataframe(interactive=False, wrap=True, elem_id="operator-claims")
+    with gr.Row():
+        number = gr.Number(label="Submission #", precision=0)
+        decision = gr.Radio(["confirm", "demote"], value="confirm", label="Decision")
+        note = gr.Textbox(label="Why (kept in the claim's history)", max_lines=2)
+        apply = gr.Button("Apply", variant="primary")
+    said = gr.Markdown(elem_id="operator-result")
+
+    def claims(secret: str, profile: gr.OAuthProfile | None) -> tuple[Any, str]:
+        return operator_claims(services, _user(profile), secret)
+
+    def act(secret: str, n: Any, what: str, why: str, profile: gr.OAuthProfile | None) -> Any:
+        text = operator_action(services, _user(profile), secret, n, what, why)
+        return operator_claims(services, _user(profile), secret)[0], text
+
+    show.click(claims, inputs=token, outputs=[table, said])
+    apply.click(act, inputs=[token, number, decision, note], outputs=[table, said])
 
 
 def _download_tab(services: Services) -> None:
@@ -459,6 +391,7 @@ def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
                 services.downloads.cleanup()
 
     api = FastAPI(title=TITLE, lifespan=lifespan, docs_url=None, redoc_url=None)
+    api.add_middleware(ProblemShape)  # every 4xx as {detail, kind}, Gradio's too
     api.add_middleware(RequestLimits)  # body caps, no anonymous uploads: for Gradio's routes too
 
     @api.get("/docs", include_in_schema=False)
@@ -472,36 +405,6 @@ def create_app(services: Services, *, start_scheduler: bool = True) -> FastAPI:
     api.include_router(routes)
     return gr.mount_gradio_app(
         api, build_ui(services), path="/", footer_links=["gradio"], show_error=False
-    )
-
-
-def make_services(
-    db: Path, settings: SchedulerSettings, *, scheduler: bool = True, mirror: Path | None = None
-) -> Services:
-    """The store, intake, scheduler and (with ``HF_TOKEN`` and ``QER_RESULTS_REPO``) the
-    publisher; an empty database is first restored from the published dataset."""
-    environment = current()
-    mirror = mirror or environment.server.mirror_dir or MIRROR
-    store = Store(db)
-    service = SubmissionService(
-        store,
-        KeyStore.from_env(),
-        allow_private=environment.intake.allow_private,
-        levels=levels_for(environment.scheduler.difficulty),
-    )
-    publisher = None
-    publishing = environment.publish
-    if publishing is not None:
-        try:
-            restore_from_hub(store, publishing, mirror)
-        except Exception as exc:  # the app still starts; the log says why nothing was restored
-            log.error("could not restore from %s: %s", publishing.repo_id, type(exc).__name__)
-        publisher = Publisher(store, publishing, mirror)
-    return Services(
-        store,
-        service,
-        Scheduler(store, service.keystore, settings) if scheduler else None,
-        publisher,
     )
 
 

@@ -13,18 +13,19 @@ Variables by setting:
   ``QER_LEADER_TTL_S``, ``QER_DIFFICULTY``, ``QER_CALIBRATION_RUNS``, ``QER_CALIBRATION_TARGET``,
   ``QER_FAILURE_THRESHOLD``, ``QER_TIER``, ``QER_COLLAPSE_KL``, ``QER_COLLAPSE_TOP1``,
   ``QER_SEED_SECRET`` (and ``QER_ALLOW_PRIVATE_ENDPOINTS``);
-- ``intake``: ``QER_ALLOW_PRIVATE_ENDPOINTS``, ``QER_SECRET_KEY``;
+- ``intake``: ``QER_ALLOW_PRIVATE_ENDPOINTS``, ``QER_SECRET_KEY``, ``QER_BASELINE_POLICY``;
 - ``publish``: ``HF_TOKEN``, ``QER_RESULTS_REPO``, ``HF_ENDPOINT``, ``QER_PUBLISH_INTERVAL_S``;
 - ``server``: ``QER_DATA_DIR``, ``QER_DB``, ``QER_MIRROR_DIR``, ``QER_DEMO``, ``QER_LOG_LEVEL``,
-  ``GRADIO_SERVER_NAME``, ``GRADIO_SERVER_PORT``, ``QER_ADMIN_TOKEN``, ``SPACE_ID`` and
-  ``QER_TRUST_PROXY``;
+  ``GRADIO_SERVER_NAME``, ``GRADIO_SERVER_PORT``, ``QER_ADMIN_TOKEN``, ``QER_ADMINS``,
+  ``SPACE_ID``, ``SYSTEM`` and ``OAUTH_CLIENT_ID`` (set by the Hub) and ``QER_TRUST_PROXY``;
 - ``verdicts``: ``QER_EQUIVALENCE_MARGIN_PP``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,6 +128,10 @@ class IntakeSettings(BaseModel):
     """Accept endpoints on private addresses (self-hosted deployments; off on a public Space)."""
     secret_key: SecretStr | None = Field(None, repr=False)
     """The Fernet key that encrypts API keys at rest; None: API keys are refused."""
+    baseline_policy: Literal["confirm", "trust"] = "trust"
+    """``confirm``: a baseline claim is provisional until the operator confirms it (the default
+    on a Space and whenever an operator is configured); ``trust``: the first claim of a group is
+    its baseline at once (a local run nobody else submits to)."""
 
 
 class ServerSettings(BaseModel):
@@ -135,7 +140,9 @@ class ServerSettings(BaseModel):
     model_config = _FROZEN
 
     data_dir: Path = Path("data")
-    """Where the database and local models live."""
+    """Where the database and local models live (``QER_DATA_DIR``; else
+    ``/data/quant-escape-room`` on a Space with persistent storage, else ``data``: see
+    :func:`default_data_dir`)."""
     db: Path | None = None
     """The SQLite file (default: ``data_dir/arena.sqlite3``)."""
     mirror_dir: Path | None = None
@@ -152,6 +159,17 @@ class ServerSettings(BaseModel):
     """Behind a proxy (a Space): the client is the last ``X-Forwarded-For`` entry."""
     admin_token: SecretStr | None = Field(None, repr=False)
     """Bearer token of the admin routes (imports); None: they are off."""
+    hf_login: bool = False
+    """Hugging Face login is on (see :func:`hf_login`); a logged-in submitter owns their
+    submissions."""
+    operators: tuple[str, ...] = ()
+    """Hugging Face usernames that act as the operator when logged in (``QER_ADMINS``,
+    comma-separated), besides whoever holds ``admin_token``."""
+
+    @property
+    def has_operator(self) -> bool:
+        """Someone can confirm baselines: an admin token or an allowlisted user."""
+        return self.admin_token is not None or bool(self.operators)
 
 
 class VerdictSettings(BaseModel):
@@ -194,15 +212,82 @@ class Settings(BaseModel):
             intake=IntakeSettings(
                 allow_private=flag(env, "QER_ALLOW_PRIVATE_ENDPOINTS"),
                 secret_key=env.get("QER_SECRET_KEY") or None,
+                baseline_policy=baseline_policy(env),
             ),
             server=_model(ServerSettings, env, {
-                "data_dir": "QER_DATA_DIR", "db": "QER_DB", "mirror_dir": "QER_MIRROR_DIR",
+                "db": "QER_DB", "mirror_dir": "QER_MIRROR_DIR",
                 "log_level": "QER_LOG_LEVEL", "host": "GRADIO_SERVER_NAME",
                 "port": "GRADIO_SERVER_PORT", "admin_token": "QER_ADMIN_TOKEN",
-            }, demo=flag(env, "QER_DEMO"),
+            }, demo=flag(env, "QER_DEMO"), data_dir=default_data_dir(env), operators=operators(env),
+               hf_login=hf_login(env),
                trust_proxy=bool(env.get("SPACE_ID")) or flag(env, "QER_TRUST_PROXY")),
             verdicts=_model(VerdictSettings, env, {"margin_pp": "QER_EQUIVALENCE_MARGIN_PP"}),
         )  # fmt: skip
+
+
+SPACE_STORAGE = Path("/data")
+"""Where a Hugging Face Space mounts its persistent storage (read-write)."""
+SPACE_DATA_DIR = SPACE_STORAGE / "quant-escape-room"
+"""The data folder on a Space with persistent storage."""
+LOCAL_DATA_DIR = Path("data")
+"""The data folder otherwise (relative to the working directory)."""
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK | os.X_OK)
+
+
+def default_data_dir(
+    env: Mapping[str, str],
+    *,
+    exists: Callable[[Path], bool] = Path.is_dir,
+    writable: Callable[[Path], bool] = _writable,
+) -> Path:
+    """The data folder: ``QER_DATA_DIR`` when set; else, on a Space (``SPACE_ID``) whose
+    persistent storage is mounted (``/data`` exists and is writable), ``/data/quant-escape-room``;
+    else ``data``. ``exists`` and ``writable`` check ``/data`` (injectable for tests)."""
+    chosen = env.get("QER_DATA_DIR", "").strip()
+    if chosen:
+        return Path(chosen)
+    if env.get("SPACE_ID", "").strip() and exists(SPACE_STORAGE) and writable(SPACE_STORAGE):
+        return SPACE_DATA_DIR
+    return LOCAL_DATA_DIR
+
+
+HF_USERNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
+"""A Hugging Face username as the Hub spells them."""
+
+
+def operators(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``QER_ADMINS``: comma-separated Hugging Face usernames (ValueError naming the variable for
+    one that cannot be a username)."""
+    names = tuple(n.strip() for n in env.get("QER_ADMINS", "").split(",") if n.strip())
+    for name in names:
+        if not HF_USERNAME.fullmatch(name):
+            raise ValueError(f"QER_ADMINS: {name!r} is not a Hugging Face username")
+    return names
+
+
+def hf_login(env: Mapping[str, str]) -> bool:
+    """A Space with ``hf_oauth: true``: the Hub sets ``SYSTEM=spaces``, ``SPACE_ID`` and
+    ``OAUTH_CLIENT_ID``. Elsewhere Gradio's login would be a mock that needs a Hub account, so
+    there is none."""
+    return env.get("SYSTEM") == "spaces" and bool(
+        env.get("SPACE_ID") and env.get("OAUTH_CLIENT_ID")
+    )
+
+
+def baseline_policy(env: Mapping[str, str]) -> Literal["confirm", "trust"]:
+    """``QER_BASELINE_POLICY`` (``confirm`` or ``trust``); unset: ``confirm`` on a Space
+    (``SPACE_ID``) or when an operator is configured (``QER_ADMIN_TOKEN``, ``QER_ADMINS``),
+    else ``trust``."""
+    chosen = env.get("QER_BASELINE_POLICY", "").strip().lower()
+    if chosen in ("confirm", "trust"):
+        return "confirm" if chosen == "confirm" else "trust"
+    if chosen:
+        raise ValueError(f"QER_BASELINE_POLICY: {chosen!r} is neither 'confirm' nor 'trust'")
+    operator = any(env.get(v, "").strip() for v in ("SPACE_ID", "QER_ADMIN_TOKEN", "QER_ADMINS"))
+    return "confirm" if operator else "trust"
 
 
 def flag(env: Mapping[str, str], name: str) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from typing import Annotated, Literal, get_args
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
@@ -69,7 +70,40 @@ def base_model_key(name: str) -> str:
     return re.sub(r"[\s_\-]+", "-", plain_text(name).casefold())
 
 
-PlainText = Annotated[str, AfterValidator(plain_text)]
+def error_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message for people: ours without pydantic's ``Value error, ``."""
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+RAW_TEXT_CAP = 2048
+"""Longer input is refused before it is cleaned (whatever the field's own limit)."""
+
+
+def too_long(length: int, limit: int) -> str:
+    """The one message for text over its limit."""
+    return f"is {length} characters long; at most {limit} are accepted"
+
+
+def plain(limit: int, *, optional: bool = False) -> Any:
+    """A plain-text field (:func:`plain_text`) of at most ``limit`` characters once cleaned,
+    saying so for longer input (``is 300 characters long; at most 60 are accepted``, not
+    pydantic's "items after validation"); ``optional``: blank input is ``""``."""
+
+    def raw(value: object) -> object:
+        if isinstance(value, str) and len(value) > RAW_TEXT_CAP:
+            raise ValueError(too_long(len(value), limit))
+        return value
+
+    def cleaned(value: str) -> str:
+        text = plain_text(value) if value.strip() or not optional else ""
+        if len(text) > limit:
+            raise ValueError(too_long(len(text), limit))
+        return text
+
+    schema = {"maxLength": limit} | ({} if optional else {"minLength": 1})
+    return Annotated[
+        str, BeforeValidator(raw), AfterValidator(cleaned), Field(json_schema_extra=schema)
+    ]
 
 
 class SubmissionForm(BaseModel):
@@ -77,9 +111,9 @@ class SubmissionForm(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_max_length=2048, use_attribute_docstrings=True)
 
-    display_name: Annotated[PlainText, Field(min_length=1, max_length=60)]
+    display_name: plain(60)
     """Shown on the leaderboard; plain text."""
-    base_model: Annotated[PlainText, Field(min_length=1, max_length=100)]
+    base_model: plain(100)
     """The model before quantization, e.g. ``Qwen3-4B`` (compared case- and spacing-blind)."""
     quant: Quant
     """Quant label."""
@@ -87,13 +121,13 @@ class SubmissionForm(BaseModel):
     """Average bits per weight (a number: ``true`` or ``"4.5"`` is refused)."""
     file_size_gb: float | None = Field(None, gt=0, le=4096, strict=True)
     """Model file size in GB, when known."""
-    hardware: Annotated[PlainText, Field(min_length=1, max_length=80)]
+    hardware: plain(80)
     """Free text, e.g. "RTX 4090", "DGX Spark", "CPU 8 GB"."""
     engine: Engine
     """Serving engine."""
     base_url: str = Field(min_length=1, max_length=2048)
     """OpenAI-compatible base URL (checked by the SSRF guard at submission)."""
-    model: Annotated[PlainText, Field(min_length=1, max_length=200)]
+    model: plain(200)
     """Served model id."""
     api_key: Annotated[SecretStr | None, BeforeValidator(api_key_text)] = Field(None, repr=False)
     """Optional bearer token (printable ASCII, no spaces, at most 4096 characters): encrypted at

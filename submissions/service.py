@@ -16,12 +16,12 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, get_args
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from arena.analysis import choose_baselines
+from arena.analysis import review_of
 from arena.client import ChatClient, ClientLimits, EndpointError, ServerInfo, server_info
 from arena.engine import (
     Profile,
@@ -45,6 +45,9 @@ from submissions.ssrf import (
 
 PROBE_PROMPT = [{"role": "user", "content": "Reply with the single word: ready"}]
 Status = Literal["active", "paused", "deleted"]
+BaselinePolicy = Literal["confirm", "trust"]
+"""``confirm``: a baseline claim waits for the operator (``pending``); ``trust``: the first claim
+of a group is its baseline at once (``confirmed``). See ``arena.analysis._baselines``."""
 
 
 RefusalKind = Literal[
@@ -89,13 +92,19 @@ class Receipt(BaseModel):
     """An accepted submission."""
 
     submission_id: int
+    """Its id."""
     deletion_token: str
     """Shown once: pause, resume or delete the submission with it."""
     probe: ProbeResult
+    """What the health probe saw."""
+    baseline_review: Literal["pending", "confirmed"] | None = None
+    """For a baseline claim: ``pending`` (its verdicts are provisional until the operator
+    confirms it) or ``confirmed``; None for a candidate."""
 
 
 _GROUP_SQL = (
-    "SELECT id, base_model_key, settings_class, is_baseline, status FROM submissions "
+    "SELECT id, base_model_key, settings_class, is_baseline, baseline_review, status "
+    "FROM submissions "
     "WHERE base_model_key = ? AND settings_class = ? AND status != 'deleted'"
 )
 """The live submissions of one group (base model and sampling class)."""
@@ -127,6 +136,7 @@ class SubmissionService:
         clock: Callable[[], float] = time.time,
         transport_factory: Callable[[SafeTarget], httpx.AsyncBaseTransport] = pinned_transport,
         levels: Profile | None = None,
+        baseline_policy: BaselinePolicy = "trust",
     ) -> None:
         self.store = store
         self.keystore = keystore
@@ -140,10 +150,18 @@ class SubmissionService:
         self.levels = levels or profiles.uniform(0)
         """The levels a submission may play (the scheduler's fixed profile; with calibration, the
         easiest): its context window must fit them."""
+        if baseline_policy not in get_args(BaselinePolicy):
+            raise ValueError(f"unknown baseline policy {baseline_policy!r}")
+        self.baseline_policy: BaselinePolicy = baseline_policy
+        """Whether a baseline claim waits for the operator."""
 
     # -- submit -------------------------------------------------------------------------------
-    async def submit(self, form: SubmissionForm, client_id: str) -> Receipt:
-        client = self.client_hash(client_id)
+    async def submit(
+        self, form: SubmissionForm, client_id: str, owner: str | None = None
+    ) -> Receipt:
+        """Take ``form`` in from ``client_id`` (its address) or, logged in, from the Hugging
+        Face user ``owner``: the rate limit counts per user then, and the user owns it."""
+        client = self.client_hash(f"hf-user:{owner}" if owner else client_id)
         self._count_attempt(client)
         try:
             target = await check_url(
@@ -157,13 +175,21 @@ class SubmissionService:
                 "this endpoint, model id and sampling settings are already registered", "duplicate"
             )
         if form.is_baseline:
-            self._refuse_second_baseline(self.store.query(_GROUP_SQL, _group_of(form, klass)), form)
+            self._refuse_claim(self.store.query(_GROUP_SQL, _group_of(form, klass)), form)
         encrypted = self._encrypt_key(form.api_key)
         probe = await self.probe(target, form.model, form.api_key)
         self._refuse_small_window(form, probe.server)
         token = secrets.token_urlsafe(24)
-        submission_id = self._insert(form, target, klass, encrypted, token, client, probe)
-        return Receipt(submission_id=submission_id, deletion_token=token, probe=probe)
+        review = self._claim_review() if form.is_baseline else None
+        submission_id = self._insert(
+            form, target, klass, encrypted, token, client, probe, review, owner
+        )
+        return Receipt(
+            submission_id=submission_id, deletion_token=token, probe=probe, baseline_review=review
+        )
+
+    def _claim_review(self) -> Literal["pending", "confirmed"]:
+        return "pending" if self.baseline_policy == "confirm" else "confirmed"
 
     def _refuse_small_window(self, form: SubmissionForm, server: ServerInfo) -> None:
         """Refuse an endpoint whose context window (``effective_window``) cannot
@@ -183,16 +209,19 @@ class SubmissionService:
                 "bad_request",
             )
 
-    @staticmethod
-    def _refuse_second_baseline(rows: list[dict[str, object]], form: SubmissionForm) -> None:
-        """A group has one baseline: refuse another while the first is active or paused."""
-        existing = choose_baselines(rows)
-        if existing:
-            [(_, baseline)] = existing.items()
+    def _refuse_claim(self, rows: list[dict[str, object]], form: SubmissionForm) -> None:
+        """No claim while a confirmed baseline is live (active or paused); under ``trust``, none
+        while any claim is. Under ``confirm`` a second pending claim is taken: the group is
+        disputed until the operator confirms one."""
+        claims = [r for r in rows if r["is_baseline"] and r["status"] != "deleted"]
+        confirmed = [int(str(r["id"])) for r in claims if review_of(r) == "confirmed"]
+        if confirmed or (claims and self.baseline_policy == "trust"):
+            baseline = (confirmed or [int(str(r["id"])) for r in claims])[0]
+            who = "the operator" if self.baseline_policy == "confirm" else "its owner"
             raise SubmissionRefused(
                 f"{form.base_model} already has a full-precision baseline with these sampling "
                 f"settings (submission #{baseline}); register this endpoint as a candidate, or "
-                "ask the baseline's owner to delete it first",
+                f"ask {who} to remove that baseline first",
                 "duplicate",
             )
 
@@ -291,6 +320,8 @@ class SubmissionService:
         token: str,
         client: str,
         probe: ProbeResult,
+        review: str | None,
+        owner: str | None,
     ) -> int:
         row = (
             form.display_name, form.base_model, base_model_key(form.base_model), form.quant,
@@ -298,13 +329,13 @@ class SubmissionService:
             form.model, encrypted, form.sampling.model_dump_json(), klass, int(form.is_baseline),
             _token_hash(token), client, probe.model_dump_json(), now(), now(), form.context_tokens,
             probe.server.engine, probe.server.version, probe.server.loaded_quant,
-            probe.server.context_tokens,
+            probe.server.context_tokens, review, owner,
         )  # fmt: skip
 
         def run(db: sqlite3.Connection) -> int:
             if form.is_baseline:  # again inside the write: two baselines racing in
                 rows = [dict(r) for r in db.execute(_GROUP_SQL, _group_of(form, klass))]
-                self._refuse_second_baseline(rows, form)
+                self._refuse_claim(rows, form)
             try:
                 cursor = db.execute(
                     "INSERT INTO submissions (display_name, base_model, base_model_key, quant, "
@@ -312,9 +343,9 @@ class SubmissionService:
                     "api_key_encrypted, sampling, settings_class, is_baseline, status, "
                     "deletion_token_hash, client_hash, probe, created_at, updated_at, "
                     "context_tokens, server_engine, server_version, server_quant, "
-                    "server_context_tokens) "
+                    "server_context_tokens, baseline_review, owner) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, "
-                    "?, ?, ?, ?)",
+                    "?, ?, ?, ?, ?, ?)",
                     row,
                 )
             except sqlite3.IntegrityError:  # a concurrent identical submission won the race
@@ -322,21 +353,34 @@ class SubmissionService:
                     "this endpoint, model id and sampling settings are already registered",
                     "duplicate",
                 ) from None
-            return int(cursor.lastrowid or 0)
+            submission_id = int(cursor.lastrowid or 0)
+            if review is not None:
+                record_review(db, submission_id, "claim", _actor(owner), review)
+            return submission_id
 
         return self.store.write(run)
 
     # -- owners -------------------------------------------------------------------------------
-    def set_status(self, submission_id: int, token: str, status: Status, reason: str = "") -> None:
-        """Pause, resume or delete a submission with its deletion token."""
+    def set_status(
+        self,
+        submission_id: int,
+        token: str,
+        status: Status,
+        reason: str = "",
+        *,
+        owner: str | None = None,
+    ) -> None:
+        """Pause, resume or delete a submission with its deletion token, or as the logged-in
+        Hugging Face user ``owner`` who submitted it."""
         rows = (
             self.store.query(
-                "SELECT deletion_token_hash, status FROM submissions WHERE id = ?", (submission_id,)
+                "SELECT deletion_token_hash, owner, status FROM submissions WHERE id = ?",
+                (submission_id,),
             )
             if is_row_id(submission_id)
             else []
         )
-        if not rows or not hmac.compare_digest(rows[0]["deletion_token_hash"], _token_hash(token)):
+        if not rows or not _allowed(rows[0], token, owner):
             raise SubmissionRefused("unknown submission or wrong token", "forbidden")
         if rows[0]["status"] == "deleted":
             raise SubmissionRefused("this submission was deleted", "gone")
@@ -359,8 +403,9 @@ class SubmissionService:
             return None
         rows = self.store.query(
             "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, "
-            "file_size_gb, hardware, engine, model, sampling, is_baseline, status, status_reason, "
-            "probe, created_at, context_tokens, server_engine, server_version, server_quant, "
+            "file_size_gb, hardware, engine, model, sampling, is_baseline, baseline_review, "
+            "status, status_reason, probe, created_at, context_tokens, server_engine, "
+            "server_version, server_quant, "
             "server_context_tokens, api_key_encrypted IS NOT NULL AS has_api_key "
             "FROM submissions WHERE id = ?",
             (submission_id,),
@@ -371,6 +416,29 @@ class SubmissionService:
         row["sampling"] = json.loads(row["sampling"])
         row["probe"] = json.loads(row["probe"])
         return row
+
+
+def _allowed(row: dict[str, object], token: str, owner: str | None) -> bool:
+    """The deletion token matches, or ``owner`` is the user who submitted the row."""
+    by_token = hmac.compare_digest(str(row["deletion_token_hash"]), _token_hash(token))
+    by_owner = owner is not None and row["owner"] is not None and str(row["owner"]) == owner
+    return by_token or by_owner
+
+
+def _actor(owner: str | None) -> str:
+    """Who made a claim, for the review history."""
+    return f"submitter (hf:{owner})" if owner else "submitter"
+
+
+def record_review(
+    db: sqlite3.Connection, submission_id: int, action: str, actor: str, note: str
+) -> None:
+    """Append to a submission's baseline review history (inside the caller's write)."""
+    db.execute(
+        "INSERT INTO baseline_reviews (submission_id, action, actor, note, at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (submission_id, action, actor, note, now()),
+    )
 
 
 def _token_hash(token: str) -> str:

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from app import Services, _form_fields, manage_action, submission_status, submit_action
 from arena.analysis._leaderboard import leaderboard_rows
 from arena.board import BoardKeeper
 from arena.client import ClientLimits
@@ -22,6 +21,13 @@ from arena.dev._local_models import free_port
 from arena.dev.nullserver import NullServer, NullServerConfig
 from arena.engine._store import Store
 from arena.views._about import about_markdown
+from arena.views._actions import (
+    Services,
+    _form_fields,
+    manage_action,
+    submission_status,
+    submit_action,
+)
 from arena.views._pages import (
     contagion_markdown,
     discordant_choices,
@@ -240,6 +246,7 @@ def test_python_app_py_serves_its_page(tmp_path: Path) -> None:
             assert page.status_code == 200 and "POST /api/submissions" in page.text
             assert "<script" not in page.text.lower()  # works offline: nothing from a CDN
             assert (tmp_path / "data" / "arena.sqlite3").exists()
+            assert_every_refusal_has_the_one_shape(f"http://127.0.0.1:{port}")
             return
         raise AssertionError("python app.py did not serve within 90 s")
     finally:
@@ -247,6 +254,30 @@ def test_python_app_py_serves_its_page(tmp_path: Path) -> None:
         proc.wait(timeout=20)
         if proc.stdout:
             proc.stdout.close()
+
+
+def assert_every_refusal_has_the_one_shape(url: str) -> None:
+    """Gradio's own 4xx too (``arena.views._problems``), never echoing what was sent."""
+    canary = "sk-ECHO-ME-NOT"
+    with httpx.Client(base_url=url, timeout=10, trust_env=False) as client:
+        answers = {
+            "unknown page": client.get("/nope"),
+            "unknown gradio route": client.get("/gradio_api/nope"),
+            "a file outside the app": client.get("/gradio_api/file=/etc/passwd"),
+            "a malformed queue join": client.post("/gradio_api/queue/join", json={"x": canary}),
+            "a wrong method": client.delete("/gradio_api/info"),
+            "the closed upload route": client.post("/gradio_api/upload", content=b"x"),
+            "an unknown api route": client.get("/api/nope"),
+        }
+    for what, answer in answers.items():
+        assert 400 <= answer.status_code < 500, what
+        body = answer.json()
+        assert set(body) >= {"detail", "kind"} and isinstance(body["detail"], str), what
+        assert canary not in answer.text, what
+    kinds = {what: answer.json()["kind"] for what, answer in answers.items()}
+    assert kinds["unknown page"] == "not_found" and kinds["a wrong method"] == "method_not_allowed"
+    assert kinds["a file outside the app"] == "forbidden"
+    assert kinds["a malformed queue join"] == "invalid_field"
 
 
 async def test_the_receipt_shows_what_the_server_says_escaped(store: Store) -> None:
@@ -319,3 +350,79 @@ def test_download_folders_never_pile_up(store: Store) -> None:
     assert second.exists() and not first.exists() and app.downloads.made == [second]
     app.downloads.cleanup()
     assert not second.exists() and app.downloads.made == []
+
+
+LIMITS_PROBE = """
+import json, sys, tempfile
+from pathlib import Path
+from cryptography.fernet import Fernet
+import app
+from arena.engine import Store
+from submissions.keystore import KeyStore
+from submissions.service import SubmissionService
+store = Store(Path(tempfile.mkdtemp()) / "a.sqlite3")
+demo = app.build_ui(app.Services(store, SubmissionService(store, KeyStore(None))))
+json.dump({"default": demo._queue.default_concurrency_limit,
+           "events": [[fn.name, fn.concurrency_limit, fn.concurrency_id]
+                      for fn in demo.fns.values()]}, sys.stdout)
+"""
+"""Builds the Blocks in a child process: Gradio's queue and routes make event loops they never
+close (``gradio/utils.py``), which would be reported in whichever test collects them."""
+
+
+def test_each_event_runs_as_many_at_once_as_deliberately_set() -> None:
+    """Gradio runs one event of a listener at a time unless told otherwise: the form's probes
+    run many at once (a slow endpoint holds up nobody), reads up to the queue's default, the
+    archive one at a time."""
+    import json
+
+    import app
+
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    out = subprocess.run([sys.executable, "-c", LIMITS_PROBE], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    built = json.loads(out.stdout)
+    assert built["default"] == app.READS_AT_ONCE > 1
+    limits = {name: (limit, group) for name, limit, group in built["events"]}
+    assert limits["submit"] == (app.PROBES_AT_ONCE, "probe")
+    assert limits["prepare"][0] == 1
+    assert {limit for limit, _ in limits.values()} <= {"default", app.PROBES_AT_ONCE, 1}
+
+
+async def test_a_slow_endpoints_probe_holds_up_no_other_submitter(store: Store) -> None:
+    import asyncio
+
+    app_services = services(store)
+    slow_config = NullServerConfig(reply="ready ready ready", model="slow", token_delay_s=1.0)
+    with NullServer(slow_config) as slow, NullServer(NullServerConfig(model="fast")) as fast:
+        late = asyncio.create_task(
+            submit_action(app_services, form_values(slow.base_url, model="slow"), "10.0.0.1")
+        )
+        await asyncio.sleep(0.2)  # the slow probe is waiting on its tokens
+        quick = await submit_action(
+            app_services, form_values(fast.base_url, model="fast", is_baseline=False), "10.0.0.2"
+        )
+        assert quick.startswith("### Accepted") and not late.done()
+        assert (await late).startswith("### Accepted")
+
+
+async def test_the_leaderboard_shows_a_provisional_and_a_disputed_baseline(
+    store: Store, board: BoardKeeper
+) -> None:
+    from tests.arena.analysis.test_leaderboard import add_submission, play
+
+    base = add_submission(store, "Claim", "Smol", "BF16", 16.0, baseline=True, review="pending")
+    cand = add_submission(store, "Cand", "Smol", "Q2_K", 2.6)
+    await play(store, 1, base, "HHHHHH", cand, "TTHHHH", {})
+    frame, _ = leaderboard_view(leaderboard_rows(store))
+    cells = {row["name"]: row for row in frame.to_dict("records")}
+    assert cells["Claim"]["baseline"] == "provisional"
+    assert cells["Cand"]["verdict"].startswith("provisional · ")
+    assert "*Provisional: baseline" in verdict_markdown(store, board, str(cand))
+    add_submission(store, "Rival", "Smol", "BF16", 16.0, baseline=True, review="pending")
+    frame, _ = leaderboard_view(leaderboard_rows(store))
+    cells = {row["name"]: row for row in frame.to_dict("records")}
+    assert cells["Claim"]["baseline"] == cells["Rival"]["baseline"] == "disputed claim"
+    assert cells["Cand"]["verdict"] == ""
+    assert "disputed" in cells["Cand"]["retention % [95% CI]"]
+    assert "Baseline disputed" in verdict_markdown(store, board, str(cand))

@@ -5,14 +5,23 @@ from __future__ import annotations
 
 from arena.analysis import _calibration as calibration
 from arena.analysis import _calibration_store as calibration_store
+from arena.analysis._baseline_sanity import (
+    BaselineEvidence,
+    BeatenBy,
+    baseline_evidence,
+    kl_contradictions,
+)
 from arena.analysis._baselines import (
     Group,
+    Standing,
     baseline_for,
     baseline_of,
+    baseline_standings,
     baselines,
     choose_baselines,
     group_of,
     model_baselines,
+    review_of,
 )
 from arena.analysis._bootstrap import RESAMPLES, SEED, mean_ci, percentile_interval
 from arena.analysis._bradley_terry import Rating
@@ -78,6 +87,8 @@ __all__ = [
     "QUANT_FAMILIES",
     "RESAMPLES",
     "SEED",
+    "BaselineEvidence",
+    "BeatenBy",
     "CalibrationConfig",
     "CalibrationResult",
     "CalibrationSummary",
@@ -92,9 +103,12 @@ __all__ = [
     "Pair",
     "Rating",
     "Run",
+    "Standing",
     "base_model_keys",
+    "baseline_evidence",
     "baseline_for",
     "baseline_of",
+    "baseline_standings",
     "baselines",
     "calibration",
     "calibration_store",
@@ -114,6 +128,7 @@ __all__ = [
     "fixed_n_pairs",
     "group_of",
     "group_verdicts",
+    "kl_contradictions",
     "leaderboard_group",
     "leaderboard_rows",
     "match_profile",
@@ -128,6 +143,7 @@ __all__ = [
     "read_head_to_head",
     "read_plays",
     "result",
+    "review_of",
     "room_quality",
     "room_quality_frame",
     "run_of",

@@ -1,24 +1,33 @@
-"""The one rule for "the baseline of a base model".
+"""The one rule for "the baseline of a base model", and how far it is trusted.
 
 A *group* is the submissions of one base model (its normalized key) with one sampling class:
-only they are ever compared. Its **baseline** is its submission marked as the full-precision
-baseline, not deleted, with the lowest id. Intake refuses a second one while the first is there
-(active or paused), so normally there is exactly one; the lowest id decides if an older database
-holds two. Every view of a verdict, rating, calibration or leaderboard row uses this module.
+only they are ever compared. Its **baseline** is its live *claim* (a submission marked as the
+full-precision baseline, not deleted, not demoted by the operator) with the lowest id. Every view
+of a verdict, rating, calibration or leaderboard row uses this module.
+
+Who may claim (``submissions.baselines`` keeps it so): a claim is ``confirmed`` at once in a run
+without an operator, else ``pending`` until the operator confirms it. Confirming one claim demotes
+the group's other claims, and no claim is taken while a confirmed one is live, so a confirmed
+baseline is its group's only claim and the lowest id picks it. The group's **standing**:
+``confirmed``; ``provisional`` (one pending claim: its verdicts are shown as provisional);
+``disputed`` (two or more pending claims: no verdict until the operator picks one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from arena.engine import Store
 
 Group = tuple[str, str]
 """(base model key, sampling class)."""
+Standing = Literal["confirmed", "provisional", "disputed"]
+"""How far a group's baseline is trusted (see the module's docstring)."""
 
 _ROWS_SQL = (
-    "SELECT id, base_model_key, settings_class, is_baseline, status FROM submissions "
+    "SELECT id, base_model_key, settings_class, is_baseline, baseline_review, status "
+    "FROM submissions "
     "WHERE status != 'deleted' ORDER BY id"
 )
 
@@ -44,6 +53,31 @@ def choose_baselines(
             continue
         found.setdefault(group_of(row), int(row["id"]))
     return found
+
+
+def review_of(row: Mapping[str, Any]) -> str | None:
+    """A row's baseline review (``pending``, ``confirmed``, ``demoted``; None for a candidate).
+    A claim read without its review (a row built by hand) counts as ``confirmed``."""
+    if not row["is_baseline"]:
+        return row.get("baseline_review")
+    return row.get("baseline_review") or "confirmed"
+
+
+def baseline_standings(rows: Iterable[Mapping[str, Any]]) -> dict[Group, Standing]:
+    """Group -> the standing of its baseline (groups without a live claim left out), from rows
+    with ``baseline_review`` besides :func:`choose_baselines`' fields."""
+    rows = list(rows)
+    claims: dict[Group, list[str | None]] = {}
+    for row in sorted(rows, key=lambda r: int(r["id"])):
+        if row["is_baseline"] and row.get("status", "active") != "deleted":
+            claims.setdefault(group_of(row), []).append(review_of(row))
+    standings: dict[Group, Standing] = {}
+    for group, reviews in claims.items():
+        if reviews[0] == "confirmed":
+            standings[group] = "confirmed"
+        else:
+            standings[group] = "disputed" if reviews.count("pending") > 1 else "provisional"
+    return standings
 
 
 def model_baselines(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:

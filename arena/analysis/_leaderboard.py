@@ -34,7 +34,13 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
-from arena.analysis._baselines import choose_baselines, group_of
+from arena.analysis._baselines import (
+    Standing,
+    baseline_standings,
+    choose_baselines,
+    group_of,
+    review_of,
+)
 from arena.analysis._bootstrap import mean_ci
 from arena.analysis._calibration_store import CalibrationSummary, summaries
 from arena.analysis._leaderboard_sql import BoardData, read_board
@@ -59,6 +65,12 @@ CHALLENGED_OUTCOMES: Final = ("held_ground", "manipulated", "self_corrected", "t
 NOTE_BASELINE: Final = "baseline"
 NOTE_NO_BASELINE: Final = "no baseline registered for this base model"
 NOTE_NO_PAIRS: Final = "no paired puzzles with the baseline yet"
+NOTE_DISPUTED: Final = (
+    "baseline disputed: two or more baseline claims wait for the operator; no verdict until one "
+    "is confirmed"
+)
+PROVISIONAL_PREFIX: Final = "provisional · "
+"""Starts the label of a verdict judged against a baseline not confirmed yet."""
 NOTE_BASELINE_ESCAPED_NOTHING: Final = (
     "the baseline solved none of the paired puzzles: ratio undefined"
 )
@@ -104,6 +116,13 @@ class LeaderboardRow(SubmissionLabels):
     verdict: DegradationVerdict | None = None
     """Degradation verdict against the baseline of its base model (paired first answers; see
     :mod:`arena.analysis._verdicts`); None for baselines and when no baseline is registered."""
+    baseline_review: str | None = None
+    """Its own baseline claim: ``pending`` (waits for the operator), ``confirmed`` or
+    ``demoted`` (the operator refused it: judged as a candidate); None: it never claimed."""
+    baseline_standing: Standing | None = None
+    """How far its group's baseline is trusted: ``confirmed``; ``provisional`` (not confirmed
+    yet: the verdicts are provisional); ``disputed`` (competing claims wait for the operator: no
+    verdicts); None when its group has no baseline."""
     challenged_n: int
     """Rooms in which it faced the adversarial turn (held ground, manipulated, self-corrected
     or trapped)."""
@@ -350,6 +369,7 @@ def _row(index: _Index, sub: dict[str, Any]) -> LeaderboardRow:
         server_context_tokens=sub["server_context_tokens"],
         quant_mismatch=quant_mismatch(sub["quant"], sub["server_quant"]),
         is_baseline=bool(sub["is_baseline"]),
+        baseline_review=review_of(sub),
         status=sub["status"],
         status_reason=_public_reason(sub),
         matches=len({match_id for match_id, _ in mine}),
@@ -435,9 +455,12 @@ def leaderboard_group(store: Store, base_model_key: str) -> LeaderboardGroup:
     plays = read_plays(store, list(by_id)) if by_id else {}
     pairs: dict[int, list[PairGroup]] = {}
     out = []
+    standings = baseline_standings(data.submissions)
     for row in rows:
         group = groups[row.submission_id]
         base = by_id.get(chosen.get(group, -1))
+        standing = standings.get(group)
+        row = row.model_copy(update={"baseline_standing": standing})
         if base is not None:
             calibrated = calibrations.get((base.submission_id, group[1]))
             row = row.model_copy(update={"calibration": calibrated})
@@ -446,10 +469,18 @@ def leaderboard_group(store: Store, base_model_key: str) -> LeaderboardGroup:
             row = row.model_copy(update={"aa_floor": NoiseFloorView(
                 rate=floor.rate, ci=(floor.low, floor.high) if floor.pairs else None, n=floor.pairs
             )})  # fmt: skip
+            if standing != "confirmed":
+                row = row.model_copy(update={"retention_note": f"baseline ({standing})"})
+        elif base is not None and standing == "disputed":
+            row = row.model_copy(update={"retention_note": NOTE_DISPUTED})
         elif base is not None:  # a candidate of a group that has a baseline
             made = pair_groups(plays, row.submission_id, base.submission_id)
             pairs[row.submission_id] = made
             found = candidate_verdict(store, row.submission_id, base.submission_id, plays, made)
+            if standing == "provisional":
+                found = found.model_copy(
+                    update={"provisional": True, "label": PROVISIONAL_PREFIX + found.label}
+                )
             canary = truncation_canary(row.cap_hits, row.calls, base.cap_hits, base.calls)
             row = row.model_copy(
                 update={

@@ -29,7 +29,8 @@ WITH appearances AS (
 """
 _SUBMISSIONS_SQL = (
     "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, file_size_gb, "
-    "hardware, engine, base_url, is_baseline, settings_class, status, status_reason, "
+    "hardware, engine, base_url, is_baseline, baseline_review, settings_class, status, "
+    "status_reason, "
     "server_engine, server_version, server_quant, server_context_tokens "
     "FROM submissions WHERE status != 'deleted'{group} ORDER BY id"
 )

@@ -137,6 +137,9 @@ class DegradationVerdict(BaseModel):
     tier: str | None = None
     """The tier of the pairs behind the verdict (``smoke``, ``standard`` or ``full``; None:
     ad-hoc matches, or NOT COMPARABLE)."""
+    provisional: bool = False
+    """Judged against a baseline the operator has not confirmed yet (the label starts with
+    ``provisional · ``): it may change when the operator confirms or demotes that baseline."""
     source: str | None = None
     """``solo runs`` when the pairs were played in bluff mode, else ``matches`` (against each
     other, or on shared seeds); None for NOT COMPARABLE."""

@@ -9,6 +9,7 @@ from arena.analysis import (
     DegradationVerdict,
     DiscordantPair,
     LeaderboardGroup,
+    Standing,
     discordant_pairs,
     group_of,
     seal,
@@ -34,6 +35,10 @@ class VerdictReport(BaseModel):
     discordant: list[DiscordantPair]
     """The paired puzzles only one side solved (rooms without signal left out), with the
     matches to replay (``/api/matches/{match_id}``); empty without a baseline."""
+    baseline_standing: Standing | None = None
+    """How far its group's baseline is trusted: ``confirmed``, ``provisional`` (the verdict is
+    provisional) or ``disputed`` (competing claims wait for the operator: no verdict); None
+    without a baseline."""
 
 
 def group_reports(store: Store, group: LeaderboardGroup) -> dict[int, VerdictReport]:
@@ -45,7 +50,11 @@ def group_reports(store: Store, group: LeaderboardGroup) -> dict[int, VerdictRep
         baseline = group.baselines.get(group_of(subs[row.submission_id]))
         if baseline is None or baseline == row.submission_id or row.verdict is None:
             reports[row.submission_id] = VerdictReport(
-                submission_id=row.submission_id, baseline_id=None, verdict=None, discordant=[]
+                submission_id=row.submission_id,
+                baseline_id=None,
+                verdict=None,
+                discordant=[],
+                baseline_standing=row.baseline_standing,
             )
             continue
         pairs = discordant_pairs(
@@ -62,6 +71,7 @@ def group_reports(store: Store, group: LeaderboardGroup) -> dict[int, VerdictRep
             verdict=row.verdict,
             profile_label=profiles.describe_text(row.verdict.profile),
             discordant=pairs,
+            baseline_standing=row.baseline_standing,
         )
     return reports
 

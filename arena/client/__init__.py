@@ -10,9 +10,17 @@ from arena.client._http import normalize_base_url
 from arena.client._limits import ClientLimits
 from arena.client._logprobs import LogprobsStyle, LogprobsUnavailable, PromptLogprobs
 from arena.client._reply import ChatResult, estimate_tokens, prompt_chars
-from arena.client._server import ServerInfo, normalize_quant, quant_mismatch, server_info
+from arena.client._server import (
+    FULL_PRECISION,
+    ServerInfo,
+    is_full_precision,
+    normalize_quant,
+    quant_mismatch,
+    server_info,
+)
 
 __all__ = [
+    "FULL_PRECISION",
     "ChatClient",
     "ChatResult",
     "ClientLimits",
@@ -25,6 +33,7 @@ __all__ = [
     "ServerInfo",
     "estimate_tokens",
     "forced_logprobs",
+    "is_full_precision",
     "normalize_base_url",
     "normalize_quant",
     "prompt_chars",

@@ -65,6 +65,15 @@ def normalize_quant(reported: str) -> str:
     )
 
 
+FULL_PRECISION = frozenset({"BF16", "FP16", "F16", "F32", "FP32"})
+"""Quant labels (in :func:`normalize_quant`'s spelling) of unquantized weights."""
+
+
+def is_full_precision(label: str) -> bool:
+    """Whether a quant label or a server-reported quant names unquantized weights."""
+    return normalize_quant(label) in FULL_PRECISION
+
+
 def quant_mismatch(label: str, loaded: str | None) -> bool:
     """Whether the server loaded another quant than the submission's label says (unknown, or a
     label of ``other``, is no mismatch)."""

@@ -351,19 +351,37 @@ def _trigger(name: str, event: str, table: str, when: str | None, *bumps: str) -
     return f"CREATE TRIGGER board_{name} AFTER {event} ON {table}{condition} BEGIN {body} END;"
 
 
-BOARD_SUBMISSION_COLUMNS = (
+_M009_SUBMISSION_COLUMNS = (
     "id", "display_name", "base_model", "base_model_key", "quant", "bits_per_weight",
     "file_size_gb", "hardware", "engine", "base_url", "settings_class", "is_baseline", "status",
     "status_reason", "server_engine", "server_version", "server_quant", "server_context_tokens",
 )  # fmt: skip
+"""The board's submissions columns when ``m009_board_versions`` made its triggers (a migration
+never changes: later columns are added by the migration that adds them)."""
+BOARD_SUBMISSION_COLUMNS = (*_M009_SUBMISSION_COLUMNS, "baseline_review")
 """The submissions columns a board shows or depends on: only updates of these raise its
 version (not ``consecutive_failures``, written after every failed match of a flaky endpoint).
 ``tests/arena/board/test_versions.py`` makes every new column take a side."""
 BOARD_IGNORED_SUBMISSION_COLUMNS = (
     "model", "api_key_encrypted", "sampling", "deletion_token_hash", "client_hash", "probe",
-    "created_at", "updated_at", "consecutive_failures", "source", "context_tokens",
+    "created_at", "updated_at", "consecutive_failures", "source", "context_tokens", "owner",
 )  # fmt: skip
 """The submissions columns no board reads."""
+
+
+_SUBMISSION_KEY = "VALUES ({row}.base_model_key, 1)"
+
+
+def _submission_update_trigger(columns: tuple[str, ...]) -> str:
+    """Updates of these submissions columns raise the board of the old and new base model."""
+    return _trigger(
+        "submission_up",
+        "UPDATE OF " + ", ".join(columns),
+        "submissions",
+        None,
+        _SUBMISSION_KEY.format(row="OLD"),
+        _SUBMISSION_KEY.format(row="NEW"),
+    )
 
 
 def _board_triggers() -> list[str]:
@@ -371,7 +389,7 @@ def _board_triggers() -> list[str]:
     models it touches: submissions, finished matches (and changes to their rooms and calls; a
     finished match's rows are written with or before its status), contestants' links, probes,
     calibrations; imported results raise the global key ``''``."""
-    sub = "VALUES ({row}.base_model_key, 1)"
+    sub = _SUBMISSION_KEY
     probe = "SELECT base_model_key, 1 FROM submissions WHERE id = {row}.submission_id AND 1"
     played = (
         "SELECT s.base_model_key, 1 FROM matches m JOIN contestants c "
@@ -381,14 +399,7 @@ def _board_triggers() -> list[str]:
     done = "NEW.status = 'done' OR OLD.status = 'done'"
     out = [
         _trigger("submission_in", "INSERT", "submissions", None, sub.format(row="NEW")),
-        _trigger(
-            "submission_up",
-            "UPDATE OF " + ", ".join(BOARD_SUBMISSION_COLUMNS),
-            "submissions",
-            None,
-            sub.format(row="OLD"),
-            sub.format(row="NEW"),
-        ),
+        _submission_update_trigger(_M009_SUBMISSION_COLUMNS),
         _trigger("submission_del", "DELETE", "submissions", None, sub.format(row="OLD")),
         _trigger(
             "match_in", "INSERT", "matches", "NEW.status = 'done'", _MATCH_KEYS.format(row="NEW")
@@ -444,6 +455,32 @@ def m009_board_versions(db: sqlite3.Connection) -> None:
     )
 
 
+def m010_baseline_authority(db: sqlite3.Connection) -> None:
+    """Who set a baseline: ``submissions.baseline_review`` is NULL for a candidate and
+    ``pending``, ``confirmed`` or ``demoted`` for a baseline claim (the claims accepted before
+    this migration were the groups' baselines: they are ``confirmed``); ``baseline_reviews``
+    keeps every claim, confirmation and demotion with who made it; ``submissions.owner`` is the
+    Hugging Face user who submitted (None: submitted without logging in). The board's update
+    trigger watches the new review column."""
+    script = """
+        ALTER TABLE submissions ADD COLUMN baseline_review TEXT
+            CHECK (baseline_review IN ('pending', 'confirmed', 'demoted'));
+        UPDATE submissions SET baseline_review = 'confirmed' WHERE is_baseline = 1;
+        ALTER TABLE submissions ADD COLUMN owner TEXT;
+        CREATE INDEX submissions_owner ON submissions(owner) WHERE owner IS NOT NULL;
+        CREATE TABLE baseline_reviews (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            action TEXT NOT NULL CHECK (action IN ('claim', 'confirm', 'demote')),
+            actor TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL
+        );
+        DROP TRIGGER board_submission_up;
+        """
+    run_script(db, script + _submission_update_trigger(BOARD_SUBMISSION_COLUMNS))
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_initial,
     m002_job_queue,
@@ -454,6 +491,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m007_profiles,
     m008_server_identity,
     m009_board_versions,
+    m010_baseline_authority,
 )
 """Applied in order; each applied name is recorded in ``schema_migrations``."""
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from arena.client import is_full_precision
 from arena.engine import Store, clean_text, now
 from arena.results._external_models import (
     MAX_FILE_BYTES,
@@ -44,9 +45,6 @@ from arena.results._external_models import (
 from arena.results._llama_bench import parse_llama_bench
 from arena.results._lm_eval import parse_lm_eval
 from submissions.models import base_model_key
-
-FULL_PRECISION = frozenset({"BF16", "FP16", "F16", "F32", "FP32"})
-"""Reference entries with these quant labels are their base model's baseline."""
 
 
 def parse_file(source: Source, path: Path) -> ParsedFile:
@@ -244,7 +242,7 @@ def read_imported(store: Store, *, include_deleted: bool = False) -> list[dict[s
             continue
         row["details"] = json.loads(row["details"])
         row["is_baseline"] = bool(row["is_baseline"]) or (
-            row["target"] == "reference" and row["quant"].upper() in FULL_PRECISION
+            row["target"] == "reference" and is_full_precision(row["quant"])
         )
         row["label"] = display_name or reference_label(
             row["base_model"], row["quant"], row["hardware"], row["engine"]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from submissions.models import plain_text
+from submissions.models import plain
 
 Source = Literal["lm-eval", "llama-bench"]
 SOURCES: tuple[Source, ...] = ("lm-eval", "llama-bench")
@@ -52,23 +52,18 @@ class ImportedResult(BaseModel):
         return value
 
 
-def _optional_plain(value: str) -> str:
-    """Plain text, or "" for blank input (hardware and engine are optional on references)."""
-    return plain_text(value) if value.strip() else ""
-
-
 class ReferenceSpec(BaseModel):
     """A base model + quant with no endpoint; unique on (base model key, quant, hardware,
     engine), so the same spec reuses its entry."""
 
-    model_config = ConfigDict(extra="forbid", str_max_length=200)
+    model_config = ConfigDict(extra="forbid")
 
-    base_model: Annotated[str, AfterValidator(plain_text), Field(min_length=1, max_length=100)]
-    quant: Annotated[str, AfterValidator(plain_text), Field(min_length=1, max_length=40)]
+    base_model: plain(100)
+    quant: plain(40)
     bits_per_weight: float | None = Field(None, gt=0, le=32)
     file_size_gb: float | None = Field(None, gt=0, le=4096)
-    hardware: Annotated[str, AfterValidator(_optional_plain), Field(max_length=80)] = ""
-    engine: Annotated[str, AfterValidator(_optional_plain), Field(max_length=40)] = ""
+    hardware: plain(80, optional=True) = ""
+    engine: plain(40, optional=True) = ""
 
     @property
     def label(self) -> str:

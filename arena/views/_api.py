@@ -4,7 +4,9 @@
 (the full replay), ``POST /api/submissions`` (the form's validation; 201 or a 4xx with the
 reason), ``GET /api/submissions/{id}`` and ``POST /api/submissions/{id}/status`` (pause, resume
 or delete with the deletion token), ``GET /api/submissions/{id}/verdict``, ``GET /api/ratings``,
-``GET /api/contagion`` and ``GET /api/calibrations`` (every base-model group's calibration).
+``GET /api/contagion`` and ``GET /api/calibrations`` (every base-model group's calibration);
+the operator's ``GET /api/admin/baselines`` and ``POST /api/admin/baselines/{id}/confirm`` or
+``/demote`` (``Authorization: Bearer <QER_ADMIN_TOKEN>``).
 Responses are pydantic models, so the OpenAPI schema at ``/openapi.json`` is exact. Nothing here
 returns an endpoint URL, an API key or a token hash.
 """
@@ -49,7 +51,8 @@ from arena.views._match_list import MatchListItem, match_list
 from arena.views._replay import replay
 from arena.views._replay_models import Replay
 from rooms.sandbox import isolation
-from submissions.models import ENGINES, SubmissionForm, SubmissionPublic
+from submissions.baselines import BaselineClaim, Decision, OperatorNote, claims, decide
+from submissions.models import ENGINES, SubmissionForm, SubmissionPublic, error_message
 from submissions.service import ProbeResult, SubmissionRefused, SubmissionService
 
 REFUSAL_STATUS = {
@@ -129,6 +132,9 @@ class SubmissionCreated(BaseModel):
     probe: ProbeResult
     """What the health probe saw at submission time: the models the endpoint lists, latency,
     time to first token, decode speed, completion tokens and the start of the reply."""
+    baseline_review: Literal["pending", "confirmed"] | None = None
+    """For a baseline claim: ``pending`` (provisional until the operator confirms it) or
+    ``confirmed``; None for a candidate."""
 
 
 class SubmissionView(SubmissionPublic):
@@ -145,6 +151,9 @@ class SubmissionView(SubmissionPublic):
     """Whether the endpoint needs an API key (the key itself is never shown)."""
     probe: dict[str, Any]
     """The health probe at submission time: models listed, latency, speed."""
+    baseline_review: Literal["pending", "confirmed", "demoted"] | None = None
+    """Its baseline claim: ``pending`` (waits for the operator), ``confirmed`` or ``demoted``
+    (judged as a candidate); None: it never claimed."""
 
 
 class StatusChange(BaseModel):
@@ -189,7 +198,9 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     message, never the submitted values (FastAPI's default echoes ``input``, which can be the
     whole body, API key included)."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    fields = [FieldProblem(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in errors]
+    fields = [
+        FieldProblem(loc=list(e["loc"]), msg=error_message(e), type=e["type"]) for e in errors
+    ]
     named = "; ".join(f"{'.'.join(str(p) for p in f.loc[1:]) or f.loc[0]}: {f.msg}"
                       for f in fields)  # fmt: skip
     problem = Problem(detail=f"invalid request: {named or 'malformed'}", kind="invalid_field",
@@ -245,12 +256,13 @@ def _bad(reason: str) -> SubmissionRefused:
 
 
 def _require_admin(request: Request) -> None:
-    """Imports need ``Authorization: Bearer <QER_ADMIN_TOKEN>``; without the setting, none."""
+    """Admin routes (imports, baseline reviews) need ``Authorization: Bearer
+    <QER_ADMIN_TOKEN>``; without the setting, they are off."""
     token = current().server.admin_token
     expected = token.get_secret_value() if token is not None else ""
     if not expected:
         raise SubmissionRefused(
-            "imports are disabled: no QER_ADMIN_TOKEN is configured", "forbidden"
+            "admin routes are disabled: no QER_ADMIN_TOKEN is configured", "forbidden"
         )
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
@@ -424,6 +436,29 @@ def build_router(
             return VerdictReport(submission_id=submission_id, baseline_id=None, verdict=None,
                                  discordant=[])  # fmt: skip
         return sealed_report(report, sealed_seeds(store))
+
+    admin_problems: dict[int | str, dict[str, Any]] = {
+        code: {"model": Problem} for code in (400, 401, 403, 404)
+    }
+
+    @router.get("/admin/baselines", responses=admin_problems)  # type: ignore[arg-type]
+    def baseline_claims(request: Request) -> list[BaselineClaim]:
+        """Every baseline claim (pending first) with its group's standing, the evidence against
+        it and its review history. Needs ``Authorization: Bearer <QER_ADMIN_TOKEN>``."""
+        _require_admin(request)
+        return claims(store)
+
+    @router.post("/admin/baselines/{submission_id}/{decision}", responses=admin_problems)  # type: ignore[arg-type]
+    def decide_baseline(
+        submission_id: int, decision: Decision, request: Request, body: OperatorNote | None = None
+    ) -> BaselineClaim:
+        """``confirm``: the submission becomes its group's only baseline (other claims are
+        demoted); ``demote``: it plays on as a candidate. Every verdict of the group is
+        recomputed. Needs ``Authorization: Bearer <QER_ADMIN_TOKEN>``."""
+        _require_admin(request)
+        decide(store, submission_id, decision, "operator (token)", body.note if body else "")
+        board.kick()
+        return next(c for c in claims(store) if c.submission_id == submission_id)
 
     @router.get("/board")
     def board_status() -> BoardStatus:

@@ -125,6 +125,17 @@ def _canary_cell(row: LeaderboardRow) -> str:
     return ("FLAGGED: " if canary.flagged else "") + f"{rates} (p={canary.p_value:.3g})"
 
 
+def _baseline_cell(row: LeaderboardRow) -> str:
+    """Whether it is its group's baseline, and how far that is trusted."""
+    if row.baseline_review == "demoted":
+        return "demoted"
+    if not row.is_baseline:
+        return ""
+    if row.baseline_review == "pending":
+        return "disputed claim" if row.baseline_standing == "disputed" else "provisional"
+    return "yes"
+
+
 def _status_cell(row: LeaderboardRow) -> str:
     return f"{row.status}: {row.status_reason}" if row.status_reason else row.status
 
@@ -192,8 +203,10 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("engine", lambda r: r.engine, description="Serving engine."),
     Column(
         "baseline",
-        lambda r: "yes" if r.is_baseline else "",
-        description="The full-precision baseline of its base model.",
+        _baseline_cell,
+        description="The full-precision baseline of its base model: yes (confirmed), "
+        "provisional (its verdicts may change), disputed claim (competing claims wait for the "
+        "operator: no verdicts), demoted (the operator refused the claim).",
     ),
     Column(
         "status",

@@ -33,7 +33,7 @@ from arena.views._match_list import match_list, now_playing
 from arena.views._replay import replay
 from arena.views._replay_markdown import replay_markdown
 from rooms import room_name
-from submissions.models import display_text
+from submissions.models import display_text, error_message
 
 __all__ = [
     "ALL_COLUMNS",
@@ -239,11 +239,20 @@ def verdict_markdown(store: Store, board: BoardKeeper, submission_id: str | None
         return f"### #{int(submission_id)} {name}\nNot on the board yet: it is being recomputed."
     row = next((r for r in snap.rows if r.submission_id == report.submission_id), None)
     v = report.verdict
+    if v is None and report.baseline_standing == "disputed":
+        return (
+            f"### #{report.submission_id} {name}\n**Baseline disputed:** two or more submissions "
+            "claim to be this group's full-precision baseline. No verdict until the operator "
+            "confirms one."
+        )
     if v is None:
         return f"### #{report.submission_id} {name}\nNo baseline to compare with."
     # The label is our own text (numbers and fingerprint field names): no escaping needed.
     lines = [f"### #{report.submission_id} {name} vs baseline #{report.baseline_id}",
              f"**{v.label}**", ""]  # fmt: skip
+    if v.provisional:
+        lines += [f"*Provisional: baseline #{report.baseline_id} is not confirmed by the operator "
+                  "yet; this verdict may change when it is confirmed or demoted.*", ""]  # fmt: skip
     if v.kind != "NOT COMPARABLE":
         p = f"{v.p_value:.3g}" if v.p_value is not None else "n/a"
         retained = "n/a"
@@ -428,5 +437,5 @@ def validation_message(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         field = ".".join(str(p) for p in error["loc"]) or "form"
-        lines.append(f"- **{display_text(field)}**: {display_text(error['msg'])}")
+        lines.append(f"- **{display_text(field)}**: {display_text(error_message(error))}")
     return "**Please fix:**\n" + "\n".join(lines)

@@ -97,6 +97,8 @@ class AppProcess:
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self.args: list[str] = []
+        """More arguments for ``app.py`` (``--no-scheduler``...)."""
 
     @property
     def url(self) -> str:
@@ -105,7 +107,15 @@ class AppProcess:
     def start(self, timeout: float = 120.0) -> AppProcess:
         sink = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            [
+                sys.executable,
+                "app.py",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                *self.args,
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=sink,

@@ -17,6 +17,7 @@ from submissions.models import (
     SubmissionPublic,
     base_model_key,
     display_text,
+    error_message,
     plain_text,
     settings_class,
 )
@@ -169,3 +170,20 @@ def test_numbers_are_numbers_not_flags_or_strings(field: str, value: object) -> 
 def test_loose_sampling_values_are_refused(sampling: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         form(sampling={"temperature": 0.0, "max_tokens": 64, **sampling})
+
+
+@pytest.mark.parametrize(("field", "limit"), [("display_name", 60), ("base_model", 100),
+                                              ("hardware", 80), ("model", 200)])  # fmt: skip
+@pytest.mark.parametrize("length", [301, 10_000])
+def test_over_long_text_is_refused_with_its_length_and_the_limit(
+    field: str, limit: int, length: int
+) -> None:
+    """Not pydantic's "at most N items after validation", nor the raw 2048 cap that contradicts
+    the field's own limit: one message naming both numbers (whitespace is collapsed first)."""
+    with pytest.raises(ValidationError) as caught:
+        form(**{field: "a" * length})
+    [error] = caught.value.errors()
+    assert error_message(error) == f"is {length} characters long; at most {limit} are accepted"
+    assert form(**{field: " " + "b " * (limit // 2) + "   "}).model_dump()[field].startswith("b")
+    schema = SubmissionForm.model_json_schema()["properties"][field]
+    assert (schema["maxLength"], schema["minLength"]) == (limit, 1)

@@ -115,8 +115,10 @@ def add_submission(
     engine: str = "llama.cpp",
     status: str = "active",
     reason: str | None = None,
+    review: str | None = None,
 ) -> int:
-    """Insert a submission row directly (every NOT NULL column filled)."""
+    """Insert a submission row directly (every NOT NULL column filled; a baseline without a
+    ``review`` counts as confirmed)."""
     key = base_model.casefold().replace(" ", "-")
     stamp = now()
 
@@ -126,8 +128,8 @@ def add_submission(
             "INSERT INTO submissions (display_name, base_model, base_model_key, quant, "
             "bits_per_weight, file_size_gb, hardware, engine, base_url, model, sampling, "
             "settings_class, is_baseline, status, status_reason, deletion_token_hash, "
-            "client_hash, probe, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "client_hash, probe, created_at, updated_at, baseline_review) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 name,
                 base_model,
@@ -149,6 +151,7 @@ def add_submission(
                 "{}",
                 stamp,
                 stamp,
+                review,
             ),
         )
         return int(cursor.lastrowid or 0)

@@ -108,7 +108,8 @@ def test_an_old_database_is_upgraded(tmp_path: Path) -> None:
         names = [r["name"] for r in store.query("SELECT name FROM schema_migrations ORDER BY name")]
         assert names == ["m001_initial", "m002_job_queue", "m003_submissions", "m004_scheduling",
                          "m005_imports", "m006_probes", "m007_profiles",
-                         "m008_server_identity", "m009_board_versions"]  # fmt: skip
+                         "m008_server_identity", "m009_board_versions",
+                         "m010_baseline_authority"]  # fmt: skip
         assert JobQueue(store).enqueue("k", {}) is not None
 
 

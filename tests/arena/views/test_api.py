@@ -22,6 +22,7 @@ from arena.engine._store import Store
 from arena.views._api import build_router, install_error_handlers
 from submissions.keystore import KeyStore
 from submissions.service import SubmissionService
+from tests.arena.analysis.test_leaderboard import add_submission, play
 from tests.arena.engine.test_match import Scripted
 
 CANARY_KEY = "sk-CANARY-api-0123456789"
@@ -416,3 +417,67 @@ def test_fastapis_own_errors_use_the_refusal_shape_under_api(store: Store) -> No
     assert missing.status_code == 404 and missing.json()["kind"] == "not_found"
     wrong = client.delete("/api/leaderboard")
     assert wrong.status_code == 405 and wrong.json()["kind"] == "method_not_allowed"
+
+
+async def test_the_operator_confirms_and_demotes_baselines_over_the_api(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provisional group says so in the leaderboard and the verdict; the admin routes need the
+    token, list the claims with their evidence, and confirm or demote with a note."""
+    base = add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True, review="pending")
+    cand = add_submission(store, "C", "Smol", "Q2_K", 2.6)
+    for seed in (1, 2):
+        await play(store, seed, base, "HHHHHH", cand, "TTTHHH", {})
+    client = make_client(store)
+    rows = {r["submission_id"]: r for r in client.get("/api/leaderboard").json()}
+    assert rows[base]["baseline_standing"] == "provisional"
+    assert rows[cand]["verdict"]["provisional"] is True
+    report = client.get(f"/api/submissions/{cand}/verdict").json()
+    assert report["baseline_standing"] == "provisional"
+    assert report["verdict"]["label"].startswith("provisional · ")
+
+    monkeypatch.delenv("QER_ADMIN_TOKEN", raising=False)
+    off = client.get("/api/admin/baselines")
+    assert off.status_code == 403 and off.json()["kind"] == "forbidden"
+    monkeypatch.setenv("QER_ADMIN_TOKEN", "op-secret")
+    for headers in ({}, {"Authorization": "op-secret"}, {"Authorization": "Bearer nope"}):
+        refused = client.post(f"/api/admin/baselines/{base}/confirm", headers=headers)
+        assert refused.status_code == 401 and refused.json()["kind"] == "unauthorized"
+    auth = {"Authorization": "Bearer op-secret"}
+    [claim] = client.get("/api/admin/baselines", headers=auth).json()
+    assert claim["submission_id"] == base and claim["review"] == "pending"
+    assert claim["evidence"]["flags"] == [] and claim["history"] == []
+    confirmed = client.post(
+        f"/api/admin/baselines/{base}/confirm", headers=auth, json={"note": "server says BF16"}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["standing"] == "confirmed"
+    last = confirmed.json()["history"][-1]
+    assert (last["action"], last["note"]) == ("confirm", "server says BF16")
+    verdict = client.get(f"/api/submissions/{cand}/verdict").json()["verdict"]
+    assert verdict["provisional"] is False and not verdict["label"].startswith("provisional")
+    bad = [
+        client.post(f"/api/admin/baselines/{cand}/demote", headers=auth),  # no claim
+        client.post(f"/api/admin/baselines/{base}/promote", headers=auth),
+        client.post(f"/api/admin/baselines/{2**63}/confirm", headers=auth),
+        client.post(f"/api/admin/baselines/{base}/demote", headers=auth, json={"note": "x" * 501}),
+    ]
+    assert [r.status_code for r in bad] == [400, 422, 404, 422]
+    assert all("kind" in r.json() for r in bad)
+    demoted = client.post(f"/api/admin/baselines/{base}/demote", headers=auth)
+    assert demoted.json()["review"] == "demoted" and demoted.json()["standing"] is None
+    assert client.get(f"/api/submissions/{cand}/verdict").json()["verdict"] is None
+
+
+def test_over_long_text_gets_a_422_with_its_length_and_the_limit(
+    store: Store, server: NullServer
+) -> None:
+    client = make_client(store)
+    for length in (61, 5000):
+        answer = client.post("/api/submissions", json=body(server.base_url,
+                                                            display_name="x" * length))  # fmt: skip
+        assert answer.status_code == 422 and answer.json()["kind"] == "invalid_field"
+        [field] = answer.json()["fields"]
+        assert field["loc"] == ["body", "display_name"]
+        assert field["msg"] == f"is {length} characters long; at most 60 are accepted"
+        assert field["msg"] in answer.json()["detail"]

@@ -1,0 +1,103 @@
+"""Every 4xx of the server in one shape, ``{detail, kind}``, Gradio's routes included.
+
+The REST API's handlers already answer so (``arena.views._api``). The mounted Gradio app answers
+``{"detail": "Not Found"}``, ``{"detail": "File not allowed: ..."}`` or FastAPI's list of
+validation errors (whose ``input`` can echo a whole request body). This ASGI middleware rewrites
+any JSON or plain-text 4xx that lacks a ``kind``: the detail as text, the kind from the status,
+the field list without inputs. HTML pages and streamed events pass untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+KIND_BY_STATUS: Final = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "duplicate", 410: "gone", 413: "too_large",
+    415: "unsupported_media_type", 422: "invalid_field", 429: "rate_limited",
+}  # fmt: skip
+"""The ``kind`` of a 4xx that did not say (others: ``client_error``)."""
+_REWRITTEN: Final = (b"application/json", b"text/plain")
+
+
+def problem_body(status: int, body: bytes, content_type: bytes) -> bytes | None:
+    """The ``{detail, kind}`` body for a 4xx ``body``; None when it already has a kind or is
+    not JSON or text."""
+    detail: Any = body.decode("utf-8", "replace").strip()
+    fields: list[dict[str, Any]] = []
+    if content_type.startswith(b"application/json"):
+        try:
+            parsed = json.loads(body or b"null")
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and "kind" in parsed:
+            return None
+        detail = parsed.get("detail", detail) if isinstance(parsed, dict) else detail
+    if isinstance(detail, list):  # FastAPI's validation errors: keep where and what, no input
+        fields = [
+            {"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "")),
+             "type": str(e.get("type", ""))}
+            for e in detail if isinstance(e, dict)
+        ]  # fmt: skip
+        named = "; ".join(f"{'.'.join(map(str, f['loc']))}: {f['msg']}" for f in fields)
+        detail = f"invalid request: {named or 'malformed'}"
+    problem = {"detail": str(detail) or "client error",
+               "kind": KIND_BY_STATUS.get(status, "client_error")}  # fmt: skip
+    if fields:
+        problem["fields"] = fields
+    return json.dumps(problem).encode()
+
+
+class ProblemShape:
+    """ASGI middleware: :func:`problem_body` for every JSON or plain-text 4xx response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+        chunks: list[bytes] = []
+
+        async def shaped(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers", []))
+                kind = headers.get(b"content-type", b"")
+                if 400 <= message["status"] < 500 and kind.startswith(_REWRITTEN):
+                    held = message  # wait for the whole body
+                    return
+            elif message["type"] == "http.response.body" and held is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                await _send_problem(send, held, b"".join(chunks))
+                return
+            await send(message)
+
+        await self.app(scope, receive, shaped)
+
+
+async def _send_problem(send: Send, start: Message, body: bytes) -> None:
+    headers = list(start.get("headers", []))
+    content_type = dict(headers).get(b"content-type", b"")
+    rewritten = problem_body(start["status"], body, content_type)
+    if rewritten is not None:
+        body, content_type = rewritten, b"application/json"
+    kept = [(k, v) for k, v in headers if k.lower() not in (b"content-type", b"content-length")]
+    kept += [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({**start, "headers": kept})
+    await send({"type": "http.response.body", "body": body})
+
+
+__all__ = ["KIND_BY_STATUS", "ProblemShape", "problem_body"]
