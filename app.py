@@ -286,7 +286,7 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
         peer = request.client.host if request and request.client else None
         client = client_id_from(request.headers if request else {}, peer)
         values = {by_component[component]: value for component, value in data.items()}
-        text = await submit_action(services, values, client, _user(profile))
+        text = await submit_action(services, values, client, _owner(profile))
         return text, ""  # the key field is cleared whatever happened
 
     send.click(submit, inputs=set(widgets.values()), outputs=[result, api_key],
@@ -307,7 +307,7 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
         manage_out = gr.Markdown(elem_id="submit-tab-manage-result")
 
         def manage(number: Any, secret: str, what: str, profile: gr.OAuthProfile | None) -> str:
-            return manage_action(services, number, secret, what, _user(profile))
+            return manage_action(services, number, secret, what, _owner(profile))
 
         apply.click(manage, inputs=[manage_id, token, action], outputs=manage_out)
         check.click(lambda i: submission_status(services, i), inputs=manage_id, outputs=manage_out)
@@ -315,8 +315,17 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
 
 
 def _user(profile: gr.OAuthProfile | None) -> str | None:
-    """The logged-in Hugging Face username (None: not logged in, or no login on this server)."""
+    """The logged-in Hugging Face username, matched against ``QER_ADMINS`` (None: not logged
+    in, or no login on this server)."""
     return profile.username if profile is not None else None
+
+
+def _owner(profile: gr.OAuthProfile | None) -> str | None:
+    """The logged-in account's stable id (``sub``): it owns submissions (a username can be
+    renamed, and then taken by someone else)."""
+    if profile is None:
+        return None
+    return str(profile.get("sub") or "") or None
 
 
 def _operator_tab(services: Services) -> None:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import sqlite3
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from arena.analysis import BaselineEvidence, Standing, baseline_evidence, baseline_standings
 from arena.engine import Store, is_row_id, now
+from submissions.models import plain
 from submissions.service import SubmissionRefused, record_review
 
 Decision = Literal["confirm", "demote"]
@@ -40,8 +41,8 @@ class OperatorNote(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    note: str = Field("", max_length=500)
-    """Why (kept in the claim's review history; at most 500 characters)."""
+    note: plain(500, optional=True) = ""
+    """Why (plain text, kept in the claim's review history; at most 500 characters)."""
 
 
 class ReviewEntry(BaseModel):
@@ -81,7 +82,9 @@ class BaselineClaim(BaseModel):
     review: Literal["pending", "confirmed", "demoted"]
     """The claim's review."""
     acting: bool
-    """It is the group's baseline now (the matches are played against it)."""
+    """It is the group's baseline now: the lowest-id live claim, whose verdicts the board
+    shows (the scheduler plays against it while it is active; paused, against the next active
+    claim)."""
     standing: Standing | None
     """Its group's standing: ``confirmed``, ``provisional`` or ``disputed``; None when the group
     has no live claim (every claim demoted)."""
@@ -91,8 +94,9 @@ class BaselineClaim(BaseModel):
     """Its claims, confirmations and demotions, oldest first."""
 
 
-def claims(store: Store) -> list[BaselineClaim]:
-    """Every live submission that claims or claimed a baseline, pending ones first."""
+def claims(store: Store, only: int | None = None) -> list[BaselineClaim]:
+    """Every live submission that claims or claimed a baseline, pending ones first (``only``:
+    just that submission's, if it is one)."""
     rows = store.query(_LIVE_SQL)
     standings = baseline_standings(rows)
     acting: dict[tuple[str, str], int] = {}
@@ -102,11 +106,12 @@ def claims(store: Store) -> list[BaselineClaim]:
     history = _history(store)
     out = []
     for row in rows:
-        if row["baseline_review"] is None:
+        if row["baseline_review"] is None or only not in (None, row["id"]):
             continue
         group = (row["base_model_key"], row["settings_class"])
         evidence = baseline_evidence(store, row["id"])
-        assert evidence is not None  # a live row
+        if evidence is None:  # deleted since the read
+            continue
         out.append(BaselineClaim(
             submission_id=row["id"], display_name=row["display_name"],
             base_model=row["base_model"], settings_class=row["settings_class"],

@@ -168,7 +168,12 @@ class SubmissionLabels(BaseModel):
     engine: str
     """Serving engine."""
     is_baseline: bool
-    """Registered as the full-precision baseline of its base model and sampling settings."""
+    """A live claim to be the full-precision baseline of its base model and sampling settings
+    (a demoted claim is not)."""
+    baseline_review: Literal["pending", "confirmed", "demoted"] | None = None
+    """Its baseline claim: ``pending`` (waits for the operator), ``confirmed`` or ``demoted``
+    (the operator refused it: judged as a candidate); None: it never claimed (or, in a dataset
+    of format v1, a baseline accepted before claims were reviewed)."""
     status: str
     """``active``, ``paused`` or (never shown) ``deleted``."""
     server_engine: str | None = None

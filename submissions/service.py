@@ -159,10 +159,12 @@ class SubmissionService:
     async def submit(
         self, form: SubmissionForm, client_id: str, owner: str | None = None
     ) -> Receipt:
-        """Take ``form`` in from ``client_id`` (its address) or, logged in, from the Hugging
-        Face user ``owner``: the rate limit counts per user then, and the user owns it."""
-        client = self.client_hash(f"hf-user:{owner}" if owner else client_id)
-        self._count_attempt(client)
+        """Take ``form`` from ``client_id`` (its address) and, logged in, the Hugging Face user
+        ``owner`` (the account's stable id, not its renamable username), who then owns it. The
+        rate limit counts per address and, logged in, per user too (a new address does not
+        reset a user's count, nor do several accounts multiply an address's)."""
+        client = self.client_hash(client_id)
+        self._count_attempt([client, *([self.client_hash(f"hf-user:{owner}")] if owner else [])])
         try:
             target = await check_url(
                 form.base_url, resolver=self.resolver, allow_private=self.allow_private
@@ -232,18 +234,22 @@ class SubmissionService:
     def _salt(self) -> bytes:
         return bytes.fromhex(self.store.meta_secret("client_salt"))
 
-    def _count_attempt(self, client: str) -> None:
+    def _count_attempt(self, keys: list[str]) -> None:
+        """Count an attempt under every key, or refuse it when any key is at the limit."""
         moment = self.clock()
 
         def run(db: sqlite3.Connection) -> int:
-            (recent,) = db.execute(
-                "SELECT COUNT(*) FROM submission_attempts WHERE client_hash = ? AND at > ?",
-                (client, moment - self.rate_window_s),
-            ).fetchone()
-            if recent < self.rate_limit:
+            recent = max(
                 db.execute(
+                    "SELECT COUNT(*) FROM submission_attempts WHERE client_hash = ? AND at > ?",
+                    (key, moment - self.rate_window_s),
+                ).fetchone()[0]
+                for key in keys
+            )
+            if recent < self.rate_limit:
+                db.executemany(
                     "INSERT INTO submission_attempts (client_hash, at) VALUES (?, ?)",
-                    (client, moment),
+                    [(key, moment) for key in keys],
                 )
             return int(recent)
 
@@ -371,7 +377,7 @@ class SubmissionService:
         owner: str | None = None,
     ) -> None:
         """Pause, resume or delete a submission with its deletion token, or as the logged-in
-        Hugging Face user ``owner`` who submitted it."""
+        Hugging Face user ``owner`` (its stable id) who submitted it."""
         rows = (
             self.store.query(
                 "SELECT deletion_token_hash, owner, status FROM submissions WHERE id = ?",
@@ -390,8 +396,16 @@ class SubmissionService:
             db.execute(
                 "UPDATE submissions SET status = ?, status_reason = ?, updated_at = ?, "
                 "api_key_encrypted = CASE WHEN ? THEN NULL ELSE api_key_encrypted END, "
+                "owner = CASE WHEN ? THEN NULL ELSE owner END, "
                 "consecutive_failures = 0 WHERE id = ?",
-                (status, reason or f"set by the owner: {status}", now(), clear_key, submission_id),
+                (
+                    status,
+                    reason or f"set by the owner: {status}",
+                    now(),
+                    clear_key,
+                    clear_key,
+                    submission_id,
+                ),
             )
 
         self.store.write(run)
@@ -426,8 +440,8 @@ def _allowed(row: dict[str, object], token: str, owner: str | None) -> bool:
 
 
 def _actor(owner: str | None) -> str:
-    """Who made a claim, for the review history."""
-    return f"submitter (hf:{owner})" if owner else "submitter"
+    """Who made a claim, for the review history (the operator's eyes only)."""
+    return f"submitter (hf-id:{owner})" if owner else "submitter"
 
 
 def record_review(

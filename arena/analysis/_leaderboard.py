@@ -116,9 +116,6 @@ class LeaderboardRow(SubmissionLabels):
     verdict: DegradationVerdict | None = None
     """Degradation verdict against the baseline of its base model (paired first answers; see
     :mod:`arena.analysis._verdicts`); None for baselines and when no baseline is registered."""
-    baseline_review: str | None = None
-    """Its own baseline claim: ``pending`` (waits for the operator), ``confirmed`` or
-    ``demoted`` (the operator refused it: judged as a candidate); None: it never claimed."""
     baseline_standing: Standing | None = None
     """How far its group's baseline is trusted: ``confirmed``; ``provisional`` (not confirmed
     yet: the verdicts are provisional); ``disputed`` (competing claims wait for the operator: no

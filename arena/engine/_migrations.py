@@ -358,7 +358,9 @@ _M009_SUBMISSION_COLUMNS = (
 )  # fmt: skip
 """The board's submissions columns when ``m009_board_versions`` made its triggers (a migration
 never changes: later columns are added by the migration that adds them)."""
-BOARD_SUBMISSION_COLUMNS = (*_M009_SUBMISSION_COLUMNS, "baseline_review")
+_M010_SUBMISSION_COLUMNS = (*_M009_SUBMISSION_COLUMNS, "baseline_review")
+"""The board's submissions columns from ``m010_baseline_authority`` on."""
+BOARD_SUBMISSION_COLUMNS = _M010_SUBMISSION_COLUMNS
 """The submissions columns a board shows or depends on: only updates of these raise its
 version (not ``consecutive_failures``, written after every failed match of a flaky endpoint).
 ``tests/arena/board/test_versions.py`` makes every new column take a side."""
@@ -457,15 +459,16 @@ def m009_board_versions(db: sqlite3.Connection) -> None:
 
 def m010_baseline_authority(db: sqlite3.Connection) -> None:
     """Who set a baseline: ``submissions.baseline_review`` is NULL for a candidate and
-    ``pending``, ``confirmed`` or ``demoted`` for a baseline claim (the claims accepted before
-    this migration were the groups' baselines: they are ``confirmed``); ``baseline_reviews``
+    ``pending``, ``confirmed`` or ``demoted`` for a baseline claim. Before it, the lowest-id live
+    baseline of a group was its baseline: that one is ``confirmed``; any other live one of the
+    same group (an older database could hold two) is demoted, with a line in the history.
+    ``baseline_reviews``
     keeps every claim, confirmation and demotion with who made it; ``submissions.owner`` is the
     Hugging Face user who submitted (None: submitted without logging in). The board's update
     trigger watches the new review column."""
     script = """
         ALTER TABLE submissions ADD COLUMN baseline_review TEXT
             CHECK (baseline_review IN ('pending', 'confirmed', 'demoted'));
-        UPDATE submissions SET baseline_review = 'confirmed' WHERE is_baseline = 1;
         ALTER TABLE submissions ADD COLUMN owner TEXT;
         CREATE INDEX submissions_owner ON submissions(owner) WHERE owner IS NOT NULL;
         CREATE TABLE baseline_reviews (
@@ -476,9 +479,21 @@ def m010_baseline_authority(db: sqlite3.Connection) -> None:
             note TEXT NOT NULL DEFAULT '',
             at TEXT NOT NULL
         );
+        UPDATE submissions SET baseline_review = 'confirmed' WHERE is_baseline = 1 AND id = (
+            SELECT MIN(s.id) FROM submissions s WHERE s.is_baseline = 1
+            AND s.status != 'deleted' AND s.base_model_key = submissions.base_model_key
+            AND s.settings_class = submissions.settings_class);
+        INSERT INTO baseline_reviews (submission_id, action, actor, note, at)
+            SELECT id, 'demote', 'migration m010',
+                'a second baseline of its group: the lowest id was the baseline',
+                strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
+            FROM submissions WHERE is_baseline = 1 AND baseline_review IS NULL
+            AND status != 'deleted';
+        UPDATE submissions SET baseline_review = 'demoted', is_baseline = 0
+            WHERE is_baseline = 1 AND baseline_review IS NULL AND status != 'deleted';
         DROP TRIGGER board_submission_up;
         """
-    run_script(db, script + _submission_update_trigger(BOARD_SUBMISSION_COLUMNS))
+    run_script(db, script + _submission_update_trigger(_M010_SUBMISSION_COLUMNS))
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (

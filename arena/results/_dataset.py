@@ -57,7 +57,8 @@ _PUBLIC_MATCH = f"m.status != 'running' AND NOT {SEALED_SQL}"
 
 _SQL: dict[str, str] = {
     "submissions": "SELECT id, display_name, base_model, base_model_key, quant, bits_per_weight, "
-    "file_size_gb, hardware, engine, model, sampling, is_baseline, status, created_at, "
+    "file_size_gb, hardware, engine, model, sampling, is_baseline, baseline_review, status, "
+    "created_at, "
     "context_tokens, server_engine, server_version, server_quant, server_context_tokens "
     "FROM submissions WHERE status != 'deleted' ORDER BY id",
     "contestants": "SELECT c.id, CASE WHEN c.submission_id IN (SELECT id FROM submissions "

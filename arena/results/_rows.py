@@ -5,7 +5,7 @@ schemas."""
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from arena.probes import ProbeRecord
 from submissions.models import SubmissionPublic
 
-DATASET_VERSION = "qer-dataset-v1"
-"""Format of the published dataset (changes when a table or column does)."""
+DATASET_VERSION = "qer-dataset-v2"
+"""Format of the published dataset (changes when a table or column does). v2:
+``submissions.baseline_review`` (a v1 dataset restores its baselines as confirmed)."""
 
 
 class Row(BaseModel):
@@ -455,11 +456,16 @@ def pa_type(annotation: Any) -> pa.DataType:
     return pa.string()
 
 
+def _nullable(annotation: Any) -> bool:
+    """``X | None`` and ``Optional[X]`` alike."""
+    return type(None) in get_args(annotation) or "None" in str(annotation)
+
+
 def schema_of(model: type[Row]) -> pa.Schema:
     """The parquet schema of a published table (from its pydantic model)."""
     return pa.schema(
         [
-            pa.field(name, pa_type(field.annotation), nullable="None" in str(field.annotation))
+            pa.field(name, pa_type(field.annotation), nullable=_nullable(field.annotation))
             for name, field in model.model_fields.items()
         ]
     )

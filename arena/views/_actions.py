@@ -222,21 +222,22 @@ def is_operator(username: str | None, token: str | None) -> bool:
     """The logged-in Hugging Face user is in ``QER_ADMINS``, or ``token`` is
     ``QER_ADMIN_TOKEN``."""
     server = current().server
-    if username and username in server.operators:
+    if _listed(username):
         return True
     expected = server.admin_token.get_secret_value() if server.admin_token is not None else ""
     given = (token or "").strip()
     return bool(expected and given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def _listed(username: str | None) -> bool:
+    """``username`` is in ``QER_ADMINS`` (Hugging Face usernames ignore case)."""
+    operators = {name.casefold() for name in current().server.operators}
+    return bool(username) and str(username).casefold() in operators
+
+
 def operator_actor(username: str | None) -> str:
     """How an operator's decision is recorded."""
-    server = current().server
-    return (
-        f"operator (hf:{username})"
-        if username and username in server.operators
-        else ("operator (token)")
-    )
+    return f"operator (hf:{username})" if _listed(username) else "operator (token)"
 
 
 OPERATOR_INTRO = (

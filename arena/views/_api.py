@@ -18,7 +18,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -151,9 +151,6 @@ class SubmissionView(SubmissionPublic):
     """Whether the endpoint needs an API key (the key itself is never shown)."""
     probe: dict[str, Any]
     """The health probe at submission time: models listed, latency, speed."""
-    baseline_review: Literal["pending", "confirmed", "demoted"] | None = None
-    """Its baseline claim: ``pending`` (waits for the operator), ``confirmed`` or ``demoted``
-    (judged as a candidate); None: it never claimed."""
 
 
 class StatusChange(BaseModel):
@@ -292,6 +289,7 @@ def build_router(
     problems: dict[int | str, dict[str, Any]] = {
         code: {"model": Problem} for code in sorted(set(REFUSAL_STATUS.values()))
     }
+    admin = [Depends(_require_admin)]  # checked before any validation: strangers learn nothing
 
     @router.get("/health")
     def health() -> Health:
@@ -364,6 +362,7 @@ def build_router(
         "/imports/{source}",
         status_code=status.HTTP_201_CREATED,
         responses={400: {"model": Problem}, 401: {"model": Problem}, 403: {"model": Problem}},
+        dependencies=admin,
     )
     async def import_file(
         source: Literal["lm-eval", "llama-bench"],
@@ -379,7 +378,6 @@ def build_router(
     ) -> ImportReport:
         """Import a results file (the request body, as is) for a submission or a reference entry
         (base model + quant). Needs ``Authorization: Bearer <QER_ADMIN_TOKEN>``."""
-        _require_admin(request)
         raw = await request.body()
         if len(raw) > MAX_IMPORT_BYTES:
             raise _bad(f"file larger than {MAX_IMPORT_BYTES} bytes")
@@ -441,24 +439,27 @@ def build_router(
         code: {"model": Problem} for code in (400, 401, 403, 404)
     }
 
-    @router.get("/admin/baselines", responses=admin_problems)  # type: ignore[arg-type]
-    def baseline_claims(request: Request) -> list[BaselineClaim]:
+    @router.get("/admin/baselines", responses=admin_problems, dependencies=admin)  # type: ignore[arg-type]
+    def baseline_claims() -> list[BaselineClaim]:
         """Every baseline claim (pending first) with its group's standing, the evidence against
         it and its review history. Needs ``Authorization: Bearer <QER_ADMIN_TOKEN>``."""
-        _require_admin(request)
         return claims(store)
 
-    @router.post("/admin/baselines/{submission_id}/{decision}", responses=admin_problems)  # type: ignore[arg-type]
+    @router.post("/admin/baselines/{submission_id}/{decision}", responses=admin_problems,
+                 dependencies=admin)  # type: ignore[arg-type]  # fmt: skip
     def decide_baseline(
-        submission_id: int, decision: Decision, request: Request, body: OperatorNote | None = None
+        submission_id: int, decision: Decision, body: OperatorNote | None = None
     ) -> BaselineClaim:
         """``confirm``: the submission becomes its group's only baseline (other claims are
-        demoted); ``demote``: it plays on as a candidate. Every verdict of the group is
-        recomputed. Needs ``Authorization: Bearer <QER_ADMIN_TOKEN>``."""
-        _require_admin(request)
+        demoted); ``demote``: it plays on as a candidate, and the group has no baseline until
+        the operator confirms another member or a new claim comes. Every verdict of the group
+        is recomputed. Needs ``Authorization: Bearer <QER_ADMIN_TOKEN>``."""
         decide(store, submission_id, decision, "operator (token)", body.note if body else "")
         board.kick()
-        return next(c for c in claims(store) if c.submission_id == submission_id)
+        found = claims(store, only=submission_id)
+        if not found:  # deleted meanwhile
+            raise SubmissionRefused(f"no live submission #{submission_id}", "not_found")
+        return found[0]
 
     @router.get("/board")
     def board_status() -> BoardStatus:

@@ -4,7 +4,8 @@ The REST API's handlers already answer so (``arena.views._api``). The mounted Gr
 ``{"detail": "Not Found"}``, ``{"detail": "File not allowed: ..."}`` or FastAPI's list of
 validation errors (whose ``input`` can echo a whole request body). This ASGI middleware rewrites
 any JSON or plain-text 4xx that lacks a ``kind``: the detail as text, the kind from the status,
-the field list without inputs. HTML pages and streamed events pass untouched.
+the field list without inputs. HTML pages, compressed bodies (Gradio compresses some) and
+bodies over :data:`MAX_REWRITTEN` bytes pass untouched.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ KIND_BY_STATUS: Final = {
 }  # fmt: skip
 """The ``kind`` of a 4xx that did not say (others: ``client_error``)."""
 _REWRITTEN: Final = (b"application/json", b"text/plain")
+MAX_REWRITTEN: Final = 64 * 1024
+"""Larger 4xx bodies are passed on as they are (an error message is a few hundred bytes)."""
 
 
 def problem_body(status: int, body: bytes, content_type: bytes) -> bytes | None:
@@ -33,6 +36,7 @@ def problem_body(status: int, body: bytes, content_type: bytes) -> bytes | None:
     not JSON or text."""
     detail: Any = body.decode("utf-8", "replace").strip()
     fields: list[dict[str, Any]] = []
+    kept: dict[str, Any] = {}
     if content_type.startswith(b"application/json"):
         try:
             parsed = json.loads(body or b"null")
@@ -40,7 +44,9 @@ def problem_body(status: int, body: bytes, content_type: bytes) -> bytes | None:
             parsed = None
         if isinstance(parsed, dict) and "kind" in parsed:
             return None
-        detail = parsed.get("detail", detail) if isinstance(parsed, dict) else detail
+        if isinstance(parsed, dict):
+            detail = parsed.get("detail", detail)
+            kept = {k: v for k, v in parsed.items() if k not in ("detail", "input", "fields")}
     if isinstance(detail, list):  # FastAPI's validation errors: keep where and what, no input
         fields = [
             {"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "")),
@@ -49,7 +55,9 @@ def problem_body(status: int, body: bytes, content_type: bytes) -> bytes | None:
         ]  # fmt: skip
         named = "; ".join(f"{'.'.join(map(str, f['loc']))}: {f['msg']}" for f in fields)
         detail = f"invalid request: {named or 'malformed'}"
-    problem = {"detail": str(detail) or "client error",
+    if not isinstance(detail, str):
+        detail = json.dumps(detail)
+    problem = {**kept, "detail": detail or "client error",
                "kind": KIND_BY_STATUS.get(status, "client_error")}  # fmt: skip
     if fields:
         problem["fields"] = fields
@@ -72,14 +80,25 @@ class ProblemShape:
         async def shaped(message: Message) -> None:
             nonlocal held
             if message["type"] == "http.response.start":
-                headers = dict(message.get("headers", []))
+                headers = {k.lower(): v for k, v in message.get("headers", [])}
                 kind = headers.get(b"content-type", b"")
-                if 400 <= message["status"] < 500 and kind.startswith(_REWRITTEN):
+                if (
+                    400 <= message["status"] < 500
+                    and kind.startswith(_REWRITTEN)
+                    and b"content-encoding" not in headers
+                ):
                     held = message  # wait for the whole body
                     return
             elif message["type"] == "http.response.body" and held is not None:
                 chunks.append(message.get("body", b""))
-                if message.get("more_body", False):
+                more = message.get("more_body", False)
+                if more and sum(map(len, chunks)) <= MAX_REWRITTEN:
+                    return
+                if more:  # too large to be an error message: pass it on as it came
+                    await send(held)
+                    await send({"type": "http.response.body", "body": b"".join(chunks),
+                                "more_body": True})  # fmt: skip
+                    held = None
                     return
                 await _send_problem(send, held, b"".join(chunks))
                 return
@@ -90,8 +109,10 @@ class ProblemShape:
 
 async def _send_problem(send: Send, start: Message, body: bytes) -> None:
     headers = list(start.get("headers", []))
-    content_type = dict(headers).get(b"content-type", b"")
-    rewritten = problem_body(start["status"], body, content_type)
+    content_type = {k.lower(): v for k, v in headers}.get(b"content-type", b"")
+    rewritten = (
+        problem_body(start["status"], body, content_type) if len(body) <= MAX_REWRITTEN else None
+    )
     if rewritten is not None:
         body, content_type = rewritten, b"application/json"
     kept = [(k, v) for k, v in headers if k.lower() not in (b"content-type", b"content-length")]
@@ -100,4 +121,4 @@ async def _send_problem(send: Send, start: Message, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["KIND_BY_STATUS", "ProblemShape", "problem_body"]
+__all__ = ["KIND_BY_STATUS", "MAX_REWRITTEN", "ProblemShape", "problem_body"]

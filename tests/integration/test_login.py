@@ -38,13 +38,14 @@ def space(provider: OAuthStandIn, tmp_path_factory: pytest.TempPathFactory) -> I
     store = Store(data / "arena.sqlite3")
     alice = add_submission(store, "Alice Q4", "Smol", "Q4_0", 4.5)
     bob = add_submission(store, "Bob BF16", "Smol", "BF16", 16.0, baseline=True, review="pending")
+    # owners are the accounts' stable ids (the stand-in's "sub"), not their usernames
     store.write(lambda db: db.executemany(
-        "UPDATE submissions SET owner = ? WHERE id = ?", [("alice", alice), ("bob", bob)]
+        "UPDATE submissions SET owner = ? WHERE id = ?", [("id-alice", alice), ("id-bob", bob)]
     ))  # fmt: skip
     store.close()
     log = ARTIFACTS / "app-login.log"
     log.unlink(missing_ok=True)
-    app = AppProcess(data, log, QER_ADMINS="alice", QER_DATA_DIR=str(data),
+    app = AppProcess(data, log, QER_ADMINS="Alice", QER_DATA_DIR=str(data),
                      **provider.space_env())  # fmt: skip
     app.args = ["--no-scheduler"]  # nothing plays: the statuses are the owners' alone
     app.start()

@@ -166,7 +166,7 @@ async def test_claims_at_intake_follow_the_policy(store: Store) -> None:
             form(servers[0].base_url, model="m0", is_baseline=True), "a", owner="alice"
         )
         assert first.baseline_review == "pending"
-        assert reviews(store, first.submission_id) == [("claim", "submitter (hf:alice)")]
+        assert reviews(store, first.submission_id) == [("claim", "submitter (hf-id:alice)")]
         second = await svc.submit(form(servers[1].base_url, model="m1", is_baseline=True), "b")
         assert second.baseline_review == "pending"
         assert {c.standing for c in claims(store)} == {"disputed"}
@@ -190,7 +190,7 @@ async def test_claims_at_intake_follow_the_policy(store: Store) -> None:
 async def test_a_logged_in_owner_acts_without_the_token_and_only_on_their_own(
     store: Store,
 ) -> None:
-    servers = [NullServer(NullServerConfig(reply="ready", model=f"m{i}")) for i in range(4)]
+    servers = [NullServer(NullServerConfig(reply="ready", model=f"m{i}")) for i in range(5)]
     for s in servers:
         s.start()
     try:
@@ -210,28 +210,37 @@ async def test_a_logged_in_owner_acts_without_the_token_and_only_on_their_own(
             await svc.submit(form(servers[3].base_url, model="m3"), "10.9.9.9", owner="alice")
         assert exc.value.kind == "rate_limited"
         assert (await svc.submit(form(servers[3].base_url, model="m3"), "10.9.9.9")).submission_id
+        # and per address too: more accounts do not buy an address more attempts
+        await svc.submit(form(servers[4].base_url, model="m4"), "10.9.9.9", owner="bob")
+        with pytest.raises(SubmissionRefused) as exc:
+            await svc.submit(form(servers[4].base_url, model="m4"), "10.9.9.9", owner="carol")
+        assert exc.value.kind == "rate_limited"
+        svc.set_status(mine.submission_id, "", "deleted", owner="alice")  # forgets its owner
+        [row] = store.query("SELECT owner FROM submissions WHERE id = ?", (mine.submission_id,))
+        assert row["owner"] is None
     finally:
         for s in servers:
             s.stop()
 
 
 def test_claims_made_before_baseline_authority_stay_the_baselines(tmp_path: Path) -> None:
-    """``m010``: a database whose groups already had baselines keeps them (confirmed, as they
-    were accepted), and updates of the review column move the board."""
+    """``m010``: a database whose groups already had baselines keeps them (the lowest id of a
+    group confirmed, as it was the one used), and updates of the review column move the
+    board."""
     path = tmp_path / "old.sqlite3"
     db = connect(path)
     try:
         migrations_module.MIGRATIONS = MIGRATIONS[:9]  # a database made before m010
         assert migrate(db)[-1] == "m009_board_versions"
         stamp = now()
-        for is_baseline in (1, 0):
+        for port, is_baseline in ((9001, 1), (9000, 0), (9002, 1)):  # two baselines in a group
             db.execute(
                 "INSERT INTO submissions (display_name, base_model, base_model_key, quant, "
                 "bits_per_weight, hardware, engine, base_url, model, sampling, settings_class, "
                 "is_baseline, status, deletion_token_hash, client_hash, probe, created_at, "
                 "updated_at) VALUES ('x', 'Smol', 'smol', 'BF16', 16, '', 'llama.cpp', ?, 'm', "
                 "'{}', 'greedy', ?, 'active', 'h', 'c', '{}', ?, ?)",
-                (f"http://127.0.0.1:{9000 + is_baseline}/v1", is_baseline, stamp, stamp),
+                (f"http://127.0.0.1:{port}/v1", is_baseline, stamp, stamp),
             )
         db.commit()
     finally:
@@ -240,11 +249,33 @@ def test_claims_made_before_baseline_authority_stay_the_baselines(tmp_path: Path
     with Store(path) as store:  # opening migrates
         rows = store.query("SELECT is_baseline, baseline_review FROM submissions ORDER BY id")
         assert [(r["is_baseline"], r["baseline_review"]) for r in rows] == [
-            (1, "confirmed"),
+            (1, "confirmed"),  # the lowest id was the baseline
             (0, None),
+            (0, "demoted"),  # the second one was never used: now it says so
         ]
+        assert reviews(store, 3) == [("demote", "migration m010")]
+        assert {c.standing for c in claims(store)} == {"confirmed"}
         [claim] = store.query("SELECT id FROM submissions WHERE is_baseline = 1")
         before = store.query("SELECT version FROM board_versions WHERE base_model_key = 'smol'")
         decide(store, claim["id"], "demote", "operator (token)", "")
         after = store.query("SELECT version FROM board_versions WHERE base_model_key = 'smol'")
         assert after[0]["version"] > before[0]["version"]
+
+
+def test_claims_come_back_from_the_published_dataset_as_they_were(
+    store: Store, tmp_path: Path
+) -> None:
+    """A Space without storage restores from the dataset: a disputed group must not come back
+    with a confirmed baseline (nor its claims vanish from the operator's list)."""
+    from arena.results._dataset import export, restore
+
+    first = add_submission(store, "A", "Smol", "BF16", 16.0, baseline=True, review="pending")
+    add_submission(store, "B", "Smol", "BF16", 16.0, baseline=True, review="pending")
+    add_submission(store, "C", "Smol", "Q4_0", 4.5)
+    export(store, tmp_path / "slice")
+    with Store(tmp_path / "restored.sqlite3") as again:
+        restore(again, tmp_path / "slice")
+        listed = [(c.submission_id, c.review) for c in claims(again)]
+        assert listed[0] == (first, "pending") and len(listed) == 2
+        assert {c.standing for c in claims(again)} == {"disputed"}
+        assert all(r.verdict is None for r in leaderboard_rows(again))

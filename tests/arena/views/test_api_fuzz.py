@@ -142,3 +142,27 @@ def test_imports_never_5xx_nor_echo_the_token(
     header = auth.encode("ascii", "ignore").decode().replace("\r", "").replace("\n", "")
     check(client.post(f"/api/imports/{safe}", params={"filename": "r.json"}, content=raw,
                       headers={"authorization": header}))  # fmt: skip
+
+
+@FUZZ
+@given(
+    sid=st.one_of(st.integers(-(2**70), 2**70).map(str), TEXT),
+    decision=st.one_of(st.sampled_from(["confirm", "demote"]), TEXT),
+    body=st.one_of(JSONISH, st.fixed_dictionaries({"note": TEXT})),
+    auth=st.one_of(st.just(f"Bearer {SECRET}"), TEXT),
+)  # fmt: skip
+def test_baseline_reviews_never_5xx_nor_echo_the_token(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, sid: str, decision: str, body: Any,
+    auth: str,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("QER_ADMIN_TOKEN", SECRET)
+    header = auth.encode("ascii", "ignore").decode().replace("\r", "").replace("\n", "")
+    safe = [quote(part, safe="") or "x" for part in (sid, decision)]
+    check(
+        client.post(
+            f"/api/admin/baselines/{safe[0]}/{safe[1]}",
+            content=json.dumps(body),
+            headers={"authorization": header, "content-type": "application/json"},
+        )
+    )
+    check(client.get("/api/admin/baselines", headers={"authorization": header}))
