@@ -1,6 +1,6 @@
 """The operator's view at scale, measured in one run on a synthetic store (loopback only).
 
-``python -m bench.operator --matches 10000``: the synthetic store of ``bench.synthetic`` with its
+``python bench/operator.py --matches 10000``: the synthetic store of ``bench.synthetic`` with its
 baselines turned into pending claims; times the Operator tab's list (``GET /api/admin/baselines``:
 every claim with its evidence, a full paired verdict per group member), a confirmation, and the
 board's recomputation of the base model it moved. Prints what it measured; asserts nothing.
@@ -11,13 +11,19 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from synthetic import build
+
 from arena.board import BoardKeeper
 from arena.engine import Store
-from bench.synthetic import build
 from submissions.baselines import claims, decide
 
 
