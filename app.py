@@ -79,6 +79,8 @@ def build_ui(services: Services) -> gr.Blocks:
                 pareto = gr.Plot(label="Quality retained vs throughput", elem_id="pareto-plot")
                 refresh_pareto = gr.Button("Refresh charts", size="sm")
             with gr.Tab("Bang per bit", id="bang"):
+                heatmap = gr.Plot(label="Quality retained per base model and quant",
+                                  elem_id="heatmap-plot")  # fmt: skip
                 per_gb = gr.Plot(label="Quality vs file size")
                 per_bit = gr.Plot(label="Escape rate vs bits per weight, per room")
                 speed = gr.Plot(label="Throughput vs file size")
@@ -100,7 +102,7 @@ def build_ui(services: Services) -> gr.Blocks:
             inputs=open_replay,
             outputs=[tabs, pick],
         )  # fmt: skip
-        charts_out = [pareto, per_gb, per_bit, speed]
+        charts_out = [pareto, heatmap, per_gb, per_bit, speed]
         demo.load(lambda: pages.figures(board), outputs=charts_out)
         for refresh in (refresh_pareto, refresh_bang):
             refresh.click(lambda: pages.figures(board), outputs=charts_out)
@@ -109,6 +111,15 @@ def build_ui(services: Services) -> gr.Blocks:
 
 
 def _leaderboard_tab(board: BoardKeeper, demo: gr.Blocks) -> None:
+    """The answer first (a card per base model), every column and filter one click away."""
+    answer = gr.HTML(pages.cards(board), elem_id="answer")
+    with gr.Accordion("All columns, filters and search", open=False, elem_id="lb-details"):
+        _leaderboard_table(board, demo)
+    demo.load(lambda: pages.cards(board), outputs=answer)
+    gr.Timer(15).tick(lambda: pages.cards(board), outputs=answer)
+
+
+def _leaderboard_table(board: BoardKeeper, demo: gr.Blocks) -> None:
     choices = pages.leaderboard_choices(board)
     with gr.Row():
         base = gr.Dropdown(["", *choices["base_model"]], value="", label="Filter: base model")
@@ -165,8 +176,12 @@ def _verdicts_tab(store: Store, board: BoardKeeper, demo: gr.Blocks) -> gr.Dropd
         )
 
     def reload(submission_id: str | None) -> tuple[Any, ...]:
+        """Opens on the first candidate when none is picked yet."""
+        options = pages.verdict_candidates(board)
+        if not submission_id and options:
+            submission_id = options[0][1]
         return (
-            gr.Dropdown(choices=pages.verdict_candidates(board)),
+            gr.Dropdown(choices=options, value=submission_id),
             *show(submission_id),
             pages.ratings_frame(board),
             pages.contagion_markdown(board),
@@ -179,34 +194,50 @@ def _verdicts_tab(store: Store, board: BoardKeeper, demo: gr.Blocks) -> gr.Dropd
 
 
 def _replays_tab(store: Store, demo: gr.Blocks) -> gr.Dropdown:
+    """One match at a time, one room at a time, the two sides side by side; the live match
+    redraws in place; the full transcript one click away."""
     with gr.Row():
         pick = gr.Dropdown(choices=[], label="Match", scale=4, elem_id="replay-pick")
+        room = gr.Dropdown(choices=[], value=None, label="Room", scale=2, elem_id="replay-room")
         latest = gr.Button("Latest", scale=1)
-    view = gr.Markdown(pages.replay_view(store, None), elem_id="replay-view")
+    view = gr.HTML(pages.replay_view(store, None), elem_id="replay-view")
+    with gr.Accordion("Full transcript: every call as text", open=False):
+        full = gr.Button("Show the full transcript", size="sm")
+        transcript = gr.Markdown(elem_id="replay-transcript")
     live = gr.Timer(POLL_S)
 
     def choices() -> gr.Dropdown:
         return gr.Dropdown(choices=pages.match_choices(store))
 
-    def newest() -> tuple[gr.Dropdown, str]:
+    def picked(match_id: str | None) -> tuple[gr.Dropdown, str]:
+        rooms = gr.Dropdown(choices=pages.replay_rooms(store, match_id), value=None)
+        return rooms, pages.replay_view(store, match_id)
+
+    def newest() -> tuple[gr.Dropdown, gr.Dropdown, str]:
         options = pages.match_choices(store)
         value = options[0][1] if options else None
-        return gr.Dropdown(choices=options, value=value), pages.replay_view(store, value)
+        return gr.Dropdown(choices=options, value=value), *picked(value)
+
+    def chosen(match_id: str | None, index: int | None) -> Any:
+        yield ""  # the page keeps a room clicked in the strip: draw anew
+        yield pages.replay_view(store, match_id, index)
 
     shown = gr.State("")  # the status of the match when the view was last drawn
 
-    def tick(match_id: str | None, last: str) -> tuple[Any, str]:
+    def tick(match_id: str | None, index: int | None, last: str) -> tuple[Any, str]:
         """Redraw while the match runs, and once more when it ends (solutions revealed)."""
         row = store.match(match_id) if match_id else None
         if row is None or (row["status"] != "running" and last != "running"):
             return gr.skip(), row["status"] if row else ""
-        return pages.replay_view(store, match_id), row["status"]
+        return pages.replay_view(store, match_id, index), row["status"]
 
-    demo.load(choices, outputs=pick)
+    demo.load(newest, outputs=[pick, room, view])  # opens on the latest match
     pick.focus(choices, outputs=pick)
-    pick.change(lambda m: pages.replay_view(store, m), inputs=pick, outputs=view)
-    latest.click(newest, outputs=[pick, view])  # pick.change redraws too: harmless
-    live.tick(tick, inputs=[pick, shown], outputs=[view, shown])
+    pick.change(picked, inputs=pick, outputs=[room, view])  # the Verdicts tab sets it too
+    room.input(chosen, inputs=[pick, room], outputs=view)
+    latest.click(newest, outputs=[pick, room, view])
+    full.click(lambda m: pages.replay_transcript(store, m), inputs=pick, outputs=transcript)
+    live.tick(tick, inputs=[pick, room, shown], outputs=[view, shown])
     return pick
 
 
@@ -472,6 +503,8 @@ def main() -> None:
             ) from None
     import uvicorn
 
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
+    print(f"{TITLE} is at http://{shown}:{args.port}/ (REST API docs: /docs)", flush=True)
     try:
         uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning",
                     timeout_graceful_shutdown=SHUTDOWN_GRACE_S)  # fmt: skip

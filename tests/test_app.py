@@ -426,3 +426,18 @@ async def test_the_leaderboard_shows_a_provisional_and_a_disputed_baseline(
     assert cells["Cand"]["verdict"] == ""
     assert "disputed" in cells["Cand"]["retention % [95% CI]"]
     assert "Baseline disputed" in verdict_markdown(store, board, str(cand))
+
+
+def test_the_line_above_the_tabs_says_which_probe_is_running(store: Store) -> None:
+    from arena.schedule._jobs import JobQueue
+    from tests.arena.analysis.test_leaderboard import add_submission
+
+    base = add_submission(store, "Base <b>", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "Cand", "Smol", "Q2_K", 2.6)
+    queue = JobQueue(store)
+    queue.enqueue("probe:kl", {"kind": "probe", "probe": "kl", "a": cand, "b": base})
+    assert "1 job(s) queued" in now_playing_markdown(store)
+    assert queue.claim("worker", lease_seconds=60) is not None
+    line = now_playing_markdown(store)
+    assert line.startswith("**Now playing**") and "KL probe" in line
+    assert f"#{cand} Cand (Q2_K)" in line and "Base &lt;b&gt;" in line

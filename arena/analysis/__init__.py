@@ -39,6 +39,7 @@ from arena.analysis._calibration import (
 from arena.analysis._calibration_store import CalibrationSummary, save_result, summaries
 from arena.analysis._chart_data import (
     ChartPoint,
+    axis_range,
     chart_points,
     combine_room_quality,
     pareto_frontier,
@@ -48,6 +49,7 @@ from arena.analysis._chart_data import (
 from arena.analysis._contagion import ContagionMatrix, contagion, contagion_frame, contagion_of
 from arena.analysis._filters import QUANT_FAMILIES, filter_rows
 from arena.analysis._head_to_head import HeadToHead, read_head_to_head
+from arena.analysis._heatmap import HeatmapCell, HeatmapRow, RetentionHeatmap, retention_heatmap
 from arena.analysis._leaderboard import (
     LeaderboardGroup,
     LeaderboardRow,
@@ -98,12 +100,16 @@ __all__ = [
     "DiscordantPair",
     "Group",
     "HeadToHead",
+    "HeatmapCell",
+    "HeatmapRow",
     "LeaderboardGroup",
     "LeaderboardRow",
     "Pair",
     "Rating",
+    "RetentionHeatmap",
     "Run",
     "Standing",
+    "axis_range",
     "base_model_keys",
     "baseline_evidence",
     "baseline_for",
@@ -143,6 +149,7 @@ __all__ = [
     "read_head_to_head",
     "read_plays",
     "result",
+    "retention_heatmap",
     "review_of",
     "room_quality",
     "room_quality_frame",

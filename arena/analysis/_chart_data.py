@@ -55,6 +55,9 @@ class ChartPoint(BaseModel):
     """Rooms escaped per match."""
     source: str = "escape-room"
     """The benchmark the quality comes from."""
+    provisional: bool = False
+    """Its quality is judged against a baseline the operator has not confirmed yet (it may
+    change when the operator confirms or demotes that baseline)."""
 
 
 def _speed_of(row: LeaderboardRow) -> dict[str, Any]:
@@ -63,6 +66,12 @@ def _speed_of(row: LeaderboardRow) -> dict[str, Any]:
         return {"decode_tps": probe.tg_tps_mean, "tps_sd": probe.tg_tps_sd,
                 "tps_source": "speed probe"}  # fmt: skip
     return {"decode_tps": row.decode_tps, "tps_sd": None, "tps_source": "matches"}
+
+
+def is_provisional(row: LeaderboardRow) -> bool:
+    """Whether a row's quality rests on a baseline not confirmed yet."""
+    provisional_verdict = row.verdict is not None and row.verdict.provisional
+    return provisional_verdict or row.baseline_standing == "provisional"
 
 
 def chart_points(rows: Iterable[LeaderboardRow]) -> list[ChartPoint]:
@@ -82,6 +91,7 @@ def chart_points(rows: Iterable[LeaderboardRow]) -> list[ChartPoint]:
             quality_ci=r.retention_ci,
             n=r.retention_n,
             mean_escaped=r.mean_escaped,
+            provisional=is_provisional(r),
         )
         for r in rows
     ]
@@ -110,6 +120,27 @@ def pareto_frontier(points: Iterable[ChartPoint]) -> list[ChartPoint]:
             best_y = max(best_y, y)
     frontier.sort(key=lambda item: (item[1], item[2], item[0].submission_id))
     return [point for point, _, _ in frontier]
+
+
+PAD_SHARE: Final = 0.05
+"""Share of an axis's span left free beyond its outermost values, at each end."""
+
+
+def axis_range(
+    values: Iterable[float | None], *, min_pad: float = 0.0, from_zero: bool = False
+) -> list[float] | None:
+    """A chart axis's [low, high] holding every value, with :data:`PAD_SHARE` of the span (at
+    least ``min_pad``) free at each end; with ``from_zero``, low is 0 when no value is negative
+    and 0 is no farther below the lowest than the values span (a lone value: always). None
+    without (finite) values."""
+    found = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not found:
+        return None
+    low, high = min(found), max(found)
+    zero = from_zero and 0.0 <= low <= (high - low if high > low else high)
+    low = 0.0 if zero else low
+    pad = max(PAD_SHARE * (high - low), min_pad) or 1.0
+    return [low if zero else low - pad, high + pad]
 
 
 ROOM_QUALITY_COLUMNS: Final[tuple[str, ...]] = (
@@ -183,10 +214,13 @@ def room_quality(store: Store, base_model_key: str | None = None) -> pd.DataFram
 
 
 __all__ = [
+    "PAD_SHARE",
     "ROOM_QUALITY_COLUMNS",
     "ChartPoint",
+    "axis_range",
     "chart_points",
     "combine_room_quality",
+    "is_provisional",
     "pareto_frontier",
     "room_quality",
     "room_quality_frame",

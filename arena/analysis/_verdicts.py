@@ -42,8 +42,8 @@ from arena.analysis._stats import (
     discordant,
     mcnemar_exact,
     minimum_detectable_drop,
-    paired_retention,
-    solve_rate_difference,
+    shown_difference,
+    shown_retention,
     sprt,
     wilson_interval,
 )
@@ -397,8 +397,8 @@ def verdict(
             p_value=None, difference_pp=None, ci_pp=None, detectable_drop_pp=None,
             discordance=None, **context,
         )  # fmt: skip
-    effect = solve_rate_difference(pairs)
-    kept = paired_retention(pairs)
+    effect = shown_difference(pairs)
+    kept = shown_retention(pairs)
     window = difference_interval(pairs)
     discordance = (b + c) / n
     mde = minimum_detectable_drop(n, max(discordance, 1.0 / n))

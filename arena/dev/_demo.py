@@ -46,6 +46,16 @@ class Demo:
             server.stop()
 
 
+def demo_name(entry: DemoEntry) -> str:
+    """An honest label: a re-quantized file says where it comes from and its real bits per
+    weight (llama.cpp falls back to other types for tensors a k-quant cannot hold, so a "Q2_K"
+    of this model is about 5.25 bpw)."""
+    if entry.is_baseline:
+        return f"SmolLM2-135M {entry.quant} (demo, as shipped)"
+    bits = bits_per_weight(entry.path)
+    return f"SmolLM2-135M {entry.quant} (demo, re-quantized from Q4_1, {bits:.2f} bpw)"
+
+
 def bits_per_weight(path: Path) -> float:
     return round(path.stat().st_size * 8 / SMOLLM2_PARAMS, 2)
 
@@ -101,15 +111,15 @@ async def _register(
         def repoint(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE submissions SET base_url = ?, status = 'active', status_reason = NULL, "
-                "consecutive_failures = 0, updated_at = ? WHERE id = ?",
-                (server.base_url, now(), submission_id),
+                "consecutive_failures = 0, display_name = ?, updated_at = ? WHERE id = ?",
+                (server.base_url, demo_name(entry), now(), submission_id),
             )
 
         store.write(repoint)
         log.info("demo %s: submission #%d now at %s", entry.quant, submission_id, server.base_url)
         return submission_id
     form = SubmissionForm(
-        display_name=f"SmolLM2-135M {entry.quant} (demo)",
+        display_name=demo_name(entry),
         base_model=SMOLLM2_BASE,
         quant=entry.quant,
         bits_per_weight=bits_per_weight(entry.path),

@@ -32,6 +32,7 @@ from arena.views._limits import RequestLimits
 from arena.views._match_list import match_list, now_playing
 from arena.views._problems import ProblemShape
 from arena.views._replay import replay
+from arena.views._replay_html import replay_html, replay_room_choices
 from arena.views._replay_markdown import replay_markdown
 
 __all__ = [
@@ -63,7 +64,9 @@ __all__ = [
     "operator_claims",
     "pages",
     "replay",
+    "replay_html",
     "replay_markdown",
+    "replay_room_choices",
     "submission_status",
     "submit_action",
 ]

@@ -1,11 +1,13 @@
 """The leaderboard's charts as plotly figures (no UI framework; nothing loaded from the network).
 
-- :func:`pareto_figure`: decode speed against quality retained, one colour per base model, the
-  Pareto frontier in gold;
+- :func:`pareto_figure`: decode speed against quality retained, one colour per base model, each
+  point labelled by its quant with its intervals, the Pareto frontier in gold;
 - :func:`bang_per_bit_figures`: quality against file size, escape rate against bits per weight
-  (one panel per room), speed against file size.
+  (one panel per room), speed against file size;
+- :func:`heatmap_figure`: quality retained per base model and quant, with the verdicts.
 
-Every figure without data shows a centred note saying what it needs instead of empty axes.
+Every figure without data shows a centred note saying what it needs instead of empty axes. The
+quality axes always show the baseline (100 %) and every interval whole.
 Submitter-written text (names, base models) is HTML-escaped: plotly renders a subset of HTML
 (links included) in hover labels and legends.
 """
@@ -21,7 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from arena.analysis import ChartPoint
+from arena.analysis import ChartPoint, HeatmapCell, HeatmapRow, RetentionHeatmap, axis_range
 from arena.results import ImportedPoint
 from rooms import load_rooms
 
@@ -44,6 +46,11 @@ TEMPLATE: Final = "plotly_white"
 HEIGHT: Final = 520
 PANEL_COLUMNS: Final = 3
 """Panels per row of the per-room chart."""
+MIN_QUALITY_PAD: Final = 2.0
+"""At least this many percentage points are left free at each end of a quality axis."""
+BAR_STYLE: Final[dict[str, Any]] = {"type": "data", "thickness": 1.2, "width": 3}
+"""How the error bars are drawn."""
+PROVISIONAL_HOVER: Final = "provisional: against a baseline not confirmed yet"
 
 EMPTY_PARETO: Final = (
     "No points yet: a quant needs finished matches against its baseline (same base model)<br>"
@@ -60,6 +67,10 @@ EMPTY_ROOMS: Final = (
 EMPTY_TPS_VS_GB: Final = (
     "No points yet: a submission needs its file size (GB)<br>"
     "and finished matches (for its decode speed)."
+)
+EMPTY_HEATMAP: Final = (
+    "No submissions yet: each base model gets a row, each quant a column (by bits per weight),<br>"
+    "and each cell the quality its quant retains against the baseline."
 )
 
 
@@ -120,6 +131,8 @@ def hover_text(point: ChartPoint) -> str:
     if point.mean_escaped is not None:
         lines.append(f"rooms escaped per match: {point.mean_escaped:.2f}")
     lines.append(f"paired puzzles (n): {point.n}")
+    if point.provisional:
+        lines.append(PROVISIONAL_HOVER)
     return "<br>".join(lines)
 
 
@@ -130,14 +143,20 @@ def _error_bars(points: Sequence[ChartPoint]) -> dict[str, Any]:
         y = p.quality_pct or 0.0
         upper.append(p.quality_ci[1] - y if p.quality_ci else 0.0)
         lower.append(y - p.quality_ci[0] if p.quality_ci else 0.0)
-    return {
-        "type": "data",
-        "symmetric": False,
-        "array": upper,
-        "arrayminus": lower,
-        "thickness": 1.2,
-        "width": 3,
-    }
+    return {**BAR_STYLE, "symmetric": False, "array": upper, "arrayminus": lower}
+
+
+def _spread_bars(points: Sequence[ChartPoint]) -> dict[str, Any] | None:
+    """Symmetric horizontal bars from each point's speed-probe spread (zero where it has none);
+    None when no point has one."""
+    if all(p.tps_sd is None for p in points):
+        return None
+    return {**BAR_STYLE, "symmetric": True, "array": [p.tps_sd or 0.0 for p in points]}
+
+
+def _symbols(points: Sequence[ChartPoint]) -> list[str]:
+    """Filled circles; open ones for points judged against a baseline not confirmed yet."""
+    return ["circle-open" if p.provisional else "circle" for p in points]
 
 
 def _model_traces(
@@ -147,8 +166,12 @@ def _model_traces(
     palette: dict[str, str],
     *,
     error_bars: bool,
+    spread: bool = False,
+    labels: bool = False,
 ) -> list[go.Scatter]:
-    """One trace per base model: its points having both values, joined in order of x."""
+    """One trace per base model: its points having both values, joined in order of x; with
+    ``error_bars`` the quality intervals (vertical), with ``spread`` the speed probe's spread
+    (horizontal), with ``labels`` each point's quant beside it (above right, off the bars)."""
     groups: dict[str, list[ChartPoint]] = {}
     for p in points:
         if x(p) is not None and y(p) is not None:
@@ -157,21 +180,52 @@ def _model_traces(
     for key in sorted(groups):
         members = sorted(groups[key], key=lambda p: (x(p), p.bits_per_weight, p.submission_id))
         colour = palette.get(key, PALETTE[0])
+        mode = "lines+markers" if len(members) > 1 else "markers"
         traces.append(
             go.Scatter(
                 x=[x(p) for p in members],
                 y=[y(p) for p in members],
-                mode="lines+markers" if len(members) > 1 else "markers",
+                mode=mode + "+text" if labels else mode,
                 name=esc(members[0].base_model),
                 legendgroup=key,
                 line={"color": colour, "width": 1.5},
-                marker={"color": colour, "size": 10},
+                marker={"color": colour, "size": 10, "symbol": _symbols(members)},
                 error_y=_error_bars(members) if error_bars else None,
+                error_x=_spread_bars(members) if spread else None,
+                text=[esc(p.quant) for p in members] if labels else None,
+                textposition="top right",
+                textfont={"color": colour, "size": 11},
+                cliponaxis=False,
                 hovertext=[hover_text(p) for p in members],
                 hoverinfo="text",
             )
         )
     return traces
+
+
+def _bar_ends(values: Sequence[Any] | None, bars: Any) -> list[float | None]:
+    """The values of a trace and the ends of their error bars, when drawn."""
+    values = list(values or ())
+    if bars is None or bars.array is None:
+        return values
+    up = list(bars.array)
+    down = up if bars.symmetric or bars.arrayminus is None else list(bars.arrayminus)
+    ends = [v + u for v, u in zip(values, up, strict=False) if v is not None and u is not None]
+    ends += [v - d for v, d in zip(values, down, strict=False) if v is not None and d is not None]
+    return values + ends
+
+
+def fit_quality_axes(figure: go.Figure) -> go.Figure:
+    """Axis ranges holding every drawn point and interval, the baseline (y = 100 %) included;
+    x from 0 where that is sensible (see :func:`axis_range`)."""
+    xs: list[float | None] = []
+    ys: list[float | None] = [100.0]
+    for trace in figure.data:
+        xs += _bar_ends(trace.x, trace.error_x)
+        ys += _bar_ends(trace.y, trace.error_y)
+    figure.update_xaxes(range=axis_range(xs, from_zero=True))
+    figure.update_yaxes(range=axis_range(ys, min_pad=MIN_QUALITY_PAD))
+    return figure
 
 
 def _axes_layout(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
@@ -252,8 +306,9 @@ def pareto_figure(
     frontier: Sequence[ChartPoint],
     imported: Sequence[ImportedPoint] = (),
 ) -> go.Figure:
-    """Decode tok/s (x) against quality % retained vs the baseline (y), with 95 % error bars,
-    one colour and line per base model, and the Pareto ``frontier`` as a gold line."""
+    """Decode tok/s (x) against quality % retained vs the baseline (y), with 95 % error bars
+    (and the speed probe's spread), one colour and line per base model, each point labelled by
+    its quant, and the Pareto ``frontier`` as a gold line when it has two points or more."""
     title = "Speed vs quality retained"
     traces = _model_traces(
         points,
@@ -261,13 +316,15 @@ def pareto_figure(
         lambda p: p.quality_pct,
         colours(model_key(p) for p in points),
         error_bars=True,
+        spread=True,
+        labels=True,
     )
     extra = imported_traces(imported, lambda p: p.tps, lambda p: p.quality_pct)
     if not traces and not extra:
         return empty_figure(EMPTY_PARETO, title)
     figure = go.Figure([*traces, *extra])
     ordered = sorted(frontier, key=lambda p: (p.decode_tps or 0.0, p.quality_pct or 0.0))
-    if ordered:
+    if len(ordered) >= 2:
         figure.add_trace(
             go.Scatter(
                 x=[p.decode_tps for p in ordered],
@@ -281,6 +338,7 @@ def pareto_figure(
             )
         )
     _baseline_line(figure)
+    fit_quality_axes(figure)
     return _axes_layout(
         figure,
         title,
@@ -308,6 +366,7 @@ def quality_vs_gb_figure(
         return empty_figure(EMPTY_QUALITY_VS_GB, title)
     figure = go.Figure([*traces, *extra])
     _baseline_line(figure)
+    fit_quality_axes(figure)
     return _axes_layout(figure, title, "file size (GB)", "quality retained vs baseline (%)")
 
 
@@ -422,10 +481,110 @@ def bang_per_bit_figures(
     }
 
 
+# -- the model x quant heatmap --------------------------------------------------------------------
+HEATMAP_ZMIN: Final = 50.0
+HEATMAP_ZMAX: Final = 110.0
+"""Fixed ends of the heatmap's colour scale (retention %), so a colour means the same in every
+render."""
+HEATMAP_COLOURS: Final[tuple[tuple[float, str], ...]] = (
+    (0.0, "#a50026"),  # 50 % and below
+    (0.5, "#f46d43"),  # 80 %
+    (2 / 3, "#fee08b"),  # 90 %
+    (5 / 6, "#66bd63"),  # 100 %: as good as the baseline
+    (1.0, "#66bd63"),  # above 100 %: noise, no better
+)
+"""Red (much worse than the baseline) through yellow to green (as good as the baseline)."""
+
+
+def _cell_text(cell: HeatmapCell | None) -> str:
+    """What a cell shows: retention, its interval and the verdict (blank when not measured)."""
+    if cell is None:
+        return ""
+    lines = ["n/a" if cell.retention_pct is None else f"{cell.retention_pct:.0f} %"]
+    if cell.retention_ci is not None:
+        lines.append(f"[{cell.retention_ci[0]:.0f}, {cell.retention_ci[1]:.0f}]")
+    kind = "baseline" if cell.is_baseline else cell.verdict_kind
+    if kind:
+        lines.append(esc(kind))
+    if cell.provisional:
+        lines.append("<i>provisional</i>")
+    return "<br>".join(lines)
+
+
+def _cell_hover(base_model: str, quant: str, cell: HeatmapCell | None) -> str:
+    """A cell's hover label: model, quant, every number and the verdict's label."""
+    head = f"<b>{esc(base_model)}</b> · {esc(quant)}"
+    if cell is None:
+        return f"{head}<br>not measured"
+    lines = [head, esc(cell.display_name), f"bits/weight: {cell.bits_per_weight:.2f}"]
+    if cell.retention_pct is None:
+        lines.append("quality retained: not measured")
+    else:
+        lines.append(f"quality retained: {_ci_text(cell.retention_pct, cell.retention_ci)}")
+    if cell.verdict_label:
+        lines.append(f"verdict: {esc(cell.verdict_label)}")
+    if cell.note and cell.note != cell.verdict_label:
+        lines.append(f"note: {esc(cell.note)}")
+    lines.append(f"paired puzzles (n): {cell.n_pairs}")
+    if cell.provisional:
+        lines.append(PROVISIONAL_HOVER)
+    if cell.submissions > 1:
+        lines.append(f"best-measured of {cell.submissions} submissions")
+    return "<br>".join(lines)
+
+
+def _row_hovers(row: HeatmapRow, columns: Sequence[str]) -> list[str]:
+    return [_cell_hover(row.base_model, q, c) for q, c in zip(columns, row.cells, strict=True)]
+
+
+def heatmap_figure(table: RetentionHeatmap) -> go.Figure:
+    """Quality retained (%) per base model (rows) and quant (columns, by bits per weight from
+    high to low); each cell shows its value, interval and verdict; colours on a fixed scale."""
+    title = "Quality retained per base model and quant"
+    if not table.rows or not table.columns:
+        return empty_figure(EMPTY_HEATMAP, title)
+    x = [esc(quant) for quant in table.columns]
+    y = [esc(row.base_model) for row in table.rows]
+    figure = go.Figure(
+        go.Heatmap(
+            x=x,
+            y=y,
+            z=[[c.retention_pct if c else None for c in row.cells] for row in table.rows],
+            zmin=HEATMAP_ZMIN,
+            zmax=HEATMAP_ZMAX,
+            colorscale=[list(stop) for stop in HEATMAP_COLOURS],
+            colorbar={"title": {"text": "quality<br>retained (%)"}},
+            text=[[_cell_text(c) for c in row.cells] for row in table.rows],
+            texttemplate="%{text}",
+            hovertext=[_row_hovers(row, table.columns) for row in table.rows],
+            hoverinfo="text",
+            hoverongaps=True,
+            xgap=2,
+            ygap=2,
+        )
+    )
+    figure.update_xaxes(
+        type="category",
+        tickvals=x,
+        ticktext=[f"{q}<br>{b:.2f} bpw" for q, b in zip(x, table.bits, strict=True)],
+        title_text="quant (bits per weight, high to low)",
+    )
+    figure.update_yaxes(type="category", autorange="reversed", title_text="base model")
+    figure.update_layout(
+        title=title,
+        template=TEMPLATE,
+        height=max(HEIGHT, 160 + 90 * len(table.rows)),
+        hoverlabel={"align": "left"},
+    )
+    return figure
+
+
 __all__ = [
     "GOLD",
     "bang_per_bit_figures",
     "empty_figure",
+    "fit_quality_axes",
+    "heatmap_figure",
     "hover_text",
     "pareto_figure",
     "quality_vs_gb_figure",

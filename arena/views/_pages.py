@@ -6,6 +6,8 @@ Markdown they return goes through :func:`~submissions.models.display_text`.
 
 from __future__ import annotations
 
+import html
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -23,14 +25,17 @@ from arena.analysis import (
     contagion_frame,
     filter_rows,
     pareto_frontier,
+    retention_heatmap,
     sealed_seeds,
 )
 from arena.board import BoardKeeper, Snapshot, VerdictReport, sealed_report
 from arena.engine import Store, is_row_id
 from arena.views import _charts as charts
+from arena.views._cards import answer_cards, model_name
 from arena.views._columns import ALL_COLUMNS, DEFAULT_COLUMNS, leaderboard_frame
 from arena.views._match_list import match_list, now_playing
 from arena.views._replay import replay
+from arena.views._replay_html import replay_html, replay_room_choices
 from arena.views._replay_markdown import replay_markdown
 from rooms import room_name
 from submissions.models import display_text, error_message
@@ -106,16 +111,44 @@ def base_model_suggestions(store: Store) -> list[str]:
 
 # -- pages ----------------------------------------------------------------------------------------
 def now_playing_markdown(store: Store) -> str:
-    """The line above the tabs: the running matches, or how many are queued."""
+    """The line above the tabs: the running matches and probes, or how many jobs wait."""
     playing = now_playing(store)
-    if not playing:
+    probing = running_probes(store)
+    if not playing and not probing:
         waiting = queued_matches(store)
-        more = f" {waiting} match(es) queued." if waiting else ""
+        more = f" {waiting} job(s) queued: the scheduler starts them shortly." if waiting else ""
         return f"**Now playing:** nothing right now.{more}"
     lines = ["**Now playing**"]
-    for item in playing:
-        lines.append(f"- {display_text(item.headline())}")
+    lines += [f"- {display_text(item.headline())}" for item in playing]
+    lines += [f"- {line}" for line in probing]
     return "\n".join(lines)
+
+
+PROBE_WORDS = {
+    "speed": "measuring the generation speed of {a} (solo, a few repetitions)",
+    "kl": "comparing the next-token distributions of {a} with its baseline {b} (KL probe)",
+}
+"""What a running probe is doing, for the line above the tabs."""
+
+
+def running_probes(store: Store) -> list[str]:
+    """The probes running now, in words (names escaped)."""
+    rows = store.query("SELECT payload FROM job_queue WHERE status = 'running' ORDER BY id")
+    names = {s["id"]: s for s in live_submissions(store)}
+
+    def who(submission_id: object) -> str:
+        found = names.get(submission_id)
+        if found is None:
+            return f"#{submission_id}"
+        return f"#{found['id']} {display_text(found['display_name'])} ({found['quant']})"
+
+    out = []
+    for row in rows:
+        payload = json.loads(row["payload"] or "{}")
+        words = PROBE_WORDS.get(str(payload.get("probe")))
+        if payload.get("kind") == "probe" and words is not None:
+            out.append(words.format(a=who(payload.get("a")), b=who(payload.get("b"))))
+    return out
 
 
 def leaderboard_view(
@@ -149,15 +182,29 @@ def leaderboard_view(
     return frame, note
 
 
-def figures(board: BoardKeeper) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure]:
-    """The charts: Pareto frontier, quality vs size, escape rate vs bits per room, speed vs
-    size."""
+def figures(
+    board: BoardKeeper,
+) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure]:
+    """The charts: Pareto frontier, the model x quant retention heatmap, quality vs size,
+    escape rate vs bits per room, speed vs size."""
     snap = board.snapshot
     points = chart_points(snap.rows)
     imported = list(snap.imported)
     pareto = charts.pareto_figure(points, pareto_frontier(points), imported)
+    heatmap = charts.heatmap_figure(retention_heatmap(snap.rows))
     bang = charts.bang_per_bit_figures(points, snap.room_quality, imported)
-    return pareto, bang["quality_vs_gb"], bang["quality_vs_bpw_by_room"], bang["tps_vs_gb"]
+    return (
+        pareto,
+        heatmap,
+        bang["quality_vs_gb"],
+        bang["quality_vs_bpw_by_room"],
+        bang["tps_vs_gb"],
+    )
+
+
+def cards(board: BoardKeeper) -> str:
+    """The first screen's answer cards (``arena.views._cards``) from the current board."""
+    return answer_cards(board.snapshot.rows)
 
 
 def match_choices(store: Store) -> list[tuple[str, str]]:
@@ -165,15 +212,34 @@ def match_choices(store: Store) -> list[tuple[str, str]]:
     return [(item.label(), item.id) for item in match_list(store, limit=200)]
 
 
-def replay_view(store: Store, match_id: str | None) -> str:
-    """The Replays tab: one match's replay, or what to do when none is picked."""
+def replay_view(store: Store, match_id: str | None, room: int | None = None) -> str:
+    """The Replays tab (HTML, ``arena.views._replay_html``): one match, one room at a time
+    (``room``: 0-based; None: the room being played, else the first), or what to do when none
+    is picked."""
     if not match_id:
         if not has_matches(store):
-            return "**No matches yet.** They appear here as soon as the scheduler starts one."
-        return "Pick a match above."
+            return (
+                "<p><b>No matches yet.</b> They appear here as soon as the scheduler starts "
+                "one.</p>"
+            )
+        return "<p>Pick a match above.</p>"
     found = replay(store, match_id)
     if found is None:
-        return f"No match {display_text(match_id)}."
+        return f"<p>No match {html.escape(match_id[:64])}.</p>"
+    return replay_html(found, room)
+
+
+def replay_rooms(store: Store, match_id: str | None) -> list[tuple[str, int]]:
+    """The room picker's choices for a match (none without one)."""
+    found = replay(store, match_id) if match_id else None
+    return replay_room_choices(found) if found is not None else []
+
+
+def replay_transcript(store: Store, match_id: str | None) -> str:
+    """A match's full transcript, every call as text (Markdown)."""
+    found = replay(store, match_id) if match_id else None
+    if found is None:
+        return "Pick a match above."
     return replay_markdown(found, escape_html=False)  # fenced blocks keep it inert
 
 
@@ -317,8 +383,16 @@ def discordant_choices(
     return choices
 
 
+RATING_COLUMNS = [
+    "base model", "name", "quant", "rating (log-odds vs baseline) [95% CI]",
+    "P(beats baseline) [95% CI]", "W-L-T", "note",
+]  # fmt: skip
+
+
 def ratings_frame(board: BoardKeeper) -> pd.DataFrame:
-    """Bradley-Terry ratings per base model for the Verdicts tab."""
+    """Bradley-Terry ratings per base model for the Verdicts tab (base models as their
+    submitters spell them; the columns named even when there is no rating yet)."""
+    names = base_model_names(board.snapshot.rows)
     records = []
     for r in board.snapshot.ratings:
         ci = f" [{r.rating_ci[0]:+.2f}, {r.rating_ci[1]:+.2f}]" if r.rating_ci else ""
@@ -328,12 +402,21 @@ def ratings_frame(board: BoardKeeper) -> pd.DataFrame:
             else ""
         )
         records.append({
-            "base model": r.base_model_key, "name": r.display_name, "quant": r.quant,
+            "base model": names.get(r.base_model_key, r.base_model_key),
+            "name": r.display_name, "quant": r.quant,
             "rating (log-odds vs baseline) [95% CI]": f"{r.rating:+.2f}{ci}",
             "P(beats baseline) [95% CI]": win, "W-L-T": f"{r.wins}-{r.losses}-{r.ties}",
             "note": r.note or "",
         })  # fmt: skip
-    return pd.DataFrame(records)
+    return pd.DataFrame(records, columns=RATING_COLUMNS)
+
+
+def base_model_names(rows: Iterable[LeaderboardRow]) -> dict[str, str]:
+    """Base-model key -> the spelling its submitters use most."""
+    groups: dict[str, list[LeaderboardRow]] = {}
+    for row in rows:
+        groups.setdefault(row.base_model_key, []).append(row)
+    return {key: model_name(members) for key, members in groups.items()}
 
 
 def contagion_markdown(board: BoardKeeper) -> str:
@@ -343,10 +426,12 @@ def contagion_markdown(board: BoardKeeper) -> str:
     if not matrices:
         return "No opponent-mode matches between submissions yet."
     parts = []
+    names = base_model_names(board.snapshot.rows)
     for matrix in matrices:
         frame = contagion_frame(matrix)
         header = "| manipulated ↓ by → | " + " | ".join(display_text(str(c)) for c in frame.columns)
-        lines = [f"**{display_text(matrix.base_model_key)}**", "", header + " |",
+        name = names.get(matrix.base_model_key, matrix.base_model_key)
+        lines = [f"**{display_text(name)}**", "", header + " |",
                  "|---" * (len(frame.columns) + 1) + "|"]  # fmt: skip
         for label, cells in frame.iterrows():
             row_cells = " | ".join(display_text(str(v)) if v else "" for v in cells)

@@ -74,6 +74,17 @@ def page(app: AppProcess) -> Iterator[Any]:
         browser.close()
 
 
+def shots(page: Any, name: str, ready: Any = None) -> None:
+    """Screenshots of what is on screen at 1400x900 and at phone width (420x900), then back to
+    the tests' viewport; ``ready``: a locator to wait for after each resize."""
+    for width in (1400, 420):
+        page.set_viewport_size({"width": width, "height": 900})
+        if ready is not None:
+            ready.wait_for()
+        page.screenshot(path=SHOTS / f"{name}-{width}.png")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def open_tab(page: Any, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
@@ -141,7 +152,8 @@ def test_the_scheduler_plays_a_match_shown_live(page: Any, app: AppProcess) -> N
         open_tab(page, "Replays")
         page.get_by_role("button", name="Latest").click()
         page.locator("#replay-view").get_by_text("Cipher").first.wait_for()
-        page.screenshot(path=SHOTS / "replay-live.png", full_page=True)
+        assert "Live" in page.locator("#replay-view").inner_text()
+        shots(page, "replay-live")
         wait_until(
             lambda: any(
                 r["quant"] == "Q2_K" and r["matches"] >= 1
@@ -152,8 +164,30 @@ def test_the_scheduler_plays_a_match_shown_live(page: Any, app: AppProcess) -> N
         )
 
 
+def test_the_first_screen_is_the_answer(page: Any, app: AppProcess) -> None:
+    """A card per base model: every candidate's verdict and retention on screen without
+    scrolling sideways at 1400 px; readable at phone width."""
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.reload()
+    cards = page.locator("#answer-cards")
+    cards.get_by_text("Q2_K").first.wait_for()
+    assert "Q4_1" in cards.inner_text() and "SmolLM2" in cards.inner_text()
+    width = page.evaluate("document.documentElement.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    rows = cards.locator("tr.qer-row")
+    assert rows.count() == 2
+    for i in range(rows.count()):
+        for cell in (1, 2):  # the verdict badge and the retention with its interval
+            box = rows.nth(i).locator("td").nth(cell).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+    candidate = cards.locator("tr.qer-row").nth(1).inner_text()
+    assert "%" in candidate or "not judged yet" in candidate
+    shots(page, "first-screen", cards.get_by_text("Q2_K").first)
+
+
 def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
     page.reload()
+    page.get_by_text("All columns, filters and search").click()  # one click away
     table = page.locator("#leaderboard-table")
     table.get_by_text("Q2_K").first.wait_for()
     assert "Q4_1" in table.inner_text()
@@ -162,8 +196,12 @@ def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
     open_tab(page, "Pareto frontier")
     page.locator("#pareto-plot .js-plotly-plot").wait_for()
     page.screenshot(path=SHOTS / "pareto.png", full_page=True)
+    shots(page, "pareto", page.locator("#pareto-plot .js-plotly-plot"))
 
     open_tab(page, "Bang per bit")
+    page.locator("#heatmap-plot .js-plotly-plot").wait_for()
+    assert "Q2_K" in page.locator("#heatmap-plot").inner_text()
+    shots(page, "heatmap", page.locator("#heatmap-plot .js-plotly-plot"))
     page.locator(".js-plotly-plot").nth(2).wait_for()
     page.screenshot(path=SHOTS / "bang-per-bit.png", full_page=True)
 
@@ -178,7 +216,9 @@ def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
     assert all(room["status"] == "done" for room in replay["rooms"])
     for name in ("Cipher", "Map", "Mechanism", "Archive", "Paradox", "Warden"):
         assert name in view.inner_text()
+    assert "A · " in view.inner_text() and "B · " in view.inner_text()  # side by side
     page.screenshot(path=SHOTS / "replay.png", full_page=True)
+    shots(page, "replay-finished", view.get_by_text("Warden").first)
 
     with app.api() as api:
         rows = {r["quant"]: r for r in api.get("/api/leaderboard").json()}

@@ -387,9 +387,10 @@ def test_intervals_contain_the_estimate_and_are_deterministic(
     assert c.mean_escaped_ci is not None and c.mean_score_ci is not None
     assert c.mean_escaped_ci[0] >= 1.0 and c.mean_escaped_ci[1] <= 5.0  # within the data
     assert c.mean_score_ci[0] >= 5.0 and c.mean_score_ci[1] <= 52.0
-    # a resampled ratio lies between the smallest and largest per-seed ratio (1/3 .. 1/2)
+    # the bootstrap's range (between the per-seed ratios, 1/3 .. 1/2) is contained, widened
+    # to what three seeds can support, within what is possible
     assert c.retention_ci is not None
-    assert 100 / 3 - 0.01 <= c.retention_ci[0] < c.retention_ci[1] <= 50 + 0.01
+    assert 0.0 <= c.retention_ci[0] <= 100 / 3 and c.retention_ci[1] >= 50
     assert leaderboard_rows(board) == rows
 
 

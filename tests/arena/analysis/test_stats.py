@@ -11,11 +11,13 @@ from scipy.stats import binomtest, fisher_exact
 from arena.analysis._stats import (
     Canary,
     Pair,
+    agresti_min,
     discordant,
     fixed_n_pairs,
     mcnemar_exact,
     minimum_detectable_drop,
     paired_retention,
+    shown_difference,
     simulate,
     solve_rate_difference,
     sprt,
@@ -121,3 +123,26 @@ def test_wilson_interval_against_scipy() -> None:
     ci = binomtest(7, 20).proportion_ci(method="wilson")
     assert wilson_interval(7, 20) == pytest.approx((ci.low, ci.high))
     assert wilson_interval(0, 0) is None
+
+
+@pytest.mark.parametrize(
+    ("b", "c", "n"), [(0, 0, 12), (0, 0, 6), (9, 0, 18), (3, 1, 40), (20, 10, 600), (0, 5, 5)]
+)
+def test_the_shown_interval_is_never_zero_width_and_agrees_with_mcnemar(
+    b: int, c: int, n: int
+) -> None:
+    """Ties alone give an interval as wide as n allows, not ``[+0.0, +0.0]``; a difference
+    McNemar calls significant is one the interval excludes zero for (here)."""
+    low, high = agresti_min(b, c, n)
+    assert -1.0 <= low <= (c - b) / n <= high <= 1.0 and high - low > 0.02
+    if mcnemar_exact(b, c) < 0.01:
+        assert high < 0 or low > 0
+    ties = n - b - c
+    kinds = ([(True, False)] * b + [(False, True)] * c + [(True, True)] * (ties // 2)
+             + [(False, False)] * (ties - ties // 2))  # fmt: skip
+    pairs = [Pair(seed=i // 6, room_id=f"r{i % 6}", baseline_solved=x, candidate_solved=y)
+             for i, (x, y) in enumerate(kinds)]  # fmt: skip
+    shown = shown_difference(pairs)
+    boot = solve_rate_difference(pairs)
+    assert shown.low <= min(boot.low, low) + 1e-12 and shown.high >= max(boot.high, high) - 1e-12
+    assert shown.high - shown.low > 0.02

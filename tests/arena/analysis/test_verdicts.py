@@ -53,7 +53,7 @@ async def test_equal_first_answers_are_not_degraded(store: Store) -> None:
     await play(store, 1, base, "HHHTTT", cand, "HHHTTT", {})
     result = verdict(*paired_outcomes(store, cand, base))
     assert (result.b, result.c) == (0, 0) and result.kind == "undecided"
-    assert result.label == "undecided at n=6: +0.0 pp [+0.0, +0.0]"
+    assert result.label == "undecided at n=6: +0.0 pp [-24.5, +24.5]"  # not zero-width
     assert result.detectable_drop_pp is not None and result.detectable_drop_pp > 40
 
 

@@ -6,9 +6,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from arena.analysis import LeaderboardRow, retention_heatmap
 from arena.analysis._chart_data import (
     ROOM_QUALITY_COLUMNS,
     ChartPoint,
+    axis_range,
     chart_points,
     pareto_frontier,
     room_quality,
@@ -21,6 +23,7 @@ from arena.results._imported_points import imported_points
 from arena.views import _charts as charts
 from arena.views._charts import bang_per_bit_figures, pareto_figure
 from rooms import ROOM_ORDER
+from tests.arena.analysis.test_heatmap import board_row
 
 
 def point(
@@ -118,7 +121,7 @@ def test_pareto_figure() -> None:
     assert [t.name for t in models] == ["Other-7B", "Smol-135M"]
     smol = models[1]
     assert list(smol.x) == [30.0, 55.0, 70.0]  # joined in order of speed
-    assert smol.mode == "lines+markers"
+    assert smol.mode == "lines+markers+text"
     assert list(smol.error_y.array) == pytest.approx([0.0, 100.0 - 83.333, 15.0])
     assert list(smol.error_y.arrayminus) == pytest.approx([0.0, 83.333 - 61.04, 20.0])
     assert models[0].line.color != smol.line.color
@@ -221,3 +224,136 @@ def test_imported_points_are_drawn_apart_and_marked_by_source(store: Store) -> N
     bang = bang_per_bit_figures([], pd.DataFrame(), points)
     assert [t.name for t in bang["tps_vs_gb"].data] == ["imported: lm-eval × llama-bench"]
     assert sorted(bang["tps_vs_gb"].data[0].y) == [20.0, 55.0]
+
+
+# -- intervals, labels, frontier and axis ranges ---------------------------------------------------
+def spread(p: ChartPoint, sd: float | None, *, provisional: bool = False) -> ChartPoint:
+    return p.model_copy(
+        update={"tps_sd": sd, "tps_source": "speed probe", "provisional": provisional}
+    )
+
+
+def test_pareto_points_carry_both_intervals_and_their_quant() -> None:
+    points = [
+        spread(point(1, 30.0, 100.0, quant="BF16", bits=16.0), 1.5),
+        spread(point(2, 55.0, 83.0, ci=(61.0, 100.0)), None),
+        spread(point(3, 70.0, 40.0, quant="Q2_K", bits=2.6, ci=(20.0, 55.0)), 4.0),
+    ]
+    figure = charts.pareto_figure(points, pareto_frontier(points))
+    smol = figure.data[0]
+    assert list(smol.error_y.array) == pytest.approx([0.0, 17.0, 15.0])
+    assert list(smol.error_y.arrayminus) == pytest.approx([0.0, 22.0, 20.0])
+    assert smol.error_x.symmetric and list(smol.error_x.array) == [1.5, 0.0, 4.0]
+    assert list(smol.text) == ["BF16", "Q4_K_M", "Q2_K"]
+    assert "text" in smol.mode and smol.textposition == "top right"  # off both bars
+    plain = charts.pareto_figure(POINTS, pareto_frontier(POINTS))
+    assert all(t.error_x.array is None for t in plain.data)  # no probe: no horizontal bars
+    by_gb = charts.quality_vs_gb_figure(points)
+    assert by_gb.data[0].error_x.array is None and by_gb.data[0].text is None
+
+
+def test_the_frontier_needs_two_points() -> None:
+    one = [point(1, 30.0, 90.0, ci=(80.0, 97.0))]
+    assert [t.name for t in charts.pareto_figure(one, pareto_frontier(one)).data] == ["Smol-135M"]
+    two = [*one, point(2, 50.0, 70.0)]
+    names = [t.name for t in charts.pareto_figure(two, pareto_frontier(two)).data]
+    assert names == ["Smol-135M", "Pareto frontier"]
+
+
+def test_axis_ranges_hold_the_baseline_and_every_interval() -> None:
+    one = [spread(point(1, 50.0, 80.0, ci=(70.0, 90.0)), 5.0)]
+    figure = charts.pareto_figure(one, pareto_frontier(one))
+    low, high = figure.layout.yaxis.range
+    assert low <= 70.0 - 2.0 and high >= 100.0 + 2.0  # the interval, the baseline, padding
+    assert (low, high) == (68.0, 102.0)  # 5 % of the 30-point span is under 2 points
+    assert figure.layout.xaxis.range == (44.5, 55.5)  # the spread, 5 % of it either side
+    bare = [point(1, 50.0, 80.0, ci=(70.0, 90.0))]
+    x_low, x_high = charts.pareto_figure(bare, bare).layout.xaxis.range
+    assert x_low == 0.0 and x_high == 52.5  # a lone value: from 0
+    wide = [point(1, 10.0, 40.0, ci=(20.0, 60.0)), point(2, 90.0, 120.0, ci=(105.0, 130.0))]
+    low, high = charts.pareto_figure(wide, pareto_frontier(wide)).layout.yaxis.range
+    assert (low, high) == pytest.approx((20.0 - 5.5, 130.0 + 5.5))  # 5 % of the 110-point span
+    baseline_only = [point(1, 30.0, 100.0, size=0.27)]
+    by_gb = charts.quality_vs_gb_figure(baseline_only)
+    assert by_gb.layout.yaxis.range == (98.0, 102.0)
+    assert by_gb.layout.xaxis.range[0] == 0.0 and by_gb.layout.xaxis.range[1] > 0.27
+
+
+def test_axis_range_rule() -> None:
+    assert axis_range([]) is None and axis_range([None, float("nan")]) is None
+    assert axis_range([100.0], min_pad=2.0) == [98.0, 102.0]
+    assert axis_range([20.0, 70.0], from_zero=True) == pytest.approx([0.0, 73.5])
+    assert axis_range([100.0, 110.0], from_zero=True) == pytest.approx([99.5, 110.5])
+    assert axis_range([5.0], from_zero=True) == pytest.approx([0.0, 5.25])
+    assert axis_range([0.0], from_zero=True) == [0.0, 1.0]
+    assert axis_range([-2.0, 8.0], from_zero=True) == pytest.approx([-2.5, 8.5])
+
+
+def test_provisional_points_say_so_and_are_drawn_open() -> None:
+    points = [
+        spread(point(1, 30.0, 100.0, quant="BF16", bits=16.0), None, provisional=True),
+        spread(point(2, 55.0, 83.0, ci=(61.0, 100.0)), None, provisional=True),
+        point(3, 40.0, 90.0, model="Other-7B"),
+    ]
+    figure = charts.pareto_figure(points, pareto_frontier(points))
+    other, smol = figure.data[0], figure.data[1]
+    assert list(smol.marker.symbol) == ["circle-open", "circle-open"]
+    assert list(other.marker.symbol) == ["circle"]
+    assert all("provisional" in text for text in smol.hovertext)
+    assert "provisional" not in other.hovertext[0]
+
+
+def test_quant_labels_are_inert() -> None:
+    evil = [point(1, 10.0, 90.0, quant="<img src=x onerror=alert(1)>")]
+    text = charts.pareto_figure(evil, pareto_frontier(evil)).data[0].text[0]
+    assert text == "&lt;img src=x onerror=alert(1)&gt;"
+
+
+# -- the model x quant heatmap --------------------------------------------------------------------
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+def heatmap_rows() -> list[LeaderboardRow]:
+    return [
+        board_row(1, "BF16", 16.0, baseline=True, n=120),
+        board_row(2, "Q4_K_M", 4.8, n=12, retention=80.0),
+        board_row(3, "Q4_K_M", 4.8, n=48),
+        board_row(4, "Q2_K", 2.6, retention=61.0, ci=(50.0, 70.0), kind="degraded"),
+        board_row(5, "Q8_0", 8.5, model=EVIL, provisional=True),
+    ]
+
+
+def test_heatmap_figure_cells() -> None:
+    figure = charts.heatmap_figure(retention_heatmap(heatmap_rows()))
+    (heat,) = figure.data
+    assert list(heat.x) == ["BF16", "Q8_0", "Q4_K_M", "Q2_K"]
+    assert list(heat.y) == ["&lt;img src=x onerror=alert(1)&gt;", "Smol-135M"]
+    assert [list(r) for r in heat.z] == [[None, 94.0, None, None], [100.0, None, 94.0, 61.0]]
+    assert (heat.zmin, heat.zmax) == (charts.HEATMAP_ZMIN, charts.HEATMAP_ZMAX) == (50.0, 110.0)
+    evil, smol = (list(r) for r in heat.text)
+    assert smol == ["100 %<br>baseline", "", "94 %<br>[88, 99]<br>equivalent",
+                    "61 %<br>[50, 70]<br>degraded"]  # fmt: skip
+    assert evil[1] == "94 %<br>[88, 99]<br>equivalent<br><i>provisional</i>" and evil[0] == ""
+    hover = heat.hovertext[1][2]
+    assert "quality retained: 94.0 % [95% CI 88.0, 99.0]" in hover
+    assert "verdict: equivalent: -2.0 pp [-5.0, 1.0]" in hover
+    assert "paired puzzles (n): 48" in hover and "best-measured of 2 submissions" in hover
+    assert "best-measured" not in heat.hovertext[1][3]
+    assert heat.hovertext[1][1] == "<b>Smol-135M</b> · Q8_0<br>not measured"
+    assert "not measured" in heat.hovertext[0][0] and "provisional" in heat.hovertext[0][1]
+    assert figure.layout.yaxis.autorange == "reversed"  # the first base model on top
+    assert list(figure.layout.xaxis.ticktext)[2] == "Q4_K_M<br>4.80 bpw"
+
+
+def test_heatmap_figure_escapes_submitter_text() -> None:
+    figure = charts.heatmap_figure(retention_heatmap(heatmap_rows()))
+    payload = figure.to_json()
+    assert EVIL not in payload and "<img" not in payload
+    heat = figure.data[0]
+    assert all("<img" not in text for row in heat.hovertext for text in row)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in heat.hovertext[0][1]
+
+
+def test_heatmap_figure_without_data_explains() -> None:
+    figure = charts.heatmap_figure(retention_heatmap([]))
+    assert len(figure.data) == 0 and annotations(figure) == [charts.EMPTY_HEATMAP]
