@@ -106,7 +106,8 @@ def build_ui(services: Services) -> gr.Blocks:
         demo.load(lambda: pages.figures(board), outputs=charts_out)
         for refresh in (refresh_pareto, refresh_bang):
             refresh.click(lambda: pages.figures(board), outputs=charts_out)
-        gr.Timer(POLL_S).tick(lambda: pages.now_playing_markdown(store), outputs=playing)
+        gr.Timer(POLL_S).tick(lambda: pages.now_playing_markdown(store), outputs=playing,
+                              show_progress="hidden")  # fmt: skip
     return demo.queue(default_concurrency_limit=READS_AT_ONCE)
 
 
@@ -116,7 +117,7 @@ def _leaderboard_tab(board: BoardKeeper, demo: gr.Blocks) -> None:
     with gr.Accordion("All columns, filters and search", open=False, elem_id="lb-details"):
         _leaderboard_table(board, demo)
     demo.load(lambda: pages.cards(board), outputs=answer)
-    gr.Timer(15).tick(lambda: pages.cards(board), outputs=answer)
+    gr.Timer(15).tick(lambda: pages.cards(board), outputs=answer, show_progress="hidden")
 
 
 def _leaderboard_table(board: BoardKeeper, demo: gr.Blocks) -> None:
@@ -153,7 +154,8 @@ def _leaderboard_table(board: BoardKeeper, demo: gr.Blocks) -> None:
         )
 
     demo.load(reload, inputs=inputs, outputs=[table, note, base, hardware])
-    gr.Timer(15).tick(reload, inputs=inputs, outputs=[table, note, base, hardware])
+    gr.Timer(15).tick(reload, inputs=inputs, outputs=[table, note, base, hardware],
+                      show_progress="hidden")  # fmt: skip
 
 
 def _verdicts_tab(store: Store, board: BoardKeeper, demo: gr.Blocks) -> gr.Dropdown:
@@ -237,7 +239,8 @@ def _replays_tab(store: Store, demo: gr.Blocks) -> gr.Dropdown:
     room.input(chosen, inputs=[pick, room], outputs=view)
     latest.click(newest, outputs=[pick, room, view])
     full.click(lambda m: pages.replay_transcript(store, m), inputs=pick, outputs=transcript)
-    live.tick(tick, inputs=[pick, room, shown], outputs=[view, shown])
+    # in place: no loading overlay over the view every two seconds
+    live.tick(tick, inputs=[pick, room, shown], outputs=[view, shown], show_progress="hidden")
     return pick
 
 
@@ -264,8 +267,10 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
         )
         quant = gr.Dropdown(list(QUANT_LABELS), value="Q4_K_M", label="Quant")
     with gr.Row():
-        bits = gr.Number(label="Bits per weight", value=4.8, minimum=0.1, maximum=32)
-        size = gr.Number(label="File size GB (optional)", value=None, minimum=0)
+        # no minimum/maximum on the numbers: Gradio's own check would answer with a bare toast;
+        # the form's validation says what is wrong, in the form's words, next to the others
+        bits = gr.Number(label="Bits per weight", value=4.8)
+        size = gr.Number(label="File size GB (optional)", value=None)
         hardware = gr.Textbox(label="Hardware", placeholder="RTX 4090, DGX Spark, CPU 8 GB...")
         engine = gr.Dropdown(list(ENGINES), value="llama.cpp", label="Serving engine")
     with gr.Row():
@@ -276,12 +281,11 @@ def _submit_tab(services: Services, demo: gr.Blocks) -> None:
             label="Context window, tokens (optional)",
             value=None,
             precision=0,
-            minimum=0,
             info="llama-server -c, vLLM --max-model-len; empty: the server's, else 8192",
         )
     with gr.Row():
         preset = gr.Dropdown(["(custom)", *PRESETS], value="(custom)", label="Sampling preset")
-        temperature = gr.Number(label="temperature", value=0.0, minimum=0, maximum=2)
+        temperature = gr.Number(label="temperature", value=0.0)
         top_p = gr.Number(label="top_p (0 = unset)", value=None)
         top_k = gr.Number(label="top_k (0 = unset)", value=None, precision=0)
         max_tokens = gr.Number(label="max_tokens", value=1024, precision=0)

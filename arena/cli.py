@@ -37,6 +37,7 @@ from arena.cli_probes import add_probe_parser, key_from_env, run_probe, served_m
 from arena.client import ChatClient, EndpointError, ServerInfo, normalize_base_url, server_info
 from arena.engine import (
     AdversarialMode,
+    CallRecord,
     ContestantSpec,
     MatchEvent,
     MatchResult,
@@ -318,7 +319,8 @@ def discover(url: str, key: SecretStr | None, model: str | None) -> tuple[str, S
 
 
 class Progress:
-    """Prints one line per room once both contestants have finished it."""
+    """Prints a line per call as it comes back (a reasoning model can think for minutes), and
+    one per room once both contestants have finished it; rooms numbered from 1."""
 
     def __init__(self, names: dict[str, str], quiet: bool) -> None:
         self.names = names
@@ -330,6 +332,10 @@ class Progress:
             return
         if event.kind == "match_start":
             print(f"match {event.match_id}: {' vs '.join(self.names.values())}", flush=True)
+        elif event.kind == "call_done" and event.slot is not None:
+            print(f"    room {(event.room_index or 0) + 1} {event.room_name or ''} · "
+                  f"{self.names.get(event.slot, event.slot)} · "
+                  f"{call_line(event.data['record'])}", flush=True)  # fmt: skip
         elif event.kind == "room_done" and event.slot is not None:
             done = self.pending.setdefault(event.room_index or 0, {})
             done[event.slot] = event.data["result"]
@@ -340,6 +346,19 @@ class Progress:
                     + " | ".join(parts),
                     flush=True,
                 )
+
+
+def call_line(record: CallRecord) -> str:
+    """One call as it came back: its phase, the answer, tokens and seconds (or the error)."""
+    if record.error_kind:
+        return f"{record.phase}: endpoint error ({record.error_kind})"
+    answer = repr(record.parsed_answer[:40]) if record.parsed_answer else "no answer"
+    verdict = "right" if record.solved else "wrong"
+    tokens = f"{record.completion_tokens} tokens" if record.completion_tokens is not None else ""
+    seconds = f"{record.latency_s:.1f} s" if record.latency_s is not None else ""
+    cut = "cut at max_tokens" if record.finish_reason == "length" else ""
+    parts = (f"{record.phase}: {answer} ({verdict})", tokens, seconds, cut)
+    return ", ".join(p for p in parts if p)
 
 
 def cell(result: RoomResult) -> str:

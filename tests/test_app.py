@@ -187,8 +187,22 @@ async def test_the_form_names_each_bad_field(store: Store) -> None:
         "10.0.0.1",
     )
     assert text.startswith("**Please fix:**")
-    assert "**bits\\_per\\_weight**" in text and "**display\\_name**" in text
+    assert "**Bits per weight**: must be a number" in text
+    assert "**Display name**: must contain visible text" in text
+    assert "**top\\_k**: must be at least 1" in text
     assert store.query("SELECT COUNT(*) AS n FROM submissions")[0]["n"] == 0
+    negative = await submit_action(
+        services(store),
+        form_values("", bits_per_weight=-4, file_size_gb=-1, temperature=-1),
+        "10.0.0.1",
+    )
+    for line in (
+        "**Bits per weight**: must be more than 0",
+        "**File size GB**: must be more",
+        "**temperature**: must be at least 0",
+        "**Endpoint base URL**: is required",
+    ):
+        assert line in negative, (line, negative)  # fmt: skip
 
 
 def test_form_fields_map_the_widgets() -> None:

@@ -15,6 +15,7 @@ from arena.engine._match import (
 from arena.engine._migrations import now
 from arena.engine._models import (
     AdversarialMode,
+    CallRecord,
     ContestantSpec,
     ContestantSummary,
     MatchResult,
@@ -43,6 +44,7 @@ __all__ = [
     "SEALED_SQL",
     "TOKEN_MARGIN",
     "AdversarialMode",
+    "CallRecord",
     "ContestantSpec",
     "ContestantSummary",
     "MatchEvent",

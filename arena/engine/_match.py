@@ -354,7 +354,9 @@ class MatchRunner:
             record.error_kind = exc.kind
             record.error = str(exc)[:1000]
             text = ""
-            log.warning("%s %s room %d %s: %s", self.match_id, player.slot, index, phase, exc)
+            log.warning(  # rooms numbered from 1, as everywhere people read them
+                "%s %s room %d %s: %s", self.match_id, player.slot, index + 1, phase, exc
+            )
         else:
             text = reply.text
             _fill_usage(record, reply)

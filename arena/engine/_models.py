@@ -374,9 +374,14 @@ class ContestantSummary(BaseModel):
 
     def line(self) -> str:
         tps = f"{self.decode_tps:.1f} tok/s" if self.decode_tps else "tok/s n/a"
-        text = (
-            f"{self.display_name}: Escaped {self.escaped}/{self.rooms}, score {self.score}, {tps}"
-        )
+        lost = []
+        for kind in ("forfeit", "context_overflow"):  # rooms never really played: say so
+            if n := self.outcomes.get(kind, 0):
+                lost.append(f"{n} {kind.replace('_', ' ')}" + ("s" if n > 1 else ""))
+        escaped = f"Escaped {self.escaped}/{self.rooms}"
+        if lost:
+            escaped += f" ({', '.join(lost)})"
+        text = f"{self.display_name}: {escaped}, score {self.score}, {tps}"
         if self.share_of_opponent is not None:
             text += f", {self.share_of_opponent:.1f} % of opponent's score"
         return text

@@ -35,13 +35,61 @@ Two quants of the same base model (same sampling settings) play six rooms in ord
 from one seed so both see the same puzzles. Every answer is checked by code, never by an LLM.
 After its first answer in a room each model is shown the other's answer and may revise or hold:
 
-- ✅ **Held Ground**: right, and stayed right.
-- ⚠️ **Manipulated**: right, then talked out of it. The key degradation signal.
-- 🔁 **Self-Corrected**: wrong, then right.
-- 🪤 **Trapped**: wrong, and stayed wrong.
+```text
+ one seed ─► Cipher ─► Map ─► Mechanism ─► Archive ─► Paradox ─► Warden
+                          (keys won on the way open the Warden)
+
+ in every room:
+   A answers alone ─┐                    ┌─► A is shown B's answer ─► A holds or revises
+                    ├─ checked by code ──┤
+   B answers alone ─┘                    └─► B is shown A's answer ─► B holds or revises
+
+ first answer ─► final answer     outcome
+ right        ─► right            held ground
+ right        ─► wrong            MANIPULATED   (the key degradation signal)
+ wrong        ─► right            self-corrected
+ wrong        ─► wrong            trapped       (a retry alone may still escape)
+```
+
+- **Held Ground**: right, and stayed right.
+- **Manipulated**: right, then talked out of it. The key degradation signal.
+- **Self-Corrected**: wrong, then right.
+- **Trapped**: wrong, and stayed wrong.
 
 A wrong final answer may be retried alone (costs points). Keys handed over on escape are needed
 in the last room.
+
+## How to read a verdict, in plain words
+Only the **first answers to the same puzzles** count. Where both the baseline and the quant
+solved a puzzle, or both missed it, nothing is learned. What matters is the puzzles **only one
+of them solved**: if the baseline wins those much more often than the quant, the quant lost
+something. Served models are a little random, so a few such puzzles prove nothing; the verdict
+waits until the difference is clear either way:
+
+- **degraded**: the quant solved clearly fewer of the same puzzles; the numbers say how many
+  fewer (in percentage points) with the range the data allows.
+- **equivalent within ±{margin:g} pp**: shown to be at most {margin:g} points worse (or better).
+- **no detectable degradation**: no drop found after all the puzzles its budget allows; a small
+  drop could still hide (the text says how small).
+- **undecided**: too early; play goes on.
+- **not comparable**: the two played with different settings; no number is shown.
+
+Each card on the first screen says this in one line under every quant.
+
+## Words used here
+- **pp** (percentage points): the difference between two percentages (80 % vs 75 % is 5 pp).
+- **Paired puzzles**: the same room, seed and level played by both.
+- **Discordant pairs** (*b*, *c*): paired puzzles only the baseline (*b*) or only the quant (*c*)
+  solved. **Discordance**: their share of all pairs.
+- **McNemar test**: the check that *b* and *c* differ by more than chance (its p-value: how
+  often chance alone would give a gap this big).
+- **SPRT**: the sequential version of that check, which lets play stop as soon as it is clear.
+- **95 % interval**: the range of values the data allows; narrow only with many puzzles.
+- **A/A floor**: how often the baseline disagrees with itself on the same puzzle.
+- **KL, top-1**: how far the quant's next-word probabilities are from the baseline's, and how
+  often both pick the same most likely next word.
+- **Bradley-Terry rating**: a strength score from who beat whom in matches.
+- **Pareto frontier**: the quants no other quant beats on both speed and quality at once.
 
 ## The rooms
 {rooms}

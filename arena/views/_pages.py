@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -517,10 +517,39 @@ def leaderboard_page(
     return frame, f"{note}\n\n{line}".strip(), filter_choices(rows)
 
 
+FORM_LABELS = {
+    "display_name": "Display name", "base_model": "Base model", "quant": "Quant",
+    "bits_per_weight": "Bits per weight", "file_size_gb": "File size GB",
+    "hardware": "Hardware", "engine": "Serving engine", "base_url": "Endpoint base URL",
+    "model": "Served model id", "api_key": "API key", "context_tokens": "Context window",
+    "is_baseline": "Full-precision baseline", "sampling": "Sampling",
+    "sampling.temperature": "temperature", "sampling.top_p": "top_p", "sampling.top_k": "top_k",
+    "sampling.max_tokens": "max_tokens", "sampling.thinking": "thinking",
+}  # fmt: skip
+"""The submission form's fields as its widgets are labelled."""
+
+
+def plain_error(error: Mapping[str, Any]) -> str:
+    """A validation error in plain words (ours as they are; pydantic's reworded)."""
+    kind, ctx = str(error.get("type", "")), error.get("ctx") or {}
+    bounds = {"greater_than": "more than {gt}", "greater_than_equal": "at least {ge}",
+              "less_than": "less than {lt}", "less_than_equal": "at most {le}"}  # fmt: skip
+    if kind in bounds:
+        return "must be " + bounds[kind].format(**ctx)
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return "is required: fill it in"
+    if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
+        return "must be a whole number" if kind.startswith("int") else "must be a number"
+    if kind == "literal_error":
+        return "choose one of the listed values"
+    return error_message(error)
+
+
 def validation_message(exc: ValidationError) -> str:
     """One line per bad field, in the form's words."""
     lines = []
     for error in exc.errors():
         field = ".".join(str(p) for p in error["loc"]) or "form"
-        lines.append(f"- **{display_text(field)}**: {display_text(error_message(error))}")
+        label = FORM_LABELS.get(field, field)
+        lines.append(f"- **{display_text(label)}**: {display_text(plain_error(error))}")
     return "**Please fix:**\n" + "\n".join(lines)

@@ -55,6 +55,9 @@ def test_full_match_against_null_servers(
     assert code == 0
     printed = capsys.readouterr().out
     assert "room 6 Warden" in printed
+    # a line per call as it comes back, rooms numbered from 1
+    assert "    room 1 Cipher · Null Q8_0 · initial: '42' (wrong)" in printed
+    assert printed.count("\n    room ") == 24
     assert "Null Q8_0: Escaped 0/6, score 0" in printed
     assert "Null Q2_K: Escaped 0/6, score 0" in printed
     payload = json.loads(out.read_text())
@@ -118,3 +121,13 @@ def test_profile_files_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit):  # argparse: one or the other
         main(["match", "--a", "http://127.0.0.1:9/v1", "--difficulty", "2", "--profile",
               str(bad)])  # fmt: skip
+
+
+def test_the_last_line_says_when_rooms_were_forfeits() -> None:
+    from arena.engine import ContestantSummary
+
+    summary = ContestantSummary(
+        slot="a", display_name="Big Q4", escaped=0, rooms=6, score=-12, decode_tps=None,
+        completion_tokens=0, cap_hits=0, errors=8, outcomes={"forfeit": 4, "trapped": 2},
+    )  # fmt: skip
+    assert summary.line() == "Big Q4: Escaped 0/6 (4 forfeits), score -12, tok/s n/a"

@@ -81,6 +81,7 @@ def shots(page: Any, name: str, ready: Any = None) -> None:
         page.set_viewport_size({"width": width, "height": 900})
         if ready is not None:
             ready.wait_for()
+        page.wait_for_timeout(800)  # let the layout settle after the resize (not a measurement)
         page.screenshot(path=SHOTS / f"{name}-{width}.png")
     page.set_viewport_size({"width": 1400, "height": 1000})
 
