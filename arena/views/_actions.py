@@ -264,8 +264,8 @@ def operator_claims(
         return pd.DataFrame(columns=OPERATOR_COLUMNS), NOT_OPERATOR
     rows = [
         {
-            "id": c.submission_id, "name": display_text(c.display_name),
-            "base model": display_text(c.base_model), "quant": c.quant, "claim": c.review,
+            "id": c.submission_id, "name": c.display_name,  # a table shows text, never HTML
+            "base model": c.base_model, "quant": c.quant, "claim": c.review,
             "group": c.standing or "no baseline", "acting": "yes" if c.acting else "",
             "evidence": "; ".join(c.evidence.flags) or "nothing against it so far",
         }

@@ -164,10 +164,11 @@ def _badge(row: LeaderboardRow) -> str:
     return f'<span class="qer-badge" style="color:{colour}">{esc(text)}</span>'
 
 
-def _bar(pct: float | None, ci: tuple[float, float] | None) -> str:
-    """The retention with its interval as a bar (0 to 120 %, a tick at 100 %)."""
+def _bar(pct: float | None, ci: tuple[float, float] | None, note: str | None = None) -> str:
+    """The retention with its interval as a bar (0 to 120 %, a tick at 100 %); without one, why
+    not (``note``: the row's retention note)."""
     if pct is None:
-        return "n/a"
+        return f"<small>{esc(note or 'not measured yet')}</small>"
     top = max(BAR_MAX, ci[1] if ci else pct, pct)
 
     def at(value: float) -> float:
@@ -222,7 +223,8 @@ def _quant_cell(row: LeaderboardRow) -> str:
 
 def _row_html(row: LeaderboardRow, baseline: LeaderboardRow | None) -> str:
     kept = (100.0, None) if row.is_baseline else (row.retention_pct, row.retention_ci)
-    cells = [_quant_cell(row), _badge(row), _bar(*kept), _speed(row, baseline), _tokens(row)]
+    bar = _bar(*kept, row.retention_note)
+    cells = [_quant_cell(row), _badge(row), bar, _speed(row, baseline), _tokens(row)]
     tds = "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(HEAD, cells, strict=True))
     return (
         f'<tr class="qer-row" data-submission="{row.submission_id}">{tds}</tr>'

@@ -53,3 +53,13 @@ def test_empty_and_early_states_say_what_happens_next(store: Store) -> None:
     add_submission(store, "Rival", "Smol", "BF16", 16.0, baseline=True, review="pending")
     rows = {r.submission_id: r for r in leaderboard_rows(store)}
     assert "no verdict until the operator" in reading(rows[cand])
+
+
+async def test_a_missing_retention_says_why(store: Store) -> None:
+    base = add_submission(store, "Base", "Smol", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "Cand", "Smol", "Q2_K", 2.6)
+    await play(store, 1, base, "TTTTTT", cand, "TTTTTT", {})  # the baseline solved nothing
+    html = answer_cards(leaderboard_rows(store))
+    row = html[html.index(f'data-submission="{cand}"') :]
+    text = visible(row[: row.index("</tr>")])
+    assert "the baseline solved none of the paired puzzles" in text and "n/a" not in text
