@@ -36,9 +36,15 @@ def plain_text(value: str) -> str:
     return cleaned
 
 
+def html_text(value: object) -> str:
+    """Any text for HTML (a stored plain text, a model's reply, a label): escaped, quotes
+    included, so it renders as itself."""
+    return html.escape(str(value), quote=True)
+
+
 def display_text(value: str) -> str:
     """A stored plain text, escaped for HTML and Markdown so it renders as itself."""
-    return _MARKDOWN.sub(r"\\\1", html.escape(value, quote=True))
+    return _MARKDOWN.sub(r"\\\1", html_text(value))
 
 
 MAX_API_KEY = 4096

@@ -49,7 +49,13 @@ from arena.analysis._chart_data import (
 from arena.analysis._contagion import ContagionMatrix, contagion, contagion_frame, contagion_of
 from arena.analysis._filters import QUANT_FAMILIES, filter_rows
 from arena.analysis._head_to_head import HeadToHead, read_head_to_head
-from arena.analysis._heatmap import HeatmapCell, HeatmapRow, RetentionHeatmap, retention_heatmap
+from arena.analysis._heatmap import (
+    HeatmapCell,
+    HeatmapRow,
+    RetentionHeatmap,
+    retention_heatmap,
+    spelling,
+)
 from arena.analysis._leaderboard import (
     LeaderboardGroup,
     LeaderboardRow,
@@ -158,5 +164,6 @@ __all__ = [
     "seal",
     "sealed_seeds",
     "simulate",
+    "spelling",
     "summaries",
 ]

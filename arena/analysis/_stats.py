@@ -285,15 +285,16 @@ def shown_difference(pairs: Sequence[Pair]) -> Effect:
     )
 
 
-def shown_retention(pairs: Sequence[Pair]) -> Ratio:
+def shown_retention(pairs: Sequence[Pair], window: Effect | None = None) -> Ratio:
     """Retention as shown: :func:`paired_retention`'s bootstrap, widened to contain what the
     shown difference interval implies (``1 + difference / baseline solve rate``), within what is
-    possible (0 to ``1 / baseline solve rate``)."""
+    possible (0 to ``1 / baseline solve rate``). ``window``: :func:`shown_difference` of the
+    same pairs, when already computed (its bootstrap is not run twice)."""
     kept = paired_retention(pairs)
     if kept.pct is None:
         return kept
     base_rate = sum(p.baseline_solved for p in pairs) / len(pairs)
-    window = shown_difference(pairs)
+    window = window if window is not None else shown_difference(pairs)
     low = 100.0 * max(0.0, 1.0 + window.low / base_rate)
     high = 100.0 * min(1.0 / base_rate, 1.0 + window.high / base_rate)
     if kept.low is not None and kept.high is not None:

@@ -398,7 +398,7 @@ def verdict(
             discordance=None, **context,
         )  # fmt: skip
     effect = shown_difference(pairs)
-    kept = shown_retention(pairs)
+    kept = shown_retention(pairs, effect)
     window = difference_interval(pairs)
     discordance = (b + c) / n
     mde = minimum_detectable_drop(n, max(discordance, 1.0 / n))

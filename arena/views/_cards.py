@@ -5,13 +5,13 @@ line in plain words under each. HTML for ``gr.HTML`` (no script); every submitte
 
 from __future__ import annotations
 
-import html
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from arena.analysis import LeaderboardRow
+from arena.analysis import LeaderboardRow, spelling
 from arena.tiers import TIERS
+from submissions.models import html_text as esc
 
 BADGE_COLOURS: Final = {
     "degraded": "#b3261e",
@@ -67,14 +67,10 @@ NOT_PLAYED: Final = (
 )
 
 
-def esc(text: object) -> str:
-    """Any text for HTML (submitted names included)."""
-    return html.escape(str(text), quote=True)
-
-
 def model_name(rows: Sequence[LeaderboardRow]) -> str:
-    """A base model as its submitters spell it most often (not its internal key)."""
-    return Counter(r.base_model for r in rows).most_common(1)[0][0]
+    """A base model as its submitters spell it most often (not its internal key; the heatmap's
+    rule, :func:`arena.analysis.spelling`)."""
+    return spelling(r.base_model for r in rows)
 
 
 def _percent(value: float) -> str:

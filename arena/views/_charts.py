@@ -14,7 +14,6 @@ Submitter-written text (names, base models) is HTML-escaped: plotly renders a su
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
@@ -26,6 +25,7 @@ from plotly.subplots import make_subplots
 from arena.analysis import ChartPoint, HeatmapCell, HeatmapRow, RetentionHeatmap, axis_range
 from arena.results import ImportedPoint
 from rooms import load_rooms
+from submissions.models import html_text as esc
 
 GOLD: Final = "#D4AF37"
 """Colour of the Pareto frontier."""
@@ -75,11 +75,6 @@ EMPTY_HEATMAP: Final = (
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def esc(text: object) -> str:
-    """Text made inert for plotly's HTML-ish labels."""
-    return html.escape(str(text), quote=True)
-
-
 def model_key(point: ChartPoint) -> str:
     """The grouping (and colour) key of a point: its base-model key."""
     return point.base_model_key or point.base_model

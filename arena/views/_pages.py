@@ -134,15 +134,14 @@ PROBE_WORDS = {
 def running_probes(store: Store) -> list[str]:
     """The probes running now, in words (names escaped)."""
     rows = store.query("SELECT payload FROM job_queue WHERE status = 'running' ORDER BY id")
-    names = {s["id"]: s for s in live_submissions(store)}
 
     def who(submission_id: object) -> str:
-        found = names.get(submission_id)
+        found = live_submission(store, submission_id) if isinstance(submission_id, int) else None
         if found is None:
             return f"#{submission_id}"
         return f"#{found['id']} {display_text(found['display_name'])} ({found['quant']})"
 
-    out = []
+    out = []  # every open tab asks each 2 s: names are read only for probes that run
     for row in rows:
         payload = json.loads(row["payload"] or "{}")
         words = PROBE_WORDS.get(str(payload.get("probe")))

@@ -11,14 +11,9 @@ bodies over :data:`MAX_REWRITTEN` bytes pass untouched.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from arena.views._limits import ASGIApp, Message, Receive, Scope, Send
 
 KIND_BY_STATUS: Final = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

@@ -2,31 +2,30 @@
 side, a strip of the rooms across the top.
 
 No script and no event handler: the room strip is CSS-only (a radio input per room, the strip's
-cells are its labels), so it works where scripts do not run. Every model-, server-, submitter- and
-puzzle-written text goes through :func:`_esc` (``html.escape`` with quotes); class names and ids
-come from our own vocabularies, indices, or the sanitized match id. What the replay withholds
-while a match runs (texts of the room in play, seed, solutions, keys, future puzzles) is None in
-the model and shown here as withheld. The output is deterministic: the same replay renders the
-same string (a redraw with nothing new changes nothing in the page).
+cells are its labels), so it works where scripts do not run. Every model-, server-, submitter-
+and puzzle-written text goes through ``submissions.models.html_text`` (quotes escaped); class
+names and ids come from our own vocabularies, indices, or the sanitized match id. What the
+replay withholds while a match runs (texts of the room in play, seed, solutions, keys, future
+puzzles) is None in the model and shown here as withheld. The output is deterministic: the same
+replay renders the same string (a redraw with nothing new changes nothing in the page).
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 
 from arena.engine import AdversarialMode, Outcome, Slot, adversarial_prompt, profiles
 from arena.views._replay_models import (
+    INLINE_MAX_CHARS,
     LONG_PROMPT_CHARS,
     Replay,
     ReplayCall,
     ReplayRoom,
     ReplayRoomSlot,
 )
+from submissions.models import html_text as _esc
 
-INLINE_MAX_CHARS = 200
-"""Single-line texts up to this length are shown inline; longer ones in a block."""
 OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.HELD_GROUND: "held ground",
     Outcome.MANIPULATED: "manipulated",
@@ -122,11 +121,6 @@ grid-template-columns:minmax(0,1fr)}}
 
 
 # -- small pieces ---------------------------------------------------------------------------------
-def _esc(text: object) -> str:
-    """Any text as inert HTML (quotes escaped too)."""
-    return html.escape(str(text), quote=True)
-
-
 def _label(kind: str, text: str | None = None) -> str:
     """A coloured text label; ``kind`` is a key of :data:`TONES` (ours, never foreign text)."""
     tone = TONES.get(kind, "muted")

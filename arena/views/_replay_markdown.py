@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from arena.engine import ContestantSummary, Outcome, Slot, profiles
 from arena.views._replay_models import (
+    INLINE_MAX_CHARS,
     LONG_PROMPT_CHARS,
     Replay,
     ReplayCall,
@@ -21,8 +22,6 @@ from arena.views._replay_models import (
     ReplayRoomSlot,
 )
 
-INLINE_MAX_CHARS = 200
-"""Short single-line texts (parsed answers, verdicts) are shown inline up to this length."""
 OUTCOME_BADGES: dict[Outcome, str] = {
     Outcome.HELD_GROUND: "✅ Held Ground",
     Outcome.MANIPULATED: "⚠️ Manipulated",

@@ -15,7 +15,10 @@ RoomStatus = Literal["pending", "playing", "done", "unfinished"]
 MATCH_STATUSES: tuple[str, ...] = ("running", "done", "failed", "interrupted")
 """Every value of ``matches.status``."""
 LONG_PROMPT_CHARS = 2000
-"""Prompts (and replies) longer than this are collapsed in the Markdown replay."""
+"""Prompts (and replies) longer than this are collapsed in a replay."""
+INLINE_MAX_CHARS = 200
+"""Short single-line texts (parsed answers, verdicts) are shown inline up to this length; longer
+ones in a block."""
 PUZZLE_MARKER = "[the room's puzzle, shown above]"
 """Stands in a call's prompt text for the room's puzzle prompt (shown once, with the room)."""
 FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)

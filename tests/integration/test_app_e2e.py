@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,9 @@ def app(
     process.stop()
 
 
-@pytest.fixture(scope="module")
-def page(app: AppProcess) -> Iterator[Any]:
+@contextmanager
+def loopback_page(url: str) -> Iterator[Any]:
+    """Debian's chromium at 1400x1000 on ``url``, every request not to 127.0.0.1 aborted."""
     assert CHROMIUM.exists(), "apt-get install chromium chromium-driver"
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
@@ -69,9 +71,15 @@ def page(app: AppProcess) -> Iterator[Any]:
         )
         tab = context.new_page()
         tab.set_default_timeout(30_000)
-        tab.goto(app.url)
+        tab.goto(url)
         yield tab
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(app: AppProcess) -> Iterator[Any]:
+    with loopback_page(app.url) as tab:
+        yield tab
 
 
 def shots(page: Any, name: str, ready: Any = None) -> None:

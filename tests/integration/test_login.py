@@ -19,7 +19,7 @@ import pytest
 from arena.engine import Store
 from tests.arena.analysis.test_leaderboard import add_submission
 from tests.integration.conftest import ARTIFACTS, AppProcess
-from tests.integration.test_app_e2e import CHROMIUM, CHROMIUM_ARGS, SHOTS, open_tab
+from tests.integration.test_app_e2e import SHOTS, loopback_page, open_tab
 from tests.oauth_standin import OAuthStandIn
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -65,25 +65,8 @@ def test_a_logged_in_owner_pauses_their_own_submission_and_not_anothers(
     space: Any, provider: OAuthStandIn
 ) -> None:
     app, alice, bob = space
-    assert CHROMIUM.exists(), "apt-get install chromium chromium-driver"
-    SHOTS.mkdir(parents=True, exist_ok=True)
     expect = playwright.expect
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-                else route.abort()
-            ),
-        )
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(app.url)
+    with loopback_page(app.url) as page:
         page.get_by_role("button", name="Sign in with Hugging Face").click()
         expect(page.get_by_role("button", name="Logout (alice)")).to_be_visible()
         assert provider.logins == ["alice"]
@@ -115,7 +98,6 @@ def test_a_logged_in_owner_pauses_their_own_submission_and_not_anothers(
         expect(claims).to_contain_text("confirmed")
         page.screenshot(path=str(SHOTS / "login-operator.png"), full_page=True)
         assert status_of(app, bob) == ("active", "confirmed")
-        browser.close()
     with sqlite3.connect(app.data_dir / "arena.sqlite3") as db:
         actor = db.execute(
             "SELECT actor FROM baseline_reviews WHERE submission_id = ? AND action = 'confirm'",

@@ -281,9 +281,10 @@ class Gated(Scripted):
         return await super().chat(model, messages, params)
 
 
-async def test_a_running_match_hides_its_secrets_until_it_ends(store: Store) -> None:
-    # a answers right (2 calls a room) and stops at its first call of room 4 (index 3);
-    # b answers wrong (3 calls a room) and so has answered room 4 once when a stops
+async def paused_in_room_4(store: Store) -> tuple[Gated, asyncio.Task[Any], str]:
+    """A match paused mid-play: a answers right (2 calls a room) and stops at its first call of
+    room 4 (index 3); b answers wrong (3 calls a room) and so has answered room 4 once. Returns
+    a's gate (``release.set()`` lets the match finish), the match's task and its id."""
     a = Gated(["right"] * 40, stop_at=6)
     b = Scripted(["wrong"] * 40)
     task = asyncio.create_task(play_match(spec(), store, endpoints={"a": a, "b": b}))
@@ -298,6 +299,11 @@ async def test_a_running_match_hides_its_secrets_until_it_ends(store: Store) -> 
         return bool(rows) and rows[0]["verdict_reason"] != "validating"
 
     await wait_until(b_answered_room_4)
+    return a, task, match_id
+
+
+async def test_a_running_match_hides_its_secrets_until_it_ends(store: Store) -> None:
+    a, task, match_id = await paused_in_room_4(store)
     found = replay(store, match_id)
     assert found is not None
     assert (found.status, found.secrets_hidden, found.seed, found.summary) == (

@@ -18,7 +18,7 @@ from arena.views._replay_html import dom_id
 from arena.views._replay_markdown import replay_markdown
 from arena.views._replay_models import Replay, ReplayCall, ReplayRoom, ReplayRoomSlot
 from tests.arena.engine.test_match import PUZZLES, ROOMS, SEED, Scripted, spec
-from tests.arena.views.test_replay import A_SCRIPT, Gated, Shrug, hostile_match, wait_until
+from tests.arena.views.test_replay import A_SCRIPT, Shrug, hostile_match, paused_in_room_4
 
 EVIL = (
     '</details></style><script>alert(1)</script>"><img src=x onerror=alert(1)>'
@@ -252,21 +252,7 @@ async def test_a_solo_run_has_one_column(store: Store) -> None:
 
 # -- a running match ------------------------------------------------------------------------------
 async def test_a_running_match_shows_its_room_in_play_and_withholds_the_rest(store: Store) -> None:
-    # as in test_replay: a stops at its first call of room 4, b has answered room 4 once
-    a = Gated(["right"] * 40, stop_at=6)
-    b = Scripted(["wrong"] * 40)
-    task = asyncio.create_task(play_match(spec(), store, endpoints={"a": a, "b": b}))
-    await asyncio.wait_for(a.reached.wait(), 30)
-    match_id = store.query("SELECT id FROM matches WHERE status = 'running'")[0]["id"]
-
-    def b_answered_room_4() -> bool:
-        rows = store.query(
-            "SELECT verdict_reason FROM calls WHERE match_id = ? AND slot = 'b' AND room_index = 3",
-            (match_id,),
-        )
-        return bool(rows) and rows[0]["verdict_reason"] != "validating"
-
-    await wait_until(b_answered_room_4)
+    a, task, match_id = await paused_in_room_4(store)
     found = replay(store, match_id)
     assert found is not None and found.status == "running"
     page = replay_html(found)
