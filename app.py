@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from arena.board import BoardKeeper
-from arena.dev import LocalModelError
+from arena.dev import LocalModelError, demo_schedule
 from arena.engine import Store
 from arena.results import load_snippet
 from arena.settings import current
@@ -136,6 +136,9 @@ def _leaderboard_table(board: BoardKeeper, demo: gr.Blocks) -> None:
     )
     note = gr.Markdown()
     table = gr.Dataframe(interactive=False, max_height=640, elem_id="leaderboard-table")
+    with gr.Accordion("What these columns mean", open=False):
+        guide = gr.Markdown(pages.column_guide(), elem_id="lb-guide")
+    columns.change(pages.column_guide, inputs=columns, outputs=guide)
     inputs = [base, family, hardware, engine, search, columns]
 
     def show(*values: Any) -> tuple[pd.DataFrame, str]:
@@ -486,13 +489,10 @@ def main() -> None:
     overrides: dict[str, Any] = {}
     if args.interval is not None:
         overrides["interval_s"] = args.interval
-    chosen = environment.scheduler.model_fields_set  # what the environment set
-    if args.demo:  # quicker by default: people are waiting, and the demo model has few rooms
-        if "interval_s" not in chosen:
-            overrides.setdefault("interval_s", 10.0)
-        if "calibration_runs" not in chosen:
-            overrides["calibration_runs"] = 12
-    settings = environment.scheduler.model_copy(update=overrides)
+    scheduling = environment.scheduler
+    if args.demo:  # quicker by default: people are waiting (see arena.dev.DEMO_SCHEDULE)
+        scheduling = demo_schedule(scheduling)
+    settings = scheduling.model_copy(update=overrides)
     services = make_services(args.db or args.data_dir / "arena.sqlite3", settings,
                              scheduler=not args.no_scheduler)  # fmt: skip
     demo = None

@@ -3,7 +3,7 @@ server and models of known skill."""
 
 from __future__ import annotations
 
-from arena.dev._demo import start_demo
+from arena.dev._demo import DEMO_SCHEDULE, demo_schedule, start_demo
 from arena.dev._local_models import (
     LlamaServer,
     LocalModelError,
@@ -20,10 +20,12 @@ from arena.dev._skillsim import (
 )
 
 __all__ = [
+    "DEMO_SCHEDULE",
     "LlamaServer",
     "LocalModelError",
     "SkillModel",
     "calibrate_offline",
+    "demo_schedule",
     "find_smollm2_gguf",
     "first_answer_probability",
     "free_port",

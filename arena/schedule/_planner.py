@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -364,14 +364,56 @@ def plan_next(
     return match_jobs(low, high, k, settings, seed, levels_now)
 
 
-def fits(job: Job, *, urls: dict[int, str], busy: Counter[str], limit: int) -> bool:
+def fits(
+    job: Job,
+    *,
+    urls: dict[int, str],
+    busy: Counter[str],
+    limit: int,
+    probing: frozenset[str] = frozenset(),
+) -> bool:
     """Whether ``job`` can start without an endpoint playing more than ``limit`` matches at once
     (a match between two models on one server is one match for that server). A speed probe
-    needs its endpoint to itself."""
+    needs its host to itself: two quants served from one machine on two ports share its
+    processors and memory, so nothing may run on that host while one of them is timed
+    (``probing``: the hosts with a speed probe running)."""
     needed = job_endpoints(job, urls)
+    hosts = {host_of(endpoint) for endpoint in needed}
+    if hosts & probing:
+        return False
     if is_speed_probe(job):
-        return all(busy[endpoint] == 0 for endpoint in needed)
+        return not any(count for endpoint, count in busy.items() if host_of(endpoint) in hosts)
     return all(busy[endpoint] < limit for endpoint in needed)
+
+
+def draining(
+    *,
+    urls: dict[int, str],
+    busy: Counter[str],
+    limit: int,
+    probing: frozenset[str] = frozenset(),
+) -> Callable[[Job], bool]:
+    """:func:`fits` for jobs offered oldest first, except that a speed probe waiting for its host
+    reserves it: no younger job starts there, so the host drains and the probe runs next (else
+    a stream of matches on that host would keep it waiting for ever)."""
+    reserved: set[str] = set()
+
+    def eligible(job: Job) -> bool:
+        hosts = {host_of(endpoint) for endpoint in job_endpoints(job, urls)}
+        if hosts & reserved:
+            return False
+        if fits(job, urls=urls, busy=busy, limit=limit, probing=probing):
+            return True
+        if is_speed_probe(job):
+            reserved.update(hosts)
+        return False
+
+    return eligible
+
+
+def host_of(endpoint: str) -> str:
+    """The host of an endpoint (``scheme://host:port``, see :func:`endpoint_of`)."""
+    return endpoint.partition("://")[2].rsplit(":", 1)[0]
 
 
 def job_endpoints(job: Job, urls: dict[int, str]) -> set[str]:

@@ -66,8 +66,9 @@ from arena.schedule._planner import (
     Entrant,
     GroupLevels,
     QueueView,
+    draining,
     endpoint_of,
-    fits,
+    host_of,
     is_speed_probe,
     job_endpoints,
     payload_profile,
@@ -138,9 +139,9 @@ class Scheduler:
         """Submissions allowed on private addresses whatever ``allow_private`` says (the
         ``--demo`` contestants this process started on loopback)."""
         self._running: dict[int, asyncio.Task[None]] = {}
-        self._endpoints: dict[int, tuple[tuple[str, ...], int]] = {}
-        """Per running job: its endpoints and the weight it puts on each (a speed probe fills
-        its endpoint so that nothing else starts there meanwhile)."""
+        self._endpoints: dict[int, tuple[tuple[str, ...], bool]] = {}
+        """Per running job: its endpoints, and whether it is a speed probe (nothing else starts
+        on its host meanwhile)."""
         self._match_ids: dict[int, str] = {}
         self._closing: set[int] = set()
         """Jobs whose result is being recorded (their lease is released on purpose)."""
@@ -301,11 +302,12 @@ class Scheduler:
         ]
 
     def _busy_endpoints(self) -> Counter[str]:
-        busy: Counter[str] = Counter()
-        for endpoints, weight in self._endpoints.values():
-            for endpoint in endpoints:
-                busy[endpoint] += weight
-        return busy
+        return Counter(e for endpoints, _ in self._endpoints.values() for e in endpoints)
+
+    def _probing_hosts(self) -> frozenset[str]:
+        return frozenset(
+            host_of(e) for endpoints, speed in self._endpoints.values() if speed for e in endpoints
+        )
 
     def _dispatch(self) -> None:
         """Start queued matches while there is capacity (runs on the scheduler loop)."""
@@ -314,14 +316,16 @@ class Scheduler:
                 r["id"]: endpoint_of(r["base_url"])
                 for r in self.store.query("SELECT id, base_url FROM submissions")
             }
-            eligible = functools.partial(
-                fits, urls=urls, busy=self._busy_endpoints(), limit=self.settings.per_endpoint_limit
+            eligible = draining(
+                urls=urls,
+                busy=self._busy_endpoints(),
+                limit=self.settings.per_endpoint_limit,
+                probing=self._probing_hosts(),
             )
             job = self.queue.claim(self.owner, self.settings.lease_s, eligible)
             if job is None:
                 return
-            weight = self.settings.per_endpoint_limit if is_speed_probe(job) else 1
-            self._endpoints[job.id] = (tuple(job_endpoints(job, urls)), weight)
+            self._endpoints[job.id] = (tuple(job_endpoints(job, urls)), is_speed_probe(job))
             task = asyncio.get_running_loop().create_task(self._run_job(job))
             self._running[job.id] = task
 

@@ -4,7 +4,7 @@
   point labelled by its quant with its intervals, the Pareto frontier in gold;
 - :func:`bang_per_bit_figures`: quality against file size, escape rate against bits per weight
   (one panel per room), speed against file size;
-- :func:`heatmap_figure`: quality retained per base model and quant, with the verdicts.
+- ``arena.views._heatmap_figure``: quality retained per base model and quant, with the verdicts.
 
 Every figure without data shows a centred note saying what it needs instead of empty axes. The
 quality axes always show the baseline (100 %) and every interval whole.
@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from arena.analysis import ChartPoint, HeatmapCell, HeatmapRow, RetentionHeatmap, axis_range
+from arena.analysis import ChartPoint, axis_range
 from arena.results import ImportedPoint
 from rooms import load_rooms
 from submissions.models import html_text as esc
@@ -68,10 +68,6 @@ EMPTY_TPS_VS_GB: Final = (
     "No points yet: a submission needs its file size (GB)<br>"
     "and finished matches (for its decode speed)."
 )
-EMPTY_HEATMAP: Final = (
-    "No submissions yet: each base model gets a row, each quant a column (by bits per weight),<br>"
-    "and each cell the quality its quant retains against the baseline."
-)
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -104,7 +100,8 @@ def empty_figure(message: str, title: str) -> go.Figure:
     return figure
 
 
-def _ci_text(value: float, ci: tuple[float, float] | None) -> str:
+def ci_text(value: float, ci: tuple[float, float] | None) -> str:
+    """``"94.0 % [95% CI 88.0, 99.0]"`` (a hover label's retention)."""
     text = f"{value:.1f} %"
     return text + (f" [95% CI {ci[0]:.1f}, {ci[1]:.1f}]" if ci is not None else "")
 
@@ -122,7 +119,7 @@ def hover_text(point: ChartPoint) -> str:
         spread = f" ± {point.tps_sd:.1f}" if point.tps_sd is not None else ""
         lines.append(f"generation: {point.decode_tps:.1f}{spread} tok/s ({point.tps_source})")
     if point.quality_pct is not None:
-        lines.append(f"quality retained: {_ci_text(point.quality_pct, point.quality_ci)}")
+        lines.append(f"quality retained: {ci_text(point.quality_pct, point.quality_ci)}")
     if point.mean_escaped is not None:
         lines.append(f"rooms escaped per match: {point.mean_escaped:.2f}")
     lines.append(f"paired puzzles (n): {point.n}")
@@ -476,110 +473,12 @@ def bang_per_bit_figures(
     }
 
 
-# -- the model x quant heatmap --------------------------------------------------------------------
-HEATMAP_ZMIN: Final = 50.0
-HEATMAP_ZMAX: Final = 110.0
-"""Fixed ends of the heatmap's colour scale (retention %), so a colour means the same in every
-render."""
-HEATMAP_COLOURS: Final[tuple[tuple[float, str], ...]] = (
-    (0.0, "#a50026"),  # 50 % and below
-    (0.5, "#f46d43"),  # 80 %
-    (2 / 3, "#fee08b"),  # 90 %
-    (5 / 6, "#66bd63"),  # 100 %: as good as the baseline
-    (1.0, "#66bd63"),  # above 100 %: noise, no better
-)
-"""Red (much worse than the baseline) through yellow to green (as good as the baseline)."""
-
-
-def _cell_text(cell: HeatmapCell | None) -> str:
-    """What a cell shows: retention, its interval and the verdict (blank when not measured)."""
-    if cell is None:
-        return ""
-    lines = ["n/a" if cell.retention_pct is None else f"{cell.retention_pct:.0f} %"]
-    if cell.retention_ci is not None:
-        lines.append(f"[{cell.retention_ci[0]:.0f}, {cell.retention_ci[1]:.0f}]")
-    kind = "baseline" if cell.is_baseline else cell.verdict_kind
-    if kind:
-        lines.append(esc(kind))
-    if cell.provisional:
-        lines.append("<i>provisional</i>")
-    return "<br>".join(lines)
-
-
-def _cell_hover(base_model: str, quant: str, cell: HeatmapCell | None) -> str:
-    """A cell's hover label: model, quant, every number and the verdict's label."""
-    head = f"<b>{esc(base_model)}</b> · {esc(quant)}"
-    if cell is None:
-        return f"{head}<br>not measured"
-    lines = [head, esc(cell.display_name), f"bits/weight: {cell.bits_per_weight:.2f}"]
-    if cell.retention_pct is None:
-        lines.append("quality retained: not measured")
-    else:
-        lines.append(f"quality retained: {_ci_text(cell.retention_pct, cell.retention_ci)}")
-    if cell.verdict_label:
-        lines.append(f"verdict: {esc(cell.verdict_label)}")
-    if cell.note and cell.note != cell.verdict_label:
-        lines.append(f"note: {esc(cell.note)}")
-    lines.append(f"paired puzzles (n): {cell.n_pairs}")
-    if cell.provisional:
-        lines.append(PROVISIONAL_HOVER)
-    if cell.submissions > 1:
-        lines.append(f"best-measured of {cell.submissions} submissions")
-    return "<br>".join(lines)
-
-
-def _row_hovers(row: HeatmapRow, columns: Sequence[str]) -> list[str]:
-    return [_cell_hover(row.base_model, q, c) for q, c in zip(columns, row.cells, strict=True)]
-
-
-def heatmap_figure(table: RetentionHeatmap) -> go.Figure:
-    """Quality retained (%) per base model (rows) and quant (columns, by bits per weight from
-    high to low); each cell shows its value, interval and verdict; colours on a fixed scale."""
-    title = "Quality retained per base model and quant"
-    if not table.rows or not table.columns:
-        return empty_figure(EMPTY_HEATMAP, title)
-    x = [esc(quant) for quant in table.columns]
-    y = [esc(row.base_model) for row in table.rows]
-    figure = go.Figure(
-        go.Heatmap(
-            x=x,
-            y=y,
-            z=[[c.retention_pct if c else None for c in row.cells] for row in table.rows],
-            zmin=HEATMAP_ZMIN,
-            zmax=HEATMAP_ZMAX,
-            colorscale=[list(stop) for stop in HEATMAP_COLOURS],
-            colorbar={"title": {"text": "quality<br>retained (%)"}},
-            text=[[_cell_text(c) for c in row.cells] for row in table.rows],
-            texttemplate="%{text}",
-            hovertext=[_row_hovers(row, table.columns) for row in table.rows],
-            hoverinfo="text",
-            hoverongaps=True,
-            xgap=2,
-            ygap=2,
-        )
-    )
-    figure.update_xaxes(
-        type="category",
-        tickvals=x,
-        ticktext=[f"{q}<br>{b:.2f} bpw" for q, b in zip(x, table.bits, strict=True)],
-        title_text="quant (bits per weight, high to low)",
-    )
-    figure.update_yaxes(type="category", autorange="reversed", title_text="base model")
-    figure.update_layout(
-        title=title,
-        template=TEMPLATE,
-        height=max(HEIGHT, 160 + 90 * len(table.rows)),
-        hoverlabel={"align": "left"},
-    )
-    return figure
-
-
 __all__ = [
     "GOLD",
     "bang_per_bit_figures",
+    "ci_text",
     "empty_figure",
     "fit_quality_axes",
-    "heatmap_figure",
     "hover_text",
     "pareto_figure",
     "quality_vs_gb_figure",

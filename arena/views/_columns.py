@@ -219,13 +219,17 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column(
         "retention % [95% CI]",
         _retention_cell,
-        description="First answers solved as a % of the baseline's on the same puzzles.",
+        description="Quality kept: the puzzles this quant solved at its first answer, as a % "
+        "of those its baseline solved among the same puzzles, with the range the true value "
+        "lies in 95 times out of 100.",
     ),
     Column(
         "verdict",
         lambda r: r.verdict.label if r.verdict is not None else "",
-        description="Degraded vs its baseline? Paired first answers: exact McNemar + SPRT; "
-        "equivalent when the 95 % interval of the difference lies within the margin.",
+        description="Is this quant worse than its baseline? Decided on the same puzzles "
+        "played by both: degraded (worse, unlikely to be chance), equivalent (any difference "
+        "is within the margin), no detectable degradation (the budget is spent without finding "
+        "one), undecided (more puzzles needed).",
     ),
     Column(
         "difficulty profile",
@@ -248,13 +252,16 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column(
         "A/A floor",
         _floor_cell,
-        description="How often two plays of the same puzzle by the same model disagree (noise).",
+        description="The noise floor: how often the baseline disagrees with itself on a "
+        "puzzle it played twice. A quant's difference below this is noise.",
     ),
     Column(
         "KL / top-1",
         _kl_cell,
-        description="KL probe vs the baseline: mean approx. KL (nats/token) and top-1 agreement; "
-        "the reverse KL and the 99th percentile (the tail); how the logprobs were obtained.",
+        description="How far this quant's next-token probabilities are from the baseline's on "
+        "fixed texts: mean KL divergence (nats per token; 0 is identical) and how often both "
+        "pick the same most likely token; the reverse KL, the 99th percentile (the worst "
+        "tokens) and how the probabilities were obtained.",
     ),
     Column(
         "McNemar p (b/c, n)",
@@ -264,7 +271,9 @@ COLUMNS: Final[tuple[Column, ...]] = (
             else ""
         ),
         default=False,
-        description="Exact McNemar p on the discordant pairs, and the pair counts.",
+        description="The chance of a split at least this lopsided if the quant were as good "
+        "as its baseline (exact McNemar p), from the puzzles only one of the two solved "
+        "(b: only the baseline, c: only this quant) out of n paired puzzles.",
     ),
     Column(
         "paired puzzles",
@@ -365,6 +374,20 @@ DEFAULT_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in COLUMNS if c.def
 """Names of the columns shown by default."""
 
 
+COLUMN_GUIDE_TAIL = (
+    "Words such as *pp*, *McNemar*, *SPRT*, *A/A floor*, *KL* and *Bradley-Terry* are explained "
+    "in the About tab."
+)
+
+
+def column_guide(columns: Iterable[str] | None = None) -> str:
+    """What the shown ``columns`` mean (default :data:`DEFAULT_COLUMNS`), one Markdown line each,
+    in the table's order: the headers' explanations, on a phone too (no hover needed)."""
+    shown = set(DEFAULT_COLUMNS if columns is None else columns)
+    lines = [f"- **{c.name}**: {c.description}" for c in COLUMNS if c.name in shown]
+    return "\n".join([*lines, "", COLUMN_GUIDE_TAIL]) if lines else COLUMN_GUIDE_TAIL
+
+
 def leaderboard_frame(
     rows: Sequence[LeaderboardRow],
     columns: Iterable[str] | None = None,
@@ -393,4 +416,12 @@ def leaderboard_frame(
     return frame.where(frame.notna(), None)
 
 
-__all__ = ["ALL_COLUMNS", "COLUMNS", "DEFAULT_COLUMNS", "Column", "format_ci", "leaderboard_frame"]
+__all__ = [
+    "ALL_COLUMNS",
+    "COLUMNS",
+    "DEFAULT_COLUMNS",
+    "Column",
+    "column_guide",
+    "format_ci",
+    "leaderboard_frame",
+]

@@ -32,7 +32,8 @@ from arena.board import BoardKeeper, Snapshot, VerdictReport, sealed_report
 from arena.engine import Store, is_row_id
 from arena.views import _charts as charts
 from arena.views._cards import answer_cards, model_name
-from arena.views._columns import ALL_COLUMNS, DEFAULT_COLUMNS, leaderboard_frame
+from arena.views._columns import ALL_COLUMNS, DEFAULT_COLUMNS, column_guide, leaderboard_frame
+from arena.views._heatmap_figure import heatmap_figure
 from arena.views._match_list import match_list, now_playing
 from arena.views._replay import replay
 from arena.views._replay_html import replay_html, replay_room_choices
@@ -46,6 +47,7 @@ __all__ = [
     "QUANT_FAMILIES",
     "base_model_suggestions",
     "board_freshness",
+    "column_guide",
     "contagion_markdown",
     "discordant_choices",
     "figures",
@@ -190,7 +192,7 @@ def figures(
     points = chart_points(snap.rows)
     imported = list(snap.imported)
     pareto = charts.pareto_figure(points, pareto_frontier(points), imported)
-    heatmap = charts.heatmap_figure(retention_heatmap(snap.rows))
+    heatmap = heatmap_figure(retention_heatmap(snap.rows))
     bang = charts.bang_per_bit_figures(points, snap.room_quality, imported)
     return (
         pareto,

@@ -217,14 +217,19 @@ def test_tabs_show_the_finished_match(page: Any, app: AppProcess) -> None:
     page.screenshot(path=SHOTS / "bang-per-bit.png", full_page=True)
 
     open_tab(page, "Replays")
-    page.get_by_role("button", name="Latest").click()
-    view = page.locator("#replay-view")
-    view.get_by_text("Warden").first.wait_for()
-    with app.api() as api:
-        finished = api.get("/api/matches", params={"status": "done"}).json()[0]
+    with app.api() as api:  # a finished match of the two (the latest may be running by now)
+        done = api.get("/api/matches", params={"status": "done"}).json()
+        finished = next(m for m in done if m["purpose"] == "measure")
         replay = api.get(f"/api/matches/{finished['id']}").json()
     assert [room["room_id"] for room in replay["rooms"]] == list(ROOM_IDS)
     assert all(room["status"] == "done" for room in replay["rooms"])
+    page.get_by_label("Match", exact=True).click()
+    started = finished["started_at"][:16].replace("T", " ")
+    options = page.get_by_role("option").filter(has_text=started).filter(has_text=" · done")
+    options.filter(has_not_text="calibration").first.click()
+    view = page.locator("#replay-view")
+    view.get_by_text("Warden").first.wait_for()
+    playwright.expect(view).not_to_contain_text("Live: the seed")
     for name in ("Cipher", "Map", "Mechanism", "Archive", "Paradox", "Warden"):
         assert name in view.inner_text()
     assert "A · " in view.inner_text() and "B · " in view.inner_text()  # side by side

@@ -23,13 +23,16 @@ from arena.engine._models import ContestantSummary, MatchResult, MatchSettings
 from arena.engine._store import Store
 from arena.probes import KL_PROBE_VERSION, SPEED_PROBE_VERSION
 from arena.probes._kl import is_collapsed
-from arena.schedule._jobs import JobQueue
+from arena.schedule._jobs import Job, JobQueue
 from arena.schedule._planner import (
     Entrant,
     GroupLevels,
     JobRequest,
     QueueView,
+    draining,
     endpoint_of,
+    fits,
+    host_of,
     match_jobs,
     plan_next,
     probe_job,
@@ -196,6 +199,42 @@ def test_endpoint_of_names_the_server() -> None:
     assert endpoint_of("http://127.0.0.1:8080/v1") == "http://127.0.0.1:8080"
     assert endpoint_of("https://API.example.com/v1") == "https://api.example.com:443"
     assert endpoint_of("http://[::1]/v1") == "http://[::1]:80"
+
+
+def queued(job_id: int, request: JobRequest) -> Job:
+    return Job(id=job_id, dedupe_key=request.key, payload=request.payload, status="queued",
+               attempts=0, max_attempts=3, lease_owner=None, lease_expires_at=None,
+               match_id=None, last_error=None)  # fmt: skip
+
+
+def test_a_speed_probe_has_its_host_to_itself() -> None:
+    """Two quants served from one machine on two ports share it: while one is timed, nothing
+    runs on that host, and the probe waits until the host is idle. Other hosts play on."""
+    urls = {1: "http://10.0.0.5:8080", 2: "http://10.0.0.5:8081", 3: "http://[::1]:9000"}
+    speed = queued(1, probe_job("speed", 1))
+    solo_other_port = queued(2, JobRequest("solo", {"kind": "solo", "a": 2}))
+    elsewhere = queued(3, JobRequest("solo", {"kind": "solo", "a": 3}))
+    assert host_of("http://[::1]:9000") == "[::1]"
+    assert host_of(endpoint_of("https://api.example.com/v1")) == "api.example.com"
+    one_busy = Counter({"http://10.0.0.5:8081": 1})
+    assert not fits(speed, urls=urls, busy=one_busy, limit=4)
+    assert fits(speed, urls=urls, busy=Counter({"http://[::1]:9000": 1}), limit=4)
+    probing = frozenset({"10.0.0.5"})
+    assert not fits(solo_other_port, urls=urls, busy=Counter(), limit=4, probing=probing)
+    assert fits(elsewhere, urls=urls, busy=Counter(), limit=4, probing=probing)
+
+
+def test_a_waiting_speed_probe_drains_its_host() -> None:
+    """Offered oldest first: a speed probe that cannot start yet keeps younger jobs off its
+    host (else matches there would keep it waiting for ever), not off other hosts."""
+    urls = {1: "http://10.0.0.5:8080", 2: "http://10.0.0.5:8081", 3: "http://10.0.0.9:8080"}
+    busy = Counter({"http://10.0.0.5:8081": 1})
+    eligible = draining(urls=urls, busy=busy, limit=2)
+    assert not eligible(queued(1, probe_job("speed", 1)))
+    assert not eligible(queued(2, JobRequest("solo", {"kind": "solo", "a": 1})))
+    assert eligible(queued(3, JobRequest("solo", {"kind": "solo", "a": 3})))
+    fresh = draining(urls=urls, busy=busy, limit=2)  # without the probe ahead, it could start
+    assert fresh(queued(2, JobRequest("solo", {"kind": "solo", "a": 1})))
 
 
 def test_settings_from_env() -> None:

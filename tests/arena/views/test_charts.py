@@ -6,7 +6,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from arena.analysis import LeaderboardRow, retention_heatmap
 from arena.analysis._chart_data import (
     ROOM_QUALITY_COLUMNS,
     ChartPoint,
@@ -23,7 +22,6 @@ from arena.results._imported_points import imported_points
 from arena.views import _charts as charts
 from arena.views._charts import bang_per_bit_figures, pareto_figure
 from rooms import ROOM_ORDER
-from tests.arena.analysis.test_heatmap import board_row
 
 
 def point(
@@ -307,53 +305,3 @@ def test_quant_labels_are_inert() -> None:
     evil = [point(1, 10.0, 90.0, quant="<img src=x onerror=alert(1)>")]
     text = charts.pareto_figure(evil, pareto_frontier(evil)).data[0].text[0]
     assert text == "&lt;img src=x onerror=alert(1)&gt;"
-
-
-# -- the model x quant heatmap --------------------------------------------------------------------
-EVIL = "<img src=x onerror=alert(1)>"
-
-
-def heatmap_rows() -> list[LeaderboardRow]:
-    return [
-        board_row(1, "BF16", 16.0, baseline=True, n=120),
-        board_row(2, "Q4_K_M", 4.8, n=12, retention=80.0),
-        board_row(3, "Q4_K_M", 4.8, n=48),
-        board_row(4, "Q2_K", 2.6, retention=61.0, ci=(50.0, 70.0), kind="degraded"),
-        board_row(5, "Q8_0", 8.5, model=EVIL, provisional=True),
-    ]
-
-
-def test_heatmap_figure_cells() -> None:
-    figure = charts.heatmap_figure(retention_heatmap(heatmap_rows()))
-    (heat,) = figure.data
-    assert list(heat.x) == ["BF16", "Q8_0", "Q4_K_M", "Q2_K"]
-    assert list(heat.y) == ["&lt;img src=x onerror=alert(1)&gt;", "Smol-135M"]
-    assert [list(r) for r in heat.z] == [[None, 94.0, None, None], [100.0, None, 94.0, 61.0]]
-    assert (heat.zmin, heat.zmax) == (charts.HEATMAP_ZMIN, charts.HEATMAP_ZMAX) == (50.0, 110.0)
-    evil, smol = (list(r) for r in heat.text)
-    assert smol == ["100 %<br>baseline", "", "94 %<br>[88, 99]<br>equivalent",
-                    "61 %<br>[50, 70]<br>degraded"]  # fmt: skip
-    assert evil[1] == "94 %<br>[88, 99]<br>equivalent<br><i>provisional</i>" and evil[0] == ""
-    hover = heat.hovertext[1][2]
-    assert "quality retained: 94.0 % [95% CI 88.0, 99.0]" in hover
-    assert "verdict: equivalent: -2.0 pp [-5.0, 1.0]" in hover
-    assert "paired puzzles (n): 48" in hover and "best-measured of 2 submissions" in hover
-    assert "best-measured" not in heat.hovertext[1][3]
-    assert heat.hovertext[1][1] == "<b>Smol-135M</b> · Q8_0<br>not measured"
-    assert "not measured" in heat.hovertext[0][0] and "provisional" in heat.hovertext[0][1]
-    assert figure.layout.yaxis.autorange == "reversed"  # the first base model on top
-    assert list(figure.layout.xaxis.ticktext)[2] == "Q4_K_M<br>4.80 bpw"
-
-
-def test_heatmap_figure_escapes_submitter_text() -> None:
-    figure = charts.heatmap_figure(retention_heatmap(heatmap_rows()))
-    payload = figure.to_json()
-    assert EVIL not in payload and "<img" not in payload
-    heat = figure.data[0]
-    assert all("<img" not in text for row in heat.hovertext for text in row)
-    assert "&lt;img src=x onerror=alert(1)&gt;" in heat.hovertext[0][1]
-
-
-def test_heatmap_figure_without_data_explains() -> None:
-    figure = charts.heatmap_figure(retention_heatmap([]))
-    assert len(figure.data) == 0 and annotations(figure) == [charts.EMPTY_HEATMAP]
