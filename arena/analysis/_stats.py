@@ -90,14 +90,18 @@ def solve_rate_difference(pairs: Sequence[Pair]) -> Effect:
 
 
 def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float] | None:
-    """Wilson score interval of a proportion (None without trials)."""
+    """Wilson score interval of a proportion (None without trials). Its lower end at no
+    successes is exactly 0 and its upper end at all successes exactly 1 (the formula's rounding
+    left 2.8e-17 and 0.9999999999999999 there, shown as such by the API)."""
     if trials <= 0:
         return None
     p = successes / trials
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= trials else min(1.0, centre + half)
+    return (low, high)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ padding:10px 12px}
 .qer-cards .qer-card table{width:100%;border-collapse:collapse;table-layout:fixed;border:0;
 margin:0}
 .qer-cards .qer-card th,.qer-cards .qer-card td{border:0}
-.qer-cards .qer-card th{text-align:left;font-weight:600;opacity:.8;padding:4px 6px;font-size:12px}
+.qer-cards .qer-card th{text-align:left;font-weight:600;opacity:.8;padding:4px 6px;font-size:12px;
+cursor:help;text-decoration:underline dotted}
 .qer-cards .qer-card td{padding:6px;vertical-align:top;
 border-top:1px solid var(--border-color-primary,#e0e0e0)}
 .qer-cards .qer-badge{font-weight:700;white-space:nowrap}
@@ -54,6 +55,20 @@ opacity:.8}
 }
 </style>"""
 HEAD: Final = ("Quant", "Verdict", "Quality kept vs baseline", "Speed", "Tokens per solve")
+HEAD_HELP: Final[dict[str, str]] = {
+    "Quant": "The quant label and its bits per weight; the baseline first, then from the most "
+    "bits to the fewest.",
+    "Verdict": "Is this quant worse than its baseline on the same puzzles? degraded (worse, "
+    "unlikely to be chance), equivalent (within the margin), no detectable degradation (the "
+    "budget is spent without finding one), undecided (more puzzles needed).",
+    "Quality kept vs baseline": "The puzzles it solved at its first answer, as a % of those "
+    "its baseline solved among the same puzzles. The bar is the range the true value lies in "
+    "95 times out of 100; the tick marks 100 %.",
+    "Speed": "Generation speed from the solo speed probe, as a ratio to the baseline's.",
+    "Tokens per solve": "Completion tokens (thinking included) spent per room solved, and "
+    "the share of them spent thinking.",
+}
+"""Each header's explanation, shown on hover (the row below each quant says it in words too)."""
 EMPTY: Final = (
     "<p><b>No results yet.</b> Register an endpoint in the <i>Submit</i> tab (or start the app "
     "with <code>--demo</code>): each base model needs its full-precision baseline and at least "
@@ -263,7 +278,7 @@ def answer_cards(rows: Iterable[LeaderboardRow]) -> str:
             groups[key], key=lambda r: (not r.is_baseline, -r.bits_per_weight, r.submission_id)
         )
         baseline = next((r for r in members if r.is_baseline), None)
-        head = "".join(f"<th>{h}</th>" for h in HEAD)
+        head = "".join(f'<th title="{esc(HEAD_HELP[h])}">{h}</th>' for h in HEAD)
         body = "".join(_row_html(r, baseline) for r in members)
         cards.append(
             f'<section class="qer-card">{_group_header(members)}'

@@ -7,8 +7,8 @@ HTML-escaped."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 import plotly.graph_objects as go
 
@@ -92,41 +92,68 @@ def wrapped(name: str, width: int = 14) -> str:
     return "<br>".join(esc(line.strip()) for line in lines if line.strip())
 
 
+DECIDED: Final = ("degraded", "equivalent", "no detectable degradation")
+"""Verdicts a cell is coloured for; any other cell is grey, its numbers still written in it."""
+UNDECIDED_GREY: Final = "#d9d9d9"
+
+
+def coloured(cell: HeatmapCell | None) -> bool:
+    """Whether a cell takes the colour of its retention: the baseline's, and a decided quant's
+    (a red "0 % [0, 141]" while undecided would look certain when it is not)."""
+    return cell is not None and (cell.is_baseline or cell.verdict_kind in DECIDED)
+
+
 def heatmap_figure(table: RetentionHeatmap) -> go.Figure:
     """Quality retained (%) per base model (rows) and quant (columns, by bits per weight from
-    high to low); each cell shows its value, interval and verdict; colours on a fixed scale."""
+    high to low); each cell shows its value, interval and verdict; colours on a fixed scale, and
+    grey until the verdict is decided."""
     title = "Quality retained per base model and quant"
     if not table.rows or not table.columns:
         return empty_figure(EMPTY_HEATMAP, title)
     x = [esc(quant) for quant in table.columns]
     y = [esc(row.base_model) for row in table.rows]
-    figure = go.Figure(
-        go.Heatmap(
-            x=x,
-            y=y,
-            z=[[c.retention_pct if c else None for c in row.cells] for row in table.rows],
-            zmin=HEATMAP_ZMIN,
-            zmax=HEATMAP_ZMAX,
-            colorscale=[list(stop) for stop in HEATMAP_COLOURS],
-            colorbar={  # across the top: the width goes to the cells on a phone
-                "title": {"text": "quality retained (%)", "side": "top"},
-                "orientation": "h",
-                "x": 0.5,
-                "xanchor": "center",
-                "y": 1.02,
-                "yanchor": "bottom",
-                "len": 0.8,
-                "thickness": 12,
-            },
-            text=[[_cell_text(c) for c in row.cells] for row in table.rows],
-            texttemplate="%{text}",
-            hovertext=[_row_hovers(row, table.columns) for row in table.rows],
-            hoverinfo="text",
-            hoverongaps=True,
-            xgap=2,
-            ygap=2,
-        )
+    hovers = [_row_hovers(row, table.columns) for row in table.rows]
+
+    def layer(
+        keep: Callable[[HeatmapCell | None], bool], value: Callable[[HeatmapCell], Any]
+    ) -> dict[str, Any]:
+        """One trace's cells: those ``keep`` accepts, each with ``value`` as its colour."""
+        return {
+            "x": x,
+            "y": y,
+            "z": [[value(c) if c and keep(c) else None for c in r.cells] for r in table.rows],
+            "text": [[_cell_text(c) if keep(c) else "" for c in r.cells] for r in table.rows],
+            "texttemplate": "%{text}",
+            "hovertext": hovers,
+            "hoverinfo": "text",
+            "xgap": 2,
+            "ygap": 2,
+        }
+
+    decided = go.Heatmap(
+        **layer(coloured, lambda c: c.retention_pct),
+        zmin=HEATMAP_ZMIN,
+        zmax=HEATMAP_ZMAX,
+        colorscale=[list(stop) for stop in HEATMAP_COLOURS],
+        colorbar={  # across the top: the width goes to the cells on a phone
+            "title": {"text": "quality retained (%) · grey: undecided", "side": "top"},
+            "orientation": "h",
+            "x": 0.5,
+            "xanchor": "center",
+            "y": 1.02,
+            "yanchor": "bottom",
+            "len": 0.8,
+            "thickness": 12,
+        },
+        hoverongaps=True,  # an empty cell says "not measured"
     )
+    undecided = go.Heatmap(
+        **layer(lambda c: c is not None and not coloured(c), lambda c: 0.0),
+        colorscale=[[0.0, UNDECIDED_GREY], [1.0, UNDECIDED_GREY]],
+        showscale=False,
+        hoverongaps=False,
+    )
+    figure = go.Figure([decided, undecided])
     figure.update_xaxes(
         type="category",
         tickvals=x,

@@ -125,6 +125,14 @@ def test_wilson_interval_against_scipy() -> None:
     assert wilson_interval(0, 0) is None
 
 
+def test_wilson_interval_ends_are_exact_at_none_and_all() -> None:
+    """0 of 6 held ground: the interval starts at 0, not 2.78e-17 (what the API once showed)."""
+    for n in range(1, 500):
+        assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
+        ci = binomtest(0, n).proportion_ci(method="wilson")
+        assert wilson_interval(0, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
 @pytest.mark.parametrize(
     ("b", "c", "n"), [(0, 0, 12), (0, 0, 6), (9, 0, 18), (3, 1, 40), (20, 10, 600), (0, 5, 5)]
 )

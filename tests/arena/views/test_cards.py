@@ -41,6 +41,9 @@ async def test_each_base_model_shows_its_quants_by_bits_with_the_answer(store: S
     assert line.startswith("Worse than its baseline on 18 paired puzzles (9 solved only by")
     assert "It solved 50 % as many of the same puzzles (95 % interval" in line
     assert "Too early to tell" in reading(by_id[q8]) or "As good" in reading(by_id[q8])
+    headers = re.findall(r'<th title="([^"]+)">([^<]+)</th>', html)
+    assert len(headers) == 2 * 5  # every header of both cards explains itself on hover
+    assert all(len(help_text) > 40 and "McNemar" not in help_text for help_text, _ in headers)
 
 
 def test_empty_and_early_states_say_what_happens_next(store: Store) -> None:

@@ -24,7 +24,8 @@ def heatmap_rows() -> list[LeaderboardRow]:
 
 def test_heatmap_figure_cells() -> None:
     figure = hm.heatmap_figure(retention_heatmap(heatmap_rows()))
-    (heat,) = figure.data
+    heat, grey = figure.data
+    assert all(v is None for row in grey.z for v in row)  # every verdict here is decided
     assert list(heat.x) == ["BF16", "Q8_0", "Q4_K_M", "Q2_K"]
     assert list(heat.y) == ["&lt;img src=x onerror=alert(1)&gt;", "Smol-135M"]
     assert [list(r) for r in heat.z] == [[None, 94.0, None, None], [100.0, None, 94.0, 61.0]]
@@ -42,6 +43,25 @@ def test_heatmap_figure_cells() -> None:
     assert "not measured" in heat.hovertext[0][0] and "provisional" in heat.hovertext[0][1]
     assert figure.layout.yaxis.autorange == "reversed"  # the first base model on top
     assert list(figure.layout.xaxis.ticktext)[2] == "Q4_K_M<br>4.80 bpw"
+
+
+def test_an_undecided_cell_is_grey_with_its_numbers() -> None:
+    """A red "0 % [0, 141]" would look certain: until its verdict is decided a cell is grey,
+    its value, interval and verdict written in it; the colour scale says so."""
+    rows = [
+        board_row(1, "BF16", 16.0, baseline=True, n=120),
+        board_row(2, "Q2_K", 2.6, retention=0.0, ci=(0.0, 141.0), kind="undecided", n=6),
+        board_row(3, "Q4_0", 4.5, retention=60.0, ci=(50.0, 70.0), kind="degraded"),
+    ]
+    heat, grey = hm.heatmap_figure(retention_heatmap(rows)).data
+    assert list(heat.x) == ["BF16", "Q4_0", "Q2_K"]
+    assert [list(r) for r in heat.z] == [[100.0, 60.0, None]]
+    assert [list(r) for r in grey.z] == [[None, None, 0.0]]
+    assert list(grey.text[0]) == ["", "", "0 %<br>[0, 141]<br>undecided"]
+    assert heat.text[0][2] == "" and "degraded" in heat.text[0][1]
+    assert set(grey.colorscale[0]) | set(grey.colorscale[-1]) >= {hm.UNDECIDED_GREY}
+    assert not grey.showscale and "grey: undecided" in heat.colorbar.title.text
+    assert "paired puzzles (n): 6" in grey.hovertext[0][2]
 
 
 def test_heatmap_figure_escapes_submitter_text() -> None:
