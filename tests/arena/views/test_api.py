@@ -481,3 +481,36 @@ def test_over_long_text_gets_a_422_with_its_length_and_the_limit(
         assert field["loc"] == ["body", "display_name"]
         assert field["msg"] == f"is {length} characters long; at most 60 are accepted"
         assert field["msg"] in answer.json()["detail"]
+
+
+def rounding_artefacts(value: Any, path: str = "") -> list[tuple[str, float]]:
+    """Floats a hair off zero or off a whole number (``2.78e-17``, ``39.99999999999997``); a
+    p-value may be that small."""
+    if isinstance(value, float) and not path.endswith("p_value"):
+        off = abs(value - round(value))
+        return [(path, value)] if 0 < abs(value) < 1e-9 or 0 < off < 1e-9 else []
+    if isinstance(value, dict):
+        return [a for k, v in value.items() for a in rounding_artefacts(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [a for i, v in enumerate(value) for a in rounding_artefacts(v, f"{path}[{i}]")]
+    return []
+
+
+async def test_no_number_the_api_returns_is_a_rounding_artefact(store: Store) -> None:
+    """The candidate never held ground (0 of its challenged rooms): every rate and interval end
+    is exactly 0 or 1 where it should be, not 2.78e-17 (the issue's finding)."""
+    base = add_submission(store, "Base", "Smol-135M", "BF16", 16.0, baseline=True)
+    cand = add_submission(store, "Cand", "Smol-135M", "Q2_K", 2.6)
+    await play(store, 1, base, "HHHHHH", cand, "TTTTTT", {})  # 0 of 6 manipulated: Wilson
+    client = make_client(store)
+    routes = ["/api/leaderboard", "/api/ratings", "/api/contagion", "/api/board"]
+    routes += [f"/api/submissions/{i}{tail}" for i in (base, cand) for tail in ("", "/verdict")]
+    routes += [f"/api/matches/{m['id']}" for m in client.get("/api/matches").json()]
+    found = []
+    for route in routes:
+        response = client.get(route)
+        assert response.status_code == 200, route
+        found += rounding_artefacts(response.json(), route)
+    assert found == []
+    row = next(r for r in client.get("/api/leaderboard").json() if r["submission_id"] == cand)
+    assert row["challenged_n"] > 0 and row["held_ground_rate"] == 0.0
