@@ -220,6 +220,14 @@ def fit_quality_axes(figure: go.Figure) -> go.Figure:
     return figure
 
 
+LEGEND_BELOW: Final[dict[str, Any]] = {
+    "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2, "yanchor": "top",
+               "title": {"text": "base model"}},
+}  # fmt: skip
+"""The legend in rows under the plot, not beside it: on a phone a side legend took half the
+width and clipped the axis title (the margin grows to hold it)."""
+
+
 def _axes_layout(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
     figure.update_layout(
         title=title,
@@ -227,8 +235,8 @@ def _axes_layout(figure: go.Figure, title: str, x_title: str, y_title: str) -> g
         height=HEIGHT,
         xaxis_title=x_title,
         yaxis_title=y_title,
-        legend_title_text="base model",
         hoverlabel={"align": "left"},
+        **LEGEND_BELOW,
     )
     return figure
 
@@ -334,8 +342,8 @@ def pareto_figure(
     return _axes_layout(
         figure,
         title,
-        "generation speed, solo speed probe (tok/s, higher is better)",
-        "quality retained vs baseline, paired puzzles (%)",
+        "generation speed (tok/s, solo probe)",
+        "quality retained vs baseline (%)",
     )
 
 
@@ -448,8 +456,8 @@ def room_escape_figure(room_quality: pd.DataFrame, palette: dict[str, str]) -> g
         title=title,
         template=TEMPLATE,
         height=max(HEIGHT, 300 * rows),
-        legend_title_text="base model",
         hoverlabel={"align": "left"},
+        **LEGEND_BELOW,
     )
     return figure
 

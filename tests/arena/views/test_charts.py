@@ -130,8 +130,9 @@ def test_pareto_figure() -> None:
     assert "quality retained: 83.3 % [95% CI 61.0, 100.0]" in hover
     assert "generation: 55.0 tok/s (matches)" in hover and "bits/weight: 4.80" in hover
     assert "paired puzzles (n): 3" in hover and "Q4_K_M" in hover
-    assert figure.layout.xaxis.title.text.startswith("generation speed, solo speed probe")
-    assert figure.layout.yaxis.title.text == "quality retained vs baseline, paired puzzles (%)"
+    assert figure.layout.xaxis.title.text == "generation speed (tok/s, solo probe)"
+    assert figure.layout.yaxis.title.text == "quality retained vs baseline (%)"
+    assert figure.layout.legend.orientation == "h"  # under the plot: a phone keeps its width
     probed = charts.hover_text(
         POINTS[0].model_copy(update={"tps_sd": 1.25, "tps_source": "speed probe"})
     )
