@@ -92,6 +92,12 @@ def _percent(value: float) -> str:
     return f"{value:.0f} %"
 
 
+SOLO_RUNS: Final = (
+    "Counted on the first answers of solo runs (each model alone on the same puzzles; the "
+    "matches against each other are separate)."
+)
+
+
 def reading(row: LeaderboardRow) -> str:
     """One line in plain words about a row's standing against its baseline."""
     if row.is_baseline and row.baseline_standing is not None:
@@ -119,7 +125,8 @@ def reading(row: LeaderboardRow) -> str:
         if v.retention_ci is not None:
             kept += f" (95 % interval {v.retention_ci[0]:.0f} to {v.retention_ci[1]:.0f} %)"
         kept += "."
-    return " ".join(filter(None, [_verdict_words(v.kind, row), kept, caution]))
+    where = SOLO_RUNS if v.source == "solo runs" else ""
+    return " ".join(filter(None, [_verdict_words(v.kind, row), kept, where, caution]))
 
 
 def _p(value: float | None) -> str:

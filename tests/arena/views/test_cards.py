@@ -6,7 +6,8 @@ import re
 
 from arena.analysis import leaderboard_rows
 from arena.engine import Store
-from arena.views._cards import answer_cards, reading
+from arena.views._cards import SOLO_RUNS, answer_cards, reading
+from tests.arena.analysis.test_heatmap import board_row
 from tests.arena.analysis.test_leaderboard import add_submission, play
 from tests.arena.analysis.test_verdicts import add_probe
 
@@ -66,3 +67,13 @@ async def test_a_missing_retention_says_why(store: Store) -> None:
     row = html[html.index(f'data-submission="{cand}"') :]
     text = visible(row[: row.index("</tr>")])
     assert "the baseline solved none of the paired puzzles" in text and "n/a" not in text
+
+
+def test_a_verdict_from_solo_runs_says_so() -> None:
+    """The demo's first verdicts come from solo runs: the line says where it was counted."""
+    row = board_row(2, "Q2_K", 5.25, kind="degraded")
+    assert row.verdict is not None
+    counted = row.verdict.model_copy(update={"source": "solo runs"})
+    solo = row.model_copy(update={"verdict": counted})
+    assert reading(solo).startswith("Worse than its baseline") and SOLO_RUNS in reading(solo)
+    assert SOLO_RUNS not in reading(row)
