@@ -13,7 +13,8 @@ event loop, in a thread of its own, so matches never compete with the web UI's l
 - ``tick`` (every ``heartbeat_s``): renew the leader lease, recover expired job leases (their
   matches become ``interrupted`` and the job is queued again), renew the leases of the matches
   this process plays, and start queued matches up to ``max_concurrent`` while no endpoint plays
-  more than ``per_endpoint_limit`` at once.
+  more than ``per_endpoint_limit`` at once and a speed probe has its host to itself (a probe
+  waiting for its host keeps younger jobs off it: ``_planner.draining``).
 
 A match is linked to its job (``matches.job_id``; at most one ``done`` match per job), so a crash
 mid-match re-plays the job and never counts it twice. A submission whose matches fail

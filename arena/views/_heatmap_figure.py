@@ -1,8 +1,8 @@
 """The model x quant heatmap of quality retained, with the verdicts, as a plotly figure (no UI
 framework): rows are base models, columns quant labels by bits per weight, each cell the
-retention with its interval and verdict. Readable on a phone: long model names wrap, the colour
-bar lies across the top, and no axis title takes the width. Submitter-written text is
-HTML-escaped."""
+retention with its interval and verdict, coloured once the verdict is decided and grey until
+then. Readable on a phone: long model names wrap, the colour bar lies across the top, and no
+axis title takes the width. Submitter-written text is HTML-escaped."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ EMPTY_HEATMAP: Final = (
 )
 
 
-# -- colours --------------------------------------------------------------------
+# -- colours ---------------------------------------------------------------------------------------
 HEATMAP_ZMIN: Final = 50.0
 HEATMAP_ZMAX: Final = 110.0
 """Fixed ends of the heatmap's colour scale (retention %), so a colour means the same in every
