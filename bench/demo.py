@@ -30,9 +30,22 @@ sys.path.insert(0, str(ROOT))
 
 from arena.dev import free_port
 
-DECIDED = ("degraded", "equivalent", "no detectable degradation")
+OFF_LOOPBACK = ("HF_TOKEN", "QER_RESULTS_REPO", "HF_ENDPOINT", "SPACE_ID", "SYSTEM")
+"""Not passed to the app: it would restore from (and publish to) the Hub, or act as a Space."""
 ENOUGH = {"candidate's verdict decided", "first six-room match finished"}
 """Seen both: the story is told."""
+
+
+def number(value: float | None, spec: str) -> str:
+    """``value`` formatted, or ``?`` when the API has none."""
+    return "?" if value is None else format(value, spec)
+
+
+def read(http: httpx.Client, path: str, **params: Any) -> Any:
+    """One API read (an HTTP error status raises ``httpx.HTTPError``)."""
+    response = http.get(path, params=params)
+    response.raise_for_status()
+    return response.json()
 
 
 def milestones(rows: list[dict[str, Any]], matches: list[dict[str, Any]]) -> dict[str, str]:
@@ -40,13 +53,16 @@ def milestones(rows: list[dict[str, Any]], matches: list[dict[str, Any]]) -> dic
     seen: dict[str, str] = {}
     if rows and all((r.get("speed") or {}).get("status") == "done" for r in rows):
         seen["speed probes done"] = ", ".join(
-            f"{r['quant']} {r['speed']['tg_tps_mean']:.0f} tok/s" for r in rows
+            f"{r['quant']} {number(r['speed'].get('tg_tps_mean'), '.0f')} tok/s" for r in rows
         )
     candidate = next((r for r in rows if not r["is_baseline"]), None)
     if candidate and (candidate.get("kl") or {}).get("status") == "done":
         kl = candidate["kl"]
-        top1 = 100 * kl["top1_agreement"]
-        seen["KL probe done"] = f"{kl['mean_kl']:.3f} nats, top-1 {top1:.0f} %"
+        top1 = kl.get("top1_agreement")
+        seen["KL probe done"] = (
+            f"{number(kl.get('mean_kl'), '.3f')} nats, "
+            f"top-1 {number(100 * top1 if top1 is not None else None, '.0f')} %"
+        )
     done = [m for m in matches if m["status"] == "done" and m["purpose"] == "measure"]
     if any(len(m["labels"]) == 1 for m in done):
         seen["first solo run finished"] = "one contestant, bluff mode"
@@ -55,7 +71,7 @@ def milestones(rows: list[dict[str, Any]], matches: list[dict[str, Any]]) -> dic
     verdict = (candidate or {}).get("verdict") or {}
     if verdict.get("n_pairs"):
         seen["first verdict on the candidate"] = verdict["label"]
-    if verdict.get("kind") in DECIDED:
+    if verdict.get("decided") and verdict.get("kind") != "NOT COMPARABLE":
         seen["candidate's verdict decided"] = (
             f"{verdict['label']} (n = {verdict['n_pairs']}, b = {verdict['b']}, "
             f"c = {verdict['c']}, from {verdict.get('source', 'matches')})"
@@ -77,7 +93,8 @@ def main() -> None:
             app = subprocess.Popen(
                 [sys.executable, str(ROOT / "app.py"), "--demo", "--data-dir", data,
                  "--host", "127.0.0.1", "--port", str(port)],
-                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy(),
+                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                env={k: v for k, v in os.environ.items() if k not in OFF_LOOPBACK},
             )  # fmt: skip
         seen: dict[str, tuple[float, str]] = {}
         last: dict[str, Any] = {}
@@ -88,9 +105,9 @@ def main() -> None:
                     try:
                         if "page answered" not in seen and http.get("/").status_code == 200:
                             seen["page answered"] = (now, url)
-                        rows = http.get("/api/leaderboard").json()
-                        matches = http.get("/api/matches", params={"limit": 200}).json()
-                    except httpx.HTTPError:
+                        rows = read(http, "/api/leaderboard")
+                        matches = read(http, "/api/matches", limit=200)
+                    except (httpx.HTTPError, ValueError):  # not up yet, or not JSON
                         time.sleep(1.0)
                         continue
                     for name, text in milestones(rows, matches).items():
@@ -99,18 +116,30 @@ def main() -> None:
                     if set(seen) >= ENOUGH:
                         break
                     time.sleep(args.every)
-        finally:
+        finally:  # stop the app, then say what was seen, whatever ended the loop
             app.send_signal(signal.SIGTERM)
-            app.wait(timeout=30)
-        print(f"python app.py --demo, fresh data folder, read every {args.every:.0f} s "
-              f"(at most {args.minutes:.0f} min), {time.strftime('%Y-%m-%d')}:")  # fmt: skip
-        for name, (at, text) in sorted(seen.items(), key=lambda item: item[1][0]):
-            print(f"  {at:7.0f} s  {name}: {text}")
-        if "candidate's verdict decided" not in seen:
-            verdict = (last.get("verdict") or {}).get("label", "none")
-            print(f"  not decided within {args.minutes:.0f} min; last verdict: {verdict}")
-        if app.returncode not in (0, -signal.SIGTERM):
-            print(f"  the app exited with {app.returncode}; its log:\n{log.read_text()[-2000:]}")
+            try:
+                app.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # never leave it (and its llama-servers) behind
+                app.kill()
+                app.wait()
+            report(seen, last, args.every, args.minutes)
+            if app.returncode not in (0, -signal.SIGTERM):
+                print(f"  the app exited with {app.returncode}; its log:\n"
+                      f"{log.read_text(errors='replace')[-2000:]}")  # fmt: skip
+
+
+def report(
+    seen: dict[str, tuple[float, str]], last: dict[str, Any], every: float, minutes: float
+) -> None:
+    """The milestones in the order they came, and the last verdict if none was decided."""
+    print(f"python app.py --demo, fresh data folder, read every {every:.0f} s "
+          f"(at most {minutes:.0f} min), {time.strftime('%Y-%m-%d')}:")  # fmt: skip
+    for name, (at, text) in sorted(seen.items(), key=lambda item: item[1][0]):
+        print(f"  {at:7.0f} s  {name}: {text}")
+    if "candidate's verdict decided" not in seen:
+        verdict = (last.get("verdict") or {}).get("label", "none")
+        print(f"  not decided within {minutes:.0f} min; last verdict: {verdict}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ class HeatmapCell(BaseModel):
     a verdict."""
     verdict_label: str | None
     """The verdict's badge text; ``baseline`` for a baseline; None without a verdict."""
+    decided: bool
+    """The verdict is final (``degraded``, ``equivalent``, or the budget spent): play on the
+    pair has stopped. An early ``no detectable degradation`` is not (play goes on and it may
+    still turn ``degraded``). Always true for a baseline."""
     n_pairs: int
     """Paired puzzles behind ``retention_pct`` (for a baseline: its matches against quants)."""
     note: str | None
@@ -104,6 +108,7 @@ def cell_of(row: LeaderboardRow, submissions: int = 1) -> HeatmapCell:
         retention_ci=None if row.is_baseline else row.retention_ci,
         verdict_kind=verdict.kind if verdict is not None else None,
         verdict_label="baseline" if row.is_baseline else (verdict.label if verdict else None),
+        decided=row.is_baseline or (verdict is not None and verdict.decided),
         n_pairs=row.retention_n,
         note=row.retention_note,
         provisional=is_provisional(row),

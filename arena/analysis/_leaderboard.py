@@ -242,9 +242,9 @@ def call_stats(totals: dict[str, Any] | None) -> dict[str, Any]:
         "calls": n,
         "reasoning_share": min(totals["reasoning_tokens"] / written, 1.0) if written else None,
         "cap_hits": caps,
-        # to the thousandth: the timings are not finer, and a sum of float seconds would
-        # otherwise read 39.99999999999997 where the calls ran at 40 tok/s
-        "decode_tps": round(totals["timed_tokens"] / decode_s, 3) if decode_s > 0 else None,
+        # to the hundredth, as a match's summary: a sum of float seconds would otherwise read
+        # 39.99999999999997 where the calls ran at 40 tok/s
+        "decode_tps": round(totals["timed_tokens"] / decode_s, 2) if decode_s > 0 else None,
         "ttft_median_s": totals["ttft_median_s"],
         "cap_hit_rate": caps / n if n else None,
         "cap_hit_ci": wilson_interval(caps, n),

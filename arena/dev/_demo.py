@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from arena.dev._local_models import SMOLLM2_BASE, LlamaServer, find_smollm2_gguf, quantize
 from arena.engine import Sampling, Store, now
@@ -27,14 +29,16 @@ DEMO_SAMPLING = Sampling(temperature=0.0, max_tokens=160)
 """Greedy and short: a 135M model rambles, and a newcomer should see a match finish soon."""
 SMOLLM2_PARAMS = 134_515_008
 
-DEMO_SCHEDULE: dict[str, Any] = {
-    "interval_s": 10.0,
-    "difficulty": 0,
-    "calibration_runs": 12,
-    "tier": "full",
-    "retries": 0,
-    "max_concurrent": 2,
-}
+DEMO_SCHEDULE: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "interval_s": 10.0,
+        "difficulty": 0,
+        "calibration_runs": 12,
+        "tier": "full",
+        "retries": 0,
+        "max_concurrent": 2,
+    }
+)
 """How ``--demo`` schedules, where the environment says nothing (measured in the README: the
 Q2_K's verdict is decided within minutes on a 2-core machine):
 
@@ -53,9 +57,11 @@ Q2_K's verdict is decided within minutes on a 2-core machine):
 
 
 def demo_schedule(settings: SchedulerSettings) -> SchedulerSettings:
-    """``settings`` with :data:`DEMO_SCHEDULE` for every field the environment did not set."""
-    chosen = settings.model_fields_set
-    return settings.model_copy(update={k: v for k, v in DEMO_SCHEDULE.items() if k not in chosen})
+    """``settings`` with :data:`DEMO_SCHEDULE` for every field the environment did not set
+    (validated: a wrong key or value is an error, not a silent extra)."""
+    return SchedulerSettings.model_validate(
+        {**DEMO_SCHEDULE, **settings.model_dump(exclude_unset=True)}
+    )
 
 
 @dataclass(frozen=True)

@@ -184,8 +184,8 @@ class GroupLevels:
 
 
 def probe_job(kind: str, submission_id: int, baseline: int | None = None) -> JobRequest:
-    """A probe: ``speed`` (solo; its endpoint plays nothing else meanwhile) or ``kl`` (against
-    the baseline's endpoint)."""
+    """A probe: ``speed`` (solo; its host plays nothing else meanwhile, see :func:`fits`) or
+    ``kl`` (against the baseline's endpoint)."""
     version = KL_PROBE_VERSION if kind == "kl" else SPEED_PROBE_VERSION
     payload: dict[str, Any] = {"kind": "probe", "probe": kind, "a": submission_id}
     if baseline is not None:
@@ -395,7 +395,9 @@ def draining(
 ) -> Callable[[Job], bool]:
     """:func:`fits` for jobs offered oldest first, except that a speed probe waiting for its host
     reserves it: no younger job starts there, so the host drains and the probe runs next (else
-    a stream of matches on that host would keep it waiting for ever)."""
+    a stream of matches on that host would keep it waiting for ever). It keeps state: build one
+    per claim (``JobQueue.claim`` offers the queued jobs by id). Hosts are compared as written
+    (``localhost`` and ``127.0.0.1`` count as two)."""
     reserved: set[str] = set()
 
     def eligible(job: Job) -> bool:

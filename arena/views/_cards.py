@@ -11,6 +11,7 @@ from typing import Final
 
 from arena.analysis import LeaderboardRow, spelling
 from arena.tiers import TIERS
+from arena.views._columns import VERDICT_HELP
 from submissions.models import html_text as esc
 
 BADGE_COLOURS: Final = {
@@ -58,9 +59,7 @@ HEAD: Final = ("Quant", "Verdict", "Quality kept vs baseline", "Speed", "Tokens 
 HEAD_HELP: Final[dict[str, str]] = {
     "Quant": "The quant label and its bits per weight; the baseline first, then from the most "
     "bits to the fewest.",
-    "Verdict": "Is this quant worse than its baseline on the same puzzles? degraded (worse, "
-    "unlikely to be chance), equivalent (within the margin), no detectable degradation (the "
-    "budget is spent without finding one), undecided (more puzzles needed).",
+    "Verdict": VERDICT_HELP,
     "Quality kept vs baseline": "The puzzles it solved at its first answer, as a % of those "
     "its baseline solved among the same puzzles. The bar is the range the true value lies in "
     "95 times out of 100; the tick marks 100 %.",

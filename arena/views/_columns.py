@@ -170,6 +170,15 @@ def _no_signal_cell(row: LeaderboardRow) -> str:
     )
 
 
+VERDICT_HELP: Final = (
+    "Is this quant worse than its baseline on the same puzzles, played by both? degraded "
+    "(worse, unlikely to be chance), equivalent (any difference within the margin), no "
+    "detectable degradation (no drop found: final once the budget is spent, and until then "
+    "play goes on), undecided (more puzzles needed)."
+)
+"""The verdicts in plain words (the table's column and the cards' header)."""
+
+
 @dataclass(frozen=True)
 class Column:
     """One leaderboard column: its header, how a row's cell is made, whether it shows by
@@ -226,10 +235,7 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column(
         "verdict",
         lambda r: r.verdict.label if r.verdict is not None else "",
-        description="Is this quant worse than its baseline? Decided on the same puzzles "
-        "played by both: degraded (worse, unlikely to be chance), equivalent (any difference "
-        "is within the margin), no detectable degradation (the budget is spent without finding "
-        "one), undecided (more puzzles needed).",
+        description=VERDICT_HELP,
     ),
     Column(
         "difficulty profile",
@@ -374,7 +380,7 @@ DEFAULT_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in COLUMNS if c.def
 """Names of the columns shown by default."""
 
 
-COLUMN_GUIDE_TAIL = (
+COLUMN_GUIDE_TAIL: Final = (
     "Words such as *pp*, *McNemar*, *SPRT*, *A/A floor*, *KL* and *Bradley-Terry* are explained "
     "in the About tab."
 )
@@ -420,6 +426,7 @@ __all__ = [
     "ALL_COLUMNS",
     "COLUMNS",
     "DEFAULT_COLUMNS",
+    "VERDICT_HELP",
     "Column",
     "column_guide",
     "format_ci",

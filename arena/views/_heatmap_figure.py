@@ -92,15 +92,14 @@ def wrapped(name: str, width: int = 14) -> str:
     return "<br>".join(esc(line.strip()) for line in lines if line.strip())
 
 
-DECIDED: Final = ("degraded", "equivalent", "no detectable degradation")
-"""Verdicts a cell is coloured for; any other cell is grey, its numbers still written in it."""
 UNDECIDED_GREY: Final = "#d9d9d9"
 
 
 def coloured(cell: HeatmapCell | None) -> bool:
-    """Whether a cell takes the colour of its retention: the baseline's, and a decided quant's
-    (a red "0 % [0, 141]" while undecided would look certain when it is not)."""
-    return cell is not None and (cell.is_baseline or cell.verdict_kind in DECIDED)
+    """Whether a cell takes the colour of its retention: the baseline's, and a quant's whose
+    verdict is final (a red "0 % [0, 141]" while play goes on would look certain when it is
+    not); any other cell is grey, its numbers still written in it."""
+    return cell is not None and cell.retention_pct is not None and cell.decided
 
 
 def heatmap_figure(table: RetentionHeatmap) -> go.Figure:

@@ -12,7 +12,9 @@ from arena.analysis._probe_summaries import SpeedSummary
 from submissions.models import base_model_key
 
 
-def verdict(kind: str = "equivalent", *, provisional: bool = False) -> DegradationVerdict:
+def verdict(
+    kind: str = "equivalent", *, provisional: bool = False, decided: bool | None = None
+) -> DegradationVerdict:
     prefix = "provisional · " if provisional else ""
     return DegradationVerdict(
         kind=kind,  # type: ignore[arg-type]
@@ -26,6 +28,7 @@ def verdict(kind: str = "equivalent", *, provisional: bool = False) -> Degradati
         detectable_drop_pp=8.0,
         discordance=0.125,
         provisional=provisional,
+        decided=decided if decided is not None else kind in ("degraded", "equivalent"),
     )
 
 
@@ -41,11 +44,14 @@ def board_row(
     baseline: bool = False,
     kind: str | None = "equivalent",
     provisional: bool = False,
+    decided: bool | None = None,
     hardware: str = "RTX 4090",
     **extra: Any,
 ) -> LeaderboardRow:
     """A hand-built leaderboard row: a candidate with a verdict, or a baseline (100 %)."""
-    found = verdict(kind, provisional=provisional) if kind and not baseline else None
+    found = (
+        verdict(kind, provisional=provisional, decided=decided) if kind and not baseline else None
+    )
     return LeaderboardRow(
         submission_id=submission_id,
         display_name=f"{model} {quant} #{submission_id}",

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from arena.dev._demo import SMOLLM2_PARAMS, DemoEntry, demo_name, demo_schedule
+from arena.dev._demo import DEMO_SCHEDULE, SMOLLM2_PARAMS, DemoEntry, demo_name, demo_schedule
 from arena.schedule._jobs import Job
 from arena.schedule._planner import (
     Entrant,
@@ -17,7 +17,7 @@ from arena.schedule._planner import (
     plan_next,
     probe_job,
 )
-from arena.settings import scheduler_from_env
+from arena.settings import SchedulerSettings, scheduler_from_env
 from arena.tiers import tier
 from submissions.models import SubmissionForm
 
@@ -49,6 +49,9 @@ def test_the_demo_schedule_pairs_first_answers_early_and_yields_to_the_environme
     kept = demo_schedule(scheduler_from_env(env))
     assert (kept.tier, kept.max_concurrent, kept.difficulty) == ("standard", 1, "calibrate")
     assert kept.calibration_runs == 12
+    assert set(DEMO_SCHEDULE) <= set(SchedulerSettings.model_fields)  # no silent extra
+    secret = demo_schedule(scheduler_from_env({"QER_SEED_SECRET": "s3"})).seed_secret
+    assert secret is not None and secret.get_secret_value() == "s3"
 
     members = [Entrant(1, "smollm2", "s", True, "http://127.0.0.1:8001"),
                Entrant(2, "smollm2", "s", False, "http://127.0.0.1:8002")]  # fmt: skip

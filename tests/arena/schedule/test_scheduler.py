@@ -229,12 +229,27 @@ def test_a_waiting_speed_probe_drains_its_host() -> None:
     host (else matches there would keep it waiting for ever), not off other hosts."""
     urls = {1: "http://10.0.0.5:8080", 2: "http://10.0.0.5:8081", 3: "http://10.0.0.9:8080"}
     busy = Counter({"http://10.0.0.5:8081": 1})
+    older = queued(1, JobRequest("solo", {"kind": "solo", "a": 2}))
     eligible = draining(urls=urls, busy=busy, limit=2)
-    assert not eligible(queued(1, probe_job("speed", 1)))
-    assert not eligible(queued(2, JobRequest("solo", {"kind": "solo", "a": 1})))
-    assert eligible(queued(3, JobRequest("solo", {"kind": "solo", "a": 3})))
+    assert eligible(older)  # queued before the probe: it may still start
+    assert not eligible(queued(2, probe_job("speed", 1)))
+    other_port = queued(3, JobRequest("solo", {"kind": "solo", "a": 2}))
+    assert not eligible(other_port)  # the same host, another port: kept off
+    assert eligible(queued(4, JobRequest("solo", {"kind": "solo", "a": 3})))
     fresh = draining(urls=urls, busy=busy, limit=2)  # without the probe ahead, it could start
-    assert fresh(queued(2, JobRequest("solo", {"kind": "solo", "a": 1})))
+    assert fresh(other_port)
+
+
+def test_the_scheduler_knows_which_hosts_a_running_speed_probe_holds(store: Store) -> None:
+    scheduler = Scheduler(store, KeyStore(None))
+    scheduler._endpoints = {
+        7: (("http://10.0.0.5:8080",), True),  # a speed probe
+        8: (("http://10.0.0.9:8080", "http://10.0.0.9:8081"), False),  # a match
+    }
+    assert scheduler._probing_hosts() == frozenset({"10.0.0.5"})
+    assert scheduler._busy_endpoints() == Counter(
+        {"http://10.0.0.5:8080": 1, "http://10.0.0.9:8080": 1, "http://10.0.0.9:8081": 1}
+    )
 
 
 def test_settings_from_env() -> None:

@@ -55,6 +55,13 @@ def test_an_undecided_cell_is_grey_with_its_numbers() -> None:
     ]
     heat, grey = hm.heatmap_figure(retention_heatmap(rows)).data
     assert list(heat.x) == ["BF16", "Q4_0", "Q2_K"]
+    early = board_row(2, "Q2_K", 2.6, kind="no detectable degradation")  # the SPRT's early stop
+    final = board_row(2, "Q2_K", 2.6, kind="no detectable degradation", decided=True)  # budget
+    assert early.verdict is not None and final.verdict is not None
+    late = hm.heatmap_figure(retention_heatmap([rows[0], early])).data
+    assert [list(r) for r in late[1].z] == [[None, 0.0]]  # play goes on: still grey
+    done = hm.heatmap_figure(retention_heatmap([rows[0], final])).data
+    assert [list(r) for r in done[0].z] == [[100.0, 94.0]]
     assert [list(r) for r in heat.z] == [[100.0, 60.0, None]]
     assert [list(r) for r in grey.z] == [[None, None, 0.0]]
     assert list(grey.text[0]) == ["", "", "0 %<br>[0, 141]<br>undecided"]
