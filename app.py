@@ -76,14 +76,17 @@ def build_ui(services: Services) -> gr.Blocks:
             with gr.Tab("Verdicts", id="verdicts"):
                 open_replay = _verdicts_tab(store, board, demo)
             with gr.Tab("Pareto frontier", id="pareto"):
-                pareto = gr.Plot(label="Quality retained vs throughput", elem_id="pareto-plot")
+                # the figures carry their titles: a Gradio label chip sat on top of them
+                pareto = gr.Plot(label="Quality retained vs throughput", show_label=False,
+                                 elem_id="pareto-plot")  # fmt: skip
                 refresh_pareto = gr.Button("Refresh charts", size="sm")
             with gr.Tab("Bang per bit", id="bang"):
                 heatmap = gr.Plot(label="Quality retained per base model and quant",
-                                  elem_id="heatmap-plot")  # fmt: skip
-                per_gb = gr.Plot(label="Quality vs file size")
-                per_bit = gr.Plot(label="Escape rate vs bits per weight, per room")
-                speed = gr.Plot(label="Throughput vs file size")
+                                  show_label=False, elem_id="heatmap-plot")  # fmt: skip
+                per_gb = gr.Plot(label="Quality vs file size", show_label=False)
+                per_bit = gr.Plot(label="Escape rate vs bits per weight, per room",
+                                  show_label=False)  # fmt: skip
+                speed = gr.Plot(label="Throughput vs file size", show_label=False)
                 refresh_bang = gr.Button("Refresh charts", size="sm")
             with gr.Tab("Replays", id="replays"):
                 pick = _replays_tab(store, demo)
