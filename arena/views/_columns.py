@@ -259,7 +259,8 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "A/A floor",
         _floor_cell,
         description="The noise floor: how often the baseline disagrees with itself on a "
-        "puzzle it played twice. A quant's difference below this is noise.",
+        "puzzle it played twice. A quant that disagrees with the baseline about as often is "
+        "within the noise.",
     ),
     Column(
         "KL / top-1",
