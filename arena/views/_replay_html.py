@@ -23,6 +23,8 @@ from arena.views._replay_models import (
     ReplayCall,
     ReplayRoom,
     ReplayRoomSlot,
+    call_facts,
+    phase_title,
 )
 from submissions.models import html_text as _esc
 
@@ -66,7 +68,6 @@ _ROOM_STATUS = {
     "pending": "not reached",
     "unfinished": "unfinished: the match stopped here",
 }
-_PHASES = {"initial": "First answer", "adversarial": "Under pressure"}
 _SAFE_WORD = re.compile(r"[a-z_]{1,40}")
 _SHOWN_HEAD, _SHOWN_TAIL = adversarial_prompt("\0").split("\0")
 
@@ -170,13 +171,6 @@ def _points(value: int) -> str:
 
 def _plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {many or word + 's'}"
-
-
-def _phase(phase: str) -> str:
-    if phase in _PHASES:
-        return _PHASES[phase]
-    retry = re.fullmatch(r"retry-(\d{1,3})", phase)
-    return f"Retry {retry.group(1)}" if retry else f"Phase {phase}"
 
 
 def dom_id(match_id: str) -> str:
@@ -404,7 +398,7 @@ def _exchange(replay: Replay, room: ReplayRoom, part: ReplayRoomSlot, other: Slo
 def _retries(part: ReplayRoomSlot) -> str:
     if not part.retries:
         return ""
-    lines = "".join(_line(f"{_esc(_phase(c.phase))}: {answer(c)}") for c in part.retries)
+    lines = "".join(_line(f"{_esc(phase_title(c.phase))}: {answer(c)}") for c in part.retries)
     return f"<h4>{_plural(len(part.retries), 'retry', 'retries')}</h4>{lines}"
 
 
@@ -440,38 +434,16 @@ def _result(part: ReplayRoomSlot) -> str:
 
 def _reasonings(part: ReplayRoomSlot) -> str:
     return "".join(
-        _fold(f"Reasoning · {_phase(c.phase)} ({len(text):,} characters)", _pre(text))
+        _fold(f"Reasoning · {phase_title(c.phase)} ({len(text):,} characters)", _pre(text))
         for c in part.calls()
         if (text := c.reasoning_text)
     )
 
 
-def call_stats(call: ReplayCall) -> str:
-    """A call's metadata on one line (shown even while its texts are withheld)."""
-    tokens = "—" if call.completion_tokens is None else f"{call.completion_tokens:,}"
-    parts = [f"seq {call.seq}", f"{tokens} completion tokens"]
-    if call.reasoning_tokens is not None:
-        parts.append(f"{call.reasoning_tokens:,} reasoning")
-    if call.prompt_tokens is not None:
-        parts.append(f"{call.prompt_tokens:,} prompt tokens")
-    if call.usage_source:
-        parts.append(f"usage {call.usage_source}")
-    parts += [f"TTFT {_secs(call.ttft_s)}", f"latency {_secs(call.latency_s)}"]
-    if call.decode_tps is not None:
-        parts.append(f"{call.decode_tps:,.1f} tok/s")
-    if call.finish_reason:
-        parts.append(f"finish {call.finish_reason}")
-    if call.cap_hit:
-        parts.append("hit the token cap")
-    if call.attempts > 1:
-        parts.append(f"{call.attempts} attempts")
-    return " · ".join(parts)
-
-
 def call_html(call: ReplayCall) -> str:
     """One call in full: its metadata and every text of it (or that they are withheld)."""
-    title = f"<strong>{_esc(_phase(call.phase))}</strong> {answer(call)}"
-    head = f'<div class="qer-call">{_line(title)}<p class="qer-sub">{_esc(call_stats(call))}</p>'
+    title = f"<strong>{_esc(phase_title(call.phase))}</strong> {answer(call)}"
+    head = f'<div class="qer-call">{_line(title)}<p class="qer-sub">{_esc(call_facts(call))}</p>'
     if call.withheld:
         return head + '<p class="qer-sub">Texts withheld until the room is done.</p></div>'
     body = ""

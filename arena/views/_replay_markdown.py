@@ -20,6 +20,8 @@ from arena.views._replay_models import (
     ReplayCall,
     ReplayRoom,
     ReplayRoomSlot,
+    call_facts,
+    phase_title,
 )
 
 OUTCOME_BADGES: dict[Outcome, str] = {
@@ -32,7 +34,6 @@ OUTCOME_BADGES: dict[Outcome, str] = {
     Outcome.CONTEXT_OVERFLOW: "📏 Context overflow (server setup, not scored as an answer)",
 }
 """How each adversarial outcome is shown."""
-_PHASE_TITLES = {"initial": "Initial answer", "adversarial": "Under pressure"}
 
 
 def _longest_backtick_run(text: str) -> int:
@@ -131,33 +132,6 @@ class _Markdown:
         name = self.code(contestant.label) if contestant else "(unknown)"
         return f"{slot.upper()} · {name}"
 
-    def phase_title(self, phase: str) -> str:
-        if phase in _PHASE_TITLES:
-            return _PHASE_TITLES[phase]
-        retry = re.fullmatch(r"retry-(\d+)", phase)
-        return f"Retry {retry.group(1)}" if retry else f"Phase {self.code(phase)}"
-
-    def call_stats(self, call: ReplayCall) -> str:
-        tokens = "—" if call.completion_tokens is None else f"{call.completion_tokens:,}"
-        source = f" ({call.usage_source})" if call.usage_source else ""
-        parts = [f"seq {call.seq}", f"{tokens} completion tokens{source}"]
-        if call.reasoning_tokens:
-            parts.append(f"{call.reasoning_tokens:,} reasoning tokens")
-        if call.prompt_tokens is not None:
-            parts.append(f"{call.prompt_tokens:,} prompt tokens")
-        parts += [
-            f"TTFT {_num(call.ttft_s, ' s', 3)}",
-            f"latency {_num(call.latency_s, ' s', 3)}",
-            _num(call.decode_tps, " tok/s", 1),
-        ]
-        if call.finish_reason:
-            parts.append(f"finish {self.code(call.finish_reason)}")
-        if call.cap_hit:
-            parts.append("✂️ hit the token cap")
-        if call.attempts > 1:
-            parts.append(f"{call.attempts} attempts")
-        return " · ".join(parts)
-
     def call(self, call: ReplayCall) -> list[str]:
         if call.error_kind:
             mark = "💥 endpoint error"
@@ -168,8 +142,8 @@ class _Markdown:
         else:
             mark = "✔ solved" if call.solved else "✘ not solved"
         blocks = [
-            f"#### {self.who(call.slot)} — {self.phase_title(call.phase)} · {mark}",
-            self.call_stats(call),
+            f"#### {self.who(call.slot)} — {phase_title(call.phase, code=self.code)} · {mark}",
+            call_facts(call, code=self.code, cap="✂️ hit the token cap"),
         ]
         if call.withheld:
             return [*blocks, "_Texts withheld until the room is done._"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -85,6 +87,44 @@ class ReplayCall(BaseModel):
     """The failure's message, endpoint URLs replaced by ``<endpoint>``."""
     withheld: bool
     """Texts and verdict withheld: the match is running and this room is still in play."""
+
+
+PHASE_TITLES: dict[str, str] = {"initial": "First answer", "adversarial": "Under pressure"}
+"""How a replay names a call's phase (retries: ``Retry 1``, ...)."""
+
+
+def phase_title(phase: str, *, code: Callable[[str], str] = str) -> str:
+    """A call's phase for people; ``code`` marks up a phase this build does not know."""
+    if phase in PHASE_TITLES:
+        return PHASE_TITLES[phase]
+    retry = re.fullmatch(r"retry-(\d{1,3})", phase)
+    return f"Retry {retry.group(1)}" if retry else f"Phase {code(phase)}"
+
+
+def call_facts(
+    call: ReplayCall, *, code: Callable[[str], str] = str, cap: str = "hit the token cap"
+) -> str:
+    """A call's metadata on one line (shown even while its texts are withheld), for every view
+    of a replay: ``code`` marks up the server's words (the finish reason), ``cap`` says that
+    the call hit its token cap."""
+    tokens = "—" if call.completion_tokens is None else f"{call.completion_tokens:,}"
+    source = f" ({call.usage_source})" if call.usage_source else ""
+    parts = [f"seq {call.seq}", f"{tokens} completion tokens{source}"]
+    if call.reasoning_tokens:
+        parts.append(f"{call.reasoning_tokens:,} reasoning tokens")
+    if call.prompt_tokens is not None:
+        parts.append(f"{call.prompt_tokens:,} prompt tokens")
+    for name, seconds in (("TTFT", call.ttft_s), ("latency", call.latency_s)):
+        parts.append(f"{name} " + ("—" if seconds is None else f"{seconds:,.3f} s"))
+    if call.decode_tps is not None:
+        parts.append(f"{call.decode_tps:,.1f} tok/s")
+    if call.finish_reason:
+        parts.append(f"finish {code(call.finish_reason)}")
+    if call.cap_hit:
+        parts.append(cap)
+    if call.attempts > 1:
+        parts.append(f"{call.attempts} attempts")
+    return " · ".join(parts)
 
 
 class ReplayContestant(BaseModel):
